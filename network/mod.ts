@@ -1,7 +1,146 @@
 /**
- * The global-connection API (connect, logout, isGlobalConnected,
- * getGlobalIPv4) over one {@link CitadelNode}.
+ * The global-connection API over one {@link CitadelNode}: `connect`, `logout`,
+ * `isGlobalConnected`, `getGlobalIPv4`, `status` and `peers`. Commands and
+ * library users call only this module (and `node.ts` for several nodes in one
+ * process).
  *
  * @module
  */
-export {};
+
+/** Default coordination server ("Nexus"). */
+export const DEFAULT_NEXUS_URL = "https://nexus.aceteam.ai";
+
+/** One peer as status reports it. JSON keys are part of `citadel status --json`. */
+export interface PeerStatus {
+  /** Peer's hostname (Hostinfo.Hostname, else the first label of its name). */
+  hostname: string;
+  /** First mesh IPv4 address, or null. */
+  ip: string | null;
+  /** First mesh IPv6 address, or null. */
+  ipv6: string | null;
+  /** Connected to Nexus right now; null when unknown. */
+  online: boolean | null;
+  /** Operating system the peer reports, or "". */
+  os: string;
+  /** ISO time it was last seen (only offline peers have one), or null. */
+  lastSeen: string | null;
+  /** How we reach it: "direct", "relay" or "none" (no path yet). */
+  path?: "direct" | "relay" | "none";
+}
+
+/** The node's status. JSON keys are part of `citadel status --json`. */
+export interface NodeStatus {
+  /** Registered and receiving the netmap right now. */
+  connected: boolean;
+  /** The node's name at Nexus (first label of its MagicDNS name). */
+  nodeName: string | null;
+  /** Mesh IPv4 address, or null. */
+  nodeIP: string | null;
+  /** Mesh IPv6 address, or null. */
+  nodeIPv6: string | null;
+  /** Nexus (control server) URL. */
+  nexus: string;
+  /** ISO time the node key expires, or null when it never expires. */
+  keyExpiry: string | null;
+  /** Visible peers. */
+  peers: PeerStatus[];
+}
+
+/** Progress and change events a node reports while it runs. */
+export type NodeEvent =
+  | { kind: "connecting"; nexus: string; attempt: number }
+  | { kind: "auth-url"; url: string }
+  | { kind: "registered"; nodeName: string | null; nodeIP: string | null }
+  | { kind: "netmap"; summary: string }
+  | { kind: "disconnected"; reason: string; retryInMs: number }
+  | { kind: "reconnected" };
+
+/** Options for {@link connect}. */
+export interface ConnectOptions {
+  /** Hostname to register under; defaults to the OS hostname. */
+  nodeName?: string;
+  /** Called with the AuthURL during interactive device authorization. */
+  onAuthURL?: (url: string) => void;
+  /** Called with progress and netmap-change events. */
+  onEvent?: (event: NodeEvent) => void;
+  /** Extra CA certificates (PEM) to trust for Nexus, e.g. a test CA. */
+  caCerts?: string[];
+  /** Gives up (and disconnects) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Result of {@link connect}. */
+export interface ConnectResult {
+  /** Node name at Nexus. */
+  nodeName: string | null;
+  /** Mesh IPv4. */
+  nodeIP: string | null;
+  /** Mesh IPv6. */
+  nodeIPv6: string | null;
+  /** True when this connect registered a new node (an auth key or login was used). */
+  newlyRegistered: boolean;
+}
+
+/** Thrown by calls that need state when there is none ("not logged in"). */
+export class NotLoggedInError extends Error {
+  constructor(readonly stateDir: string) {
+    super(`not logged in (no state in ${stateDir})`);
+    this.name = "NotLoggedInError";
+  }
+}
+
+/** Thrown by functions whose network part does not exist yet. */
+export class NotImplementedError extends Error {
+  constructor(what: string) {
+    super(`${what} is not implemented yet`);
+    this.name = "NotImplementedError";
+  }
+}
+
+/**
+ * Joins the mesh with one global connection. An empty `authKey` means saved
+ * state is used if there is any, else interactive device authorization (the
+ * AuthURL reaches `options.onAuthURL`). Resolves once registered and the first
+ * netmap has arrived.
+ */
+export function connect(
+  _nexusURL: string,
+  _authKey: string,
+  _stateDir: string,
+  _options: ConnectOptions = {},
+): Promise<ConnectResult> {
+  return Promise.reject(new NotImplementedError("connect"));
+}
+
+/** Closes the global connection, keeping the state (a later connect resumes). */
+export function disconnect(): Promise<void> {
+  return Promise.resolve();
+}
+
+/**
+ * Logs out: tells Nexus to expire the node, disconnects, and clears the state
+ * directory. Works from saved state when not connected.
+ */
+export function logout(_stateDir?: string, _nexusURL?: string): Promise<void> {
+  return Promise.reject(new NotImplementedError("logout"));
+}
+
+/** Whether the global connection is registered and receiving the netmap. */
+export function isGlobalConnected(): boolean {
+  return false;
+}
+
+/** The global node's mesh IPv4 address, or null when not connected. */
+export function getGlobalIPv4(): string | null {
+  return null;
+}
+
+/** The global node's status. */
+export function status(): NodeStatus | null {
+  return null;
+}
+
+/** The global node's peers. */
+export function peers(): PeerStatus[] {
+  return [];
+}
