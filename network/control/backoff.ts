@@ -1,0 +1,55 @@
+/**
+ * Reconnect backoff with jitter. The n-th consecutive failure waits
+ * min(base·2^(n-1), max) scaled by a random factor in [0.5, 1.5), so that many
+ * nodes that lost Nexus together do not come back in lockstep.
+ *
+ * The Go client caps its wait at 30 s; we cap at 5 s by default because a node
+ * must be back online within seconds of Nexus returning, and one map-poll
+ * attempt every few seconds per node is cheap for the server.
+ */
+import type { RandomSource } from "../crypto/random.ts";
+import { systemRandom } from "../crypto/random.ts";
+
+/** Options for {@link Backoff}. */
+export interface BackoffOptions {
+  /** Wait after the first failure, before jitter. */
+  baseMs?: number;
+  /** Largest wait before jitter. */
+  maxMs?: number;
+  /** Source of jitter. */
+  random?: RandomSource;
+}
+
+/** Counts consecutive failures and says how long to wait before the next try. */
+export class Backoff {
+  readonly #baseMs: number;
+  readonly #maxMs: number;
+  readonly #random: RandomSource;
+  #failures = 0;
+
+  constructor(options: BackoffOptions = {}) {
+    this.#baseMs = options.baseMs ?? 250;
+    this.#maxMs = options.maxMs ?? 5_000;
+    this.#random = options.random ?? systemRandom;
+  }
+
+  /** Consecutive failures so far. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** Records a failure and returns the wait in milliseconds before the next attempt. */
+  nextDelayMs(): number {
+    this.#failures++;
+    const exponent = Math.min(this.#failures - 1, 30);
+    const unjittered = Math.min(this.#baseMs * 2 ** exponent, this.#maxMs);
+    const bytes = this.#random(4);
+    const unit = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0) / 2 ** 32;
+    return Math.floor(unjittered * (0.5 + unit));
+  }
+
+  /** Records a success: the next failure waits the base time again. */
+  reset(): void {
+    this.#failures = 0;
+  }
+}
