@@ -5,7 +5,7 @@
 export type RandomSource = (length: number) => Uint8Array;
 
 /** The system's CSPRNG (WebCrypto `getRandomValues`). */
-export const systemRandom: RandomSource = (length) => {
+export const systemRandom: RandomSource = (length: number): Uint8Array => {
   const out = new Uint8Array(length);
   // getRandomValues fills at most 65536 bytes per call.
   for (let offset = 0; offset < length; offset += 65536) {
