@@ -21,20 +21,24 @@ export function hkdf(
   return nobleHkdf(hash === "sha256" ? sha256 : nobleBlake2s, inputKeyMaterial, salt, info, length);
 }
 
-const ONE = Uint8Array.of(1);
-
 /**
- * The Noise HKDF with HMAC-BLAKE2s, chaining key as salt and empty info:
- * returns `count` 32-byte outputs (1 to 3).
+ * The Noise HKDF (Noise §4.3) with HMAC-BLAKE2s: the chaining key is the
+ * salt, the info is empty, and output i is HMAC(prk, output(i-1) || i).
+ * Returns `count` 32-byte outputs (1 to 3).
  */
-export function noiseKdf(chainingKey: Uint8Array, input: Uint8Array, count: 1 | 2 | 3): Uint8Array[] {
+export function noiseKdf(
+  chainingKey: Uint8Array,
+  input: Uint8Array,
+  count: 1 | 2 | 3,
+): Uint8Array[] {
   const prk = hmacBlake2s(chainingKey, input);
   const outputs: Uint8Array[] = [];
   let previous: Uint8Array = new Uint8Array(0);
   for (let i = 1; i <= count; i++) {
-    previous = hmacBlake2s(prk, [previous, i === 1 ? ONE : Uint8Array.of(i)]);
+    previous = hmacBlake2s(prk, [previous, Uint8Array.of(i)]);
     outputs.push(previous);
   }
+  prk.fill(0);
   return outputs;
 }
 
