@@ -5,7 +5,7 @@
  */
 
 /** A handle returned by {@link Clock.setTimeout}. */
-export type TimerHandle = number;
+export type TimerHandle = ReturnType<typeof setTimeout>;
 
 /** A source of time and timers. */
 export interface Clock {
