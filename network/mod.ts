@@ -67,6 +67,12 @@ export interface ConnectOptions {
   caCerts?: string[];
   /** Gives up (and disconnects) when aborted. */
   signal?: AbortSignal;
+  /**
+   * Whether an empty auth key may start interactive device authorization
+   * (default true). `status` and `work` pass false: without usable saved
+   * state they fail with {@link NotLoggedInError} instead of waiting for a login.
+   */
+  allowInteractive?: boolean;
 }
 
 /** Result of {@link connect}. */
