@@ -1,0 +1,260 @@
+/**
+ * The `citadel` command line: finds the command, parses its options with
+ * `node:util` parseArgs (strict: an unknown option or a missing value is an
+ * error), runs it, and turns whatever it throws into one line, a hint and an
+ * exit code (errors.ts). Nothing here prints a stack trace unless
+ * `--verbose` is given.
+ *
+ * Decisions on the Go original (§1.1): an unknown command or option exits
+ * USAGE (2), not 1; `citadel` with no arguments prints help and exits OK
+ * (there is no interactive control centre); every command is listed in
+ * help; `--debug` is called `--verbose` and never writes a log file; the
+ * hidden `--auth-service`, the dead `--config`, `--runtime`, `--no-mouse`
+ * and `--no-auto-update` do not exist. `CITADEL_NEXUS` sets the Nexus URL
+ * (the Go original had no variable for it).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type CliIO, denoCliIO } from "./cli_io.ts";
+import type { CommandContext, CommandSpec, GlobalOptions, OptionSpec } from "./command.ts";
+import { type CliDependencies, defaultDependencies } from "./dependencies.ts";
+import { describeError, UsageError } from "./errors.ts";
+import { ExitCode } from "./exit_codes.ts";
+import {
+  GLOBAL_OPTIONS,
+  JSON_OPTION,
+  makeHelpCommand,
+  renderCommandHelp,
+  renderMainHelp,
+} from "./help.ts";
+import { initCommand } from "./init.ts";
+import { loginCommand } from "./login.ts";
+import { logoutCommand } from "./logout.ts";
+import { normalizeNexusURL } from "./node_target.ts";
+import { Output } from "./output.ts";
+import { statusCommand } from "./status.ts";
+import { versionCommand } from "./version.ts";
+import { workCommand } from "./work.ts";
+
+/** Environment variable for the Nexus URL. */
+export const NEXUS_ENV = "CITADEL_NEXUS";
+/** Environment variable for a pre-auth key (never printed). */
+const AUTHKEY_ENV = "CITADEL_AUTHKEY";
+
+/** Every command, in the order help lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  initCommand,
+  loginCommand,
+  logoutCommand,
+  statusCommand,
+  workCommand,
+  versionCommand,
+  makeHelpCommand(() => COMMANDS),
+];
+
+type ParseOptions = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+function parseConfig(options: Record<string, OptionSpec>): ParseOptions {
+  const config: ParseOptions = {};
+  for (const [name, spec] of Object.entries(options)) {
+    config[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
+  }
+  return config;
+}
+
+/** Options of all commands at once, to find the command word in a lenient first pass. */
+function allOptions(): ParseOptions {
+  const merged: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, json: JSON_OPTION };
+  for (const command of COMMANDS) Object.assign(merged, command.options);
+  return { ...parseConfig(merged), version: { type: "boolean" } };
+}
+
+interface Located {
+  /** The command word's index in args, or -1. */
+  index: number;
+  /** Values of string options seen anywhere, for redaction before strict parsing. */
+  strings: string[];
+  /** --no-color / --verbose as seen by the lenient pass, for errors before the strict one. */
+  noColor: boolean;
+  verbose: boolean;
+}
+
+function locateCommand(args: string[]): Located {
+  const located: Located = { index: -1, strings: [], noColor: false, verbose: false };
+  const { tokens } = parseArgs({
+    args,
+    options: allOptions(),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    if (token.kind === "positional" && located.index === -1) located.index = token.index;
+    if (token.kind === "option") {
+      if (typeof token.value === "string") located.strings.push(token.value);
+      if (token.name === "no-color") located.noColor = true;
+      if (token.name === "verbose") located.verbose = true;
+    }
+  }
+  return located;
+}
+
+/** parseArgs's own errors, made one line; they all mean "usage". */
+function usageFromParseError(error: unknown, hint: string): UsageError | null {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== "string" || !code.startsWith("ERR_PARSE_ARGS")) return null;
+  const message = (error as Error).message.split("\n")[0]
+    .replace(/\. This command does not take positional arguments$/, "")
+    .replace(/^Option '(--[\w-]+) <value>' argument missing$/, "option '$1' needs a value")
+    .replace(/^Option '(--[\w-]+)' argument is ambiguous\.$/, "option '$1' needs a value");
+  return new UsageError(message, hint);
+}
+
+function globalsFrom(
+  values: Record<string, string | boolean | undefined>,
+  io: CliIO,
+): GlobalOptions {
+  const nexusFlag = values.nexus as string | undefined;
+  const nexusEnv = io.env(NEXUS_ENV) || undefined;
+  const nexusOverride = nexusFlag !== undefined
+    ? normalizeNexusURL(nexusFlag, "--nexus")
+    : nexusEnv !== undefined
+    ? normalizeNexusURL(nexusEnv, NEXUS_ENV)
+    : null;
+  return {
+    nexusOverride,
+    stateDirFlag: (values["state-dir"] as string | undefined) || null,
+    json: values.json === true,
+    verbose: values.verbose === true,
+    noColor: values["no-color"] === true,
+  };
+}
+
+function printError(out: Output, error: unknown, globals: Partial<GlobalOptions>): number {
+  const described = describeError(error, {
+    nexus: globals.nexusOverride ?? undefined,
+    verbose: globals.verbose,
+  });
+  out.writeStderr(`${out.stderrPaint.paint("citadel:", "red", "bold")} ${described.message}\n`);
+  if (described.hint) out.writeStderr(`${out.stderrPaint.paint(described.hint, "dim")}\n`);
+  if (described.detail) out.writeStderr(`${described.detail}\n`);
+  return described.exitCode;
+}
+
+/**
+ * Runs `citadel` with `args` (without the program name) and returns the exit
+ * code. Never throws and never exits the process.
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await runCli(Deno.args));
+ * ```
+ */
+export async function runCli(
+  args: string[],
+  io: CliIO = denoCliIO(),
+  deps: CliDependencies = defaultDependencies,
+): Promise<number> {
+  const located = locateCommand(args);
+  // Settings good enough to report errors until the strict parse has run.
+  let out = new Output(io, { noColor: located.noColor, verbose: located.verbose });
+  let globals: Partial<GlobalOptions> = { verbose: located.verbose };
+  const secrets = [io.env(AUTHKEY_ENV) ?? ""];
+  // Every option value might be a key typed in the wrong place; only the
+  // --authkey value is known to be one, but redacting more is harmless.
+  const authKeyIndex = args.findIndex((a) => a === "--authkey" || a.startsWith("--authkey="));
+  if (authKeyIndex !== -1) {
+    const arg = args[authKeyIndex];
+    secrets.push(
+      arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[authKeyIndex + 1] ?? "",
+    );
+  }
+  const addSecrets = (o: Output) => secrets.forEach((s) => o.addSecret(s));
+  addSecrets(out);
+
+  try {
+    if (located.index === -1) {
+      const topLevel: ParseOptions = {
+        ...parseConfig(GLOBAL_OPTIONS),
+        version: { type: "boolean" },
+      };
+      let values;
+      try {
+        ({ values } = parseArgs({
+          args,
+          options: topLevel,
+          strict: true,
+          allowPositionals: false,
+        }));
+      } catch (e) {
+        throw usageFromParseError(e, "Run 'citadel --help' for usage.") ?? e;
+      }
+      globals = globalsFrom(values, io);
+      out = new Output(io, {
+        noColor: globals.noColor ?? false,
+        verbose: globals.verbose ?? false,
+      });
+      addSecrets(out);
+      if (values.version === true && values.help !== true) {
+        return await versionCommand.run(
+          contextFor(io, out, deps, globals as GlobalOptions, {}, []),
+        );
+      }
+      out.writeStdout(renderMainHelp(COMMANDS, out.stdoutPaint));
+      return ExitCode.OK;
+    }
+
+    const name = args[located.index];
+    const spec = COMMANDS.find((c) => c.name === name);
+    if (!spec) throw new UsageError(`unknown command '${name}'`);
+    const rest = [...args.slice(0, located.index), ...args.slice(located.index + 1)];
+    const options: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, ...spec.options };
+    if (spec.json) options.json = JSON_OPTION;
+    const hint = `Run 'citadel ${spec.name} --help' for usage.`;
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: rest,
+        options: parseConfig(options),
+        strict: true,
+        allowPositionals: (spec.positionals?.length ?? 0) > 0,
+      });
+    } catch (e) {
+      throw usageFromParseError(e, hint) ?? e;
+    }
+    const maxPositionals = spec.positionals?.length ?? 0;
+    if (parsed.positionals.length > maxPositionals) {
+      throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}'`, hint);
+    }
+    globals = globalsFrom(parsed.values, io);
+    out = new Output(io, { noColor: globals.noColor ?? false, verbose: globals.verbose ?? false });
+    addSecrets(out);
+    if (parsed.values.help === true) {
+      out.writeStdout(renderCommandHelp(spec, out.stdoutPaint));
+      return ExitCode.OK;
+    }
+    const ctx = contextFor(
+      io,
+      out,
+      deps,
+      globals as GlobalOptions,
+      parsed.values,
+      parsed.positionals,
+    );
+    return await spec.run(ctx);
+  } catch (error) {
+    return printError(out, error, globals);
+  }
+}
+
+function contextFor(
+  io: CliIO,
+  out: Output,
+  deps: CliDependencies,
+  global: GlobalOptions,
+  values: Record<string, string | boolean | undefined>,
+  positionals: string[],
+): CommandContext {
+  return { io, out, deps, global, values, positionals };
+}

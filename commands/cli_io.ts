@@ -1,0 +1,122 @@
+/**
+ * Everything the CLI needs from the outside world, injected so that tests run
+ * `runCli` in-process with fake streams, environment, prompts, signals and
+ * time.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "../network/clock.ts";
+
+/** A text sink (stdout or stderr). Writes are synchronous so lines keep their order. */
+export interface TextWriter {
+  /** Writes `text` as is (no newline added). */
+  write(text: string): void;
+}
+
+/** The signals `citadel` reacts to. */
+export type CliSignal = "SIGINT" | "SIGTERM";
+
+/** Delivers termination signals; `work` and the long-running commands subscribe. */
+export interface SignalSource {
+  /**
+   * Calls `listener` for each SIGINT/SIGTERM until the returned function is
+   * called. While subscribed, the default action (terminating) is suppressed.
+   */
+  subscribe(listener: (signal: CliSignal) => void): () => void;
+}
+
+/** Which standard streams are terminals. */
+export interface TtyFlags {
+  /** stdin is a terminal (prompts can be answered). */
+  stdin: boolean;
+  /** stdout is a terminal. */
+  stdout: boolean;
+  /** stderr is a terminal (spinners and colours on stderr). */
+  stderr: boolean;
+}
+
+/** The injected I/O of one `runCli` call. */
+export interface CliIO {
+  /** Standard output: command results (data). */
+  stdout: TextWriter;
+  /** Standard error: progress, prompts, warnings and errors. */
+  stderr: TextWriter;
+  /** Terminal flags of the three streams. */
+  isTTY: TtyFlags;
+  /** Reads an environment variable; undefined when unset. */
+  env(name: string): string | undefined;
+  /** Reads one line from stdin without its line ending; null at end of input. */
+  readLine(): Promise<string | null>;
+  /** Termination signals. */
+  signals: SignalSource;
+  /** Time and timers. */
+  clock: Clock;
+}
+
+function writerFor(stream: { writeSync(p: Uint8Array): number }): TextWriter {
+  const encoder = new TextEncoder();
+  return {
+    write(text: string) {
+      let bytes = encoder.encode(text);
+      while (bytes.length > 0) {
+        const n = stream.writeSync(bytes);
+        bytes = bytes.subarray(n);
+      }
+    },
+  };
+}
+
+async function readStdinLine(): Promise<string | null> {
+  // Byte by byte, so nothing after the newline is consumed from the shared stdin.
+  const decoder = new TextDecoder();
+  const byte = new Uint8Array(1);
+  const bytes: number[] = [];
+  while (true) {
+    const n = await Deno.stdin.read(byte);
+    if (n === null) return bytes.length > 0 ? decoder.decode(new Uint8Array(bytes)) : null;
+    if (n === 0) continue;
+    if (byte[0] === 0x0a) break;
+    bytes.push(byte[0]);
+  }
+  return decoder.decode(new Uint8Array(bytes)).replace(/\r$/, "");
+}
+
+/** Deno's signal listeners; SIGTERM is skipped where the platform has none (Windows). */
+const denoSignals: SignalSource = {
+  subscribe(listener) {
+    const removers: Array<() => void> = [];
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const handler = () => listener(signal);
+      try {
+        Deno.addSignalListener(signal, handler);
+        removers.push(() => Deno.removeSignalListener(signal, handler));
+      } catch {
+        // Not supported on this platform (SIGTERM on Windows).
+      }
+    }
+    return () => removers.forEach((remove) => remove());
+  },
+};
+
+/** The real process I/O. */
+export function denoCliIO(): CliIO {
+  return {
+    stdout: writerFor(Deno.stdout),
+    stderr: writerFor(Deno.stderr),
+    isTTY: {
+      stdin: Deno.stdin.isTerminal(),
+      stdout: Deno.stdout.isTerminal(),
+      stderr: Deno.stderr.isTerminal(),
+    },
+    env: (name) => {
+      try {
+        return Deno.env.get(name);
+      } catch {
+        return undefined; // no --allow-env
+      }
+    },
+    readLine: readStdinLine,
+    signals: denoSignals,
+    clock: systemClock,
+  };
+}

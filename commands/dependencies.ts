@@ -1,0 +1,51 @@
+/**
+ * What the commands call beyond I/O: the network API of network/mod.ts and
+ * the state directory helpers of state/. `runCli` uses the real ones; tests
+ * pass fakes for the network (the state layer is real, on temporary
+ * directories).
+ *
+ * @module
+ */
+import * as network from "../network/mod.ts";
+import type { ConnectOptions, ConnectResult, NodeStatus, PeerStatus } from "../network/mod.ts";
+
+/** The slice of network/mod.ts the CLI uses. */
+export interface NetworkApi {
+  /** See {@link network.connect}. */
+  connect(
+    nexusURL: string,
+    authKey: string,
+    stateDir: string,
+    options?: ConnectOptions,
+  ): Promise<ConnectResult>;
+  /** See {@link network.disconnect}. */
+  disconnect(): Promise<void>;
+  /** See {@link network.logout}. */
+  logout(stateDir?: string, nexusURL?: string): Promise<void>;
+  /** See {@link network.isGlobalConnected}. */
+  isGlobalConnected(): boolean;
+  /** See {@link network.status}. */
+  status(): NodeStatus | null;
+  /** See {@link network.peers}. */
+  peers(): PeerStatus[];
+}
+
+/** The real network layer. */
+export const realNetwork: NetworkApi = {
+  connect: (nexusURL, authKey, stateDir, options) =>
+    network.connect(nexusURL, authKey, stateDir, options),
+  disconnect: () => network.disconnect(),
+  logout: (stateDir, nexusURL) => network.logout(stateDir, nexusURL),
+  isGlobalConnected: () => network.isGlobalConnected(),
+  status: () => network.status(),
+  peers: () => network.peers(),
+};
+
+/** Dependencies of `runCli` other than I/O. */
+export interface CliDependencies {
+  /** The network layer. */
+  network: NetworkApi;
+}
+
+/** The production dependencies. */
+export const defaultDependencies: CliDependencies = { network: realNetwork };

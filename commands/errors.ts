@@ -1,0 +1,188 @@
+/**
+ * Turns anything a command throws into what the user sees: one line saying
+ * what went wrong, a hint saying what to do, and an exit code. Errors are
+ * recognised by their `name`, so this file depends on no error class and
+ * keeps working as the network and state layers grow.
+ *
+ * A stack trace is shown only with `--verbose`, and only for errors this table
+ * does not know (the known ones are expected conditions, not bugs).
+ *
+ * @module
+ */
+import { ExitCode } from "./exit_codes.ts";
+
+/** What the CLI prints for an error, and how it exits. */
+export interface DescribedError {
+  /** One line, without the "citadel:" prefix. */
+  message: string;
+  /** What to do about it, or null. */
+  hint: string | null;
+  /** The process exit code. */
+  exitCode: number;
+  /** Extra detail (a stack trace) shown only with `--verbose`, or null. */
+  detail: string | null;
+}
+
+/** A command-line mistake; the CLI's own error, mapped to {@link ExitCode.USAGE}. */
+export class UsageError extends Error {
+  /** The usage hint, e.g. "Run 'citadel --help' for usage.". */
+  readonly hint: string;
+  constructor(message: string, hint = "Run 'citadel --help' for usage.") {
+    super(message);
+    this.name = "UsageError";
+    this.hint = hint;
+  }
+}
+
+/** A failure a command detected itself, with its own message, hint and exit code. */
+export class CommandError extends Error {
+  /** What to do about it, or null. */
+  readonly hint: string | null;
+  /** The exit code. */
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number, hint: string | null = null) {
+    super(message);
+    this.name = "CommandError";
+    this.exitCode = exitCode;
+    this.hint = hint;
+  }
+}
+
+/** Context that makes hints specific. */
+export interface ErrorContext {
+  /** The Nexus URL in use. */
+  nexus?: string;
+  /** Include stack traces of unexpected errors. */
+  verbose?: boolean;
+}
+
+interface KnownError {
+  exitCode: number;
+  hint: (ctx: ErrorContext) => string | null;
+  /** Replaces the error's own message; by default its first line is used. */
+  message?: (error: { message: string }) => string;
+}
+
+const nexusName = (ctx: ErrorContext) => ctx.nexus ?? "the Nexus URL";
+
+/** The table of known error names. Exported for tests and docs. */
+export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
+  ControlUnreachableError: {
+    exitCode: ExitCode.NEXUS_UNREACHABLE,
+    hint: (ctx) =>
+      `Check the network connection and that ${
+        nexusName(ctx)
+      } is right (--nexus or CITADEL_NEXUS).`,
+  },
+  ControlTLSError: {
+    exitCode: ExitCode.TLS,
+    hint: (ctx) =>
+      `The TLS certificate of ${
+        nexusName(ctx)
+      } was not accepted; check the URL and the system clock.`,
+  },
+  ControlProtocolError: {
+    exitCode: ExitCode.NEXUS_PROTOCOL,
+    hint: (ctx) => `Is ${nexusName(ctx)} a Nexus (Headscale) server? Check --nexus.`,
+  },
+  UnsupportedVersionError: {
+    exitCode: ExitCode.NEXUS_PROTOCOL,
+    hint: () => "This Citadel and the server disagree on the protocol version; upgrade Citadel.",
+  },
+  AuthKeyRejectedError: {
+    exitCode: ExitCode.AUTH_REJECTED,
+    hint: () => "The auth key is wrong, expired or used up; create a new one and try again.",
+  },
+  NodeNotFoundError: {
+    exitCode: ExitCode.NODE_REMOVED,
+    hint: () =>
+      "This node was deleted at Nexus. Run `citadel logout --force`, then `citadel init`.",
+  },
+  NodeExpiredError: {
+    exitCode: ExitCode.NODE_REMOVED,
+    hint: () =>
+      "This node's key has expired at Nexus. Run `citadel logout --force`, then `citadel init`.",
+  },
+  NotLoggedInError: {
+    exitCode: ExitCode.NOT_LOGGED_IN,
+    hint: () => "Run `citadel init` to join the network.",
+  },
+  NotImplementedError: {
+    exitCode: ExitCode.NOT_IMPLEMENTED,
+    hint: () => "This build of Citadel cannot do this yet; nothing was changed.",
+  },
+  StateCorruptError: { exitCode: ExitCode.STATE_CORRUPT, hint: () => null },
+  StateVersionError: { exitCode: ExitCode.STATE_CORRUPT, hint: () => null },
+  InstanceLockedError: {
+    exitCode: ExitCode.ALREADY_RUNNING,
+    hint: () => "Stop the other `citadel work` first, or give this one its own --state-dir.",
+  },
+  AbortError: {
+    exitCode: ExitCode.INTERRUPTED,
+    hint: () => null,
+    message: () => "interrupted",
+  },
+  StateDirError: { exitCode: ExitCode.FAILURE, hint: () => null },
+  LocalApiError: { exitCode: ExitCode.FAILURE, hint: () => null },
+  TimeoutError: {
+    exitCode: ExitCode.FAILURE,
+    hint: () => "Try again, or give it longer with --timeout.",
+  },
+};
+
+function firstLine(text: string): string {
+  const line = text.split(/\r?\n/).find((l) => l.trim() !== "") ?? "";
+  return line.trim();
+}
+
+/** Lower-cases the first letter unless the first word is an acronym or a name like "Nexus". */
+function sentenceFragment(text: string): string {
+  if (/^[A-Z][a-z]/.test(text) && !/^(Nexus|Citadel|Headscale|Tailscale)\b/.test(text)) {
+    return text[0].toLowerCase() + text.slice(1);
+  }
+  return text;
+}
+
+/**
+ * Describes any thrown value for the user. The message and detail are not yet
+ * redacted: the caller prints them through `Output`, which removes secrets.
+ */
+export function describeError(error: unknown, ctx: ErrorContext = {}): DescribedError {
+  if (error instanceof UsageError) {
+    return {
+      message: sentenceFragment(firstLine(error.message)),
+      hint: error.hint,
+      exitCode: ExitCode.USAGE,
+      detail: null,
+    };
+  }
+  if (error instanceof CommandError) {
+    return { message: error.message, hint: error.hint, exitCode: error.exitCode, detail: null };
+  }
+  const name = error instanceof Error || (typeof error === "object" && error !== null)
+    ? String((error as { name?: unknown }).name ?? "")
+    : "";
+  const rawMessage = error instanceof Error
+    ? error.message
+    : typeof error === "object" && error !== null && "message" in error
+    ? String((error as { message: unknown }).message)
+    : String(error);
+  const known = Object.hasOwn(KNOWN_ERRORS, name) ? KNOWN_ERRORS[name] : undefined;
+  if (known) {
+    const message = known.message?.({ message: rawMessage }) ?? firstLine(rawMessage);
+    return {
+      message: sentenceFragment(message || name),
+      hint: known.hint(ctx),
+      exitCode: known.exitCode,
+      detail: null,
+    };
+  }
+  const stack = error instanceof Error && error.stack ? error.stack : null;
+  const line = firstLine(rawMessage);
+  return {
+    message: `unexpected error${line ? `: ${line}` : name ? ` (${name})` : ""}`,
+    hint: ctx.verbose ? null : "Run with --verbose for details.",
+    exitCode: ExitCode.FAILURE,
+    detail: ctx.verbose ? stack ?? String(error) : null,
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * `citadel init`: join this machine to the network. With an auth key
+ * (`--authkey` or `CITADEL_AUTHKEY`) it registers without a browser; without
+ * one it runs the interactive login, exactly like `citadel login`. Either way
+ * it prints the node's name and mesh address and disconnects; the node keeps
+ * its identity in the state directory.
+ *
+ * Decisions on the Go original: the provisioning half of `init` (Docker,
+ * services, the manifest, `--provision`, `--service`, `--relogin`,
+ * `--new-device`) is not part of this command; `--authkey` is the only way a
+ * key reaches the command line, and a key in `CITADEL_AUTHKEY` is preferred
+ * for scripts because command lines are visible to other users in `ps`.
+ * When both are given the flag wins. Existing state is reused, never wiped
+ * (see join.ts, quirk §8.4).
+ *
+ * @module
+ */
+import type { CommandContext, CommandSpec } from "./command.ts";
+import { parseDuration } from "./duration.ts";
+import { joinNetwork } from "./join.ts";
+
+/** Environment variable holding a pre-auth key. */
+export const AUTHKEY_ENV = "CITADEL_AUTHKEY";
+/** Environment variable holding the node name. */
+export const NODE_NAME_ENV = "CITADEL_NODE_NAME";
+/** How long a join may take by default (an interactive login waits for a person). */
+export const DEFAULT_JOIN_TIMEOUT = "10m";
+
+/** The `init` command. */
+export const initCommand: CommandSpec = {
+  name: "init",
+  summary: "Join this machine to the network (auth key, or browser login)",
+  description: `
+Registers this machine as a node of the AceTeam Network and prints its name
+and network IP. With an auth key (--authkey, or the CITADEL_AUTHKEY
+environment variable) no browser is needed; without one, citadel shows a
+login link and QR code and waits for you to approve it, like 'citadel login'.
+
+If the node has joined before, its saved identity is reused (same name and
+IP). Run 'citadel logout' first to join as a new node. The auth key is never
+printed.`,
+  options: {
+    authkey: {
+      type: "string",
+      valueName: "KEY",
+      description: "Pre-auth key (prefer the CITADEL_AUTHKEY env var: ps shows command lines)",
+    },
+    "node-name": {
+      type: "string",
+      valueName: "NAME",
+      description: "Name to register under (env CITADEL_NODE_NAME; default: the hostname)",
+    },
+    timeout: {
+      type: "string",
+      valueName: "DURATION",
+      description: `Give up after this long, e.g. 90s, 10m (default ${DEFAULT_JOIN_TIMEOUT})`,
+    },
+  },
+  json: true,
+  run(ctx: CommandContext): Promise<number> {
+    const authKey = (ctx.values.authkey as string | undefined) ?? ctx.io.env(AUTHKEY_ENV) ?? "";
+    ctx.out.addSecret(authKey);
+    const timeoutMs = parseDuration(
+      (ctx.values.timeout as string | undefined) ?? DEFAULT_JOIN_TIMEOUT,
+      "timeout",
+    );
+    const nodeName = (ctx.values["node-name"] as string | undefined) ??
+      (ctx.io.env(NODE_NAME_ENV) || undefined);
+    return joinNetwork(ctx, { authKey: authKey.trim(), nodeName, timeoutMs });
+  },
+};

@@ -1,0 +1,94 @@
+/**
+ * The client side of the local API (see local_api_server.ts for the
+ * protocol): how `citadel status` asks a running `citadel work`.
+ *
+ * "Not running" is: no socket file, or a socket file nobody listens on (left
+ * by a process that died). A listener that accepts but does not answer within
+ * the timeout is an error, not "not running": starting a second connection
+ * next to a live but stuck worker would present the same node key twice.
+ *
+ * @module
+ */
+import type { NodeStatus } from "../network/mod.ts";
+
+/** The local API cannot be served or reached safely, or its answer is unusable. */
+export class LocalApiError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LocalApiError";
+  }
+}
+
+/** How long `status` waits for a running worker by default. */
+export const LOCAL_API_TIMEOUT_MS = 3_000;
+
+/** Whether something accepts connections on the socket at `path`. */
+export async function probeLocalApi(path: string): Promise<boolean> {
+  if (Deno.build.os === "windows") return false;
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+  } catch (e) {
+    if (
+      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused ||
+      e instanceof Deno.errors.PermissionDenied
+    ) {
+      return false;
+    }
+    throw e;
+  }
+  conn.close();
+  return true;
+}
+
+function isNodeStatus(value: unknown): value is NodeStatus {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.connected === "boolean" && typeof v.nexus === "string" &&
+    Array.isArray(v.peers);
+}
+
+/**
+ * Asks the worker serving `path` for its status. Resolves null when no
+ * worker is running there.
+ *
+ * @throws {LocalApiError} when a worker is there but does
+ *   not answer properly in time.
+ */
+export async function queryLocalStatus(
+  path: string,
+  timeoutMs = LOCAL_API_TIMEOUT_MS,
+): Promise<NodeStatus | null> {
+  if (!await probeLocalApi(path)) return null;
+  const client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
+  const failure = (why: string) =>
+    new LocalApiError(`citadel work is running (${path}) but ${why}`);
+  try {
+    let response: Response;
+    try {
+      response = await fetch("http://citadel/status", {
+        client,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      const name = e instanceof Error ? e.name : "";
+      throw failure(
+        name === "TimeoutError"
+          ? `did not answer within ${timeoutMs} ms`
+          : `the request failed (${e instanceof Error ? e.message : String(e)})`,
+      );
+    }
+    const text = await response.text();
+    if (!response.ok) throw failure(`answered HTTP ${response.status}`);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw failure("answered something that is not JSON");
+    }
+    if (!isNodeStatus(body)) throw failure("answered a status of the wrong shape");
+    return body;
+  } finally {
+    client.close();
+  }
+}

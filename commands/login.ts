@@ -1,0 +1,54 @@
+/**
+ * `citadel login`: join through the browser. Shows the login link (AuthURL)
+ * and a QR code for it, waits (a spinner on a terminal, plain progress lines
+ * otherwise) until the login is approved, then prints the node's name and
+ * address and disconnects. It gives up after `--timeout` (10 minutes by
+ * default), or when the server refuses, and says which.
+ *
+ * Decisions on the Go original (§2.3): `login` takes no `--authkey` (that is
+ * `citadel init --authkey`), so it is always the interactive flow; and it
+ * never wipes the state first (quirk §8.4, see join.ts): with saved state it
+ * reconnects the same node instead of showing a link.
+ *
+ * @module
+ */
+import type { CommandContext, CommandSpec } from "./command.ts";
+import { parseDuration } from "./duration.ts";
+import { DEFAULT_JOIN_TIMEOUT, NODE_NAME_ENV } from "./init.ts";
+import { joinNetwork } from "./join.ts";
+
+/** The `login` command. */
+export const loginCommand: CommandSpec = {
+  name: "login",
+  summary: "Join this machine by signing in through a browser",
+  description: `
+Shows a login link and its QR code; open it (on any device) and sign in to
+approve this machine. citadel waits for the approval, then prints the node's
+name and network IP.
+
+If the node has joined before, it reconnects with the saved identity instead.
+To join as a new node, run 'citadel logout' first. To join without a browser,
+use 'citadel init --authkey KEY'.`,
+  options: {
+    "node-name": {
+      type: "string",
+      valueName: "NAME",
+      description: "Name to register under (env CITADEL_NODE_NAME; default: the hostname)",
+    },
+    timeout: {
+      type: "string",
+      valueName: "DURATION",
+      description: `Stop waiting for approval after this long (default ${DEFAULT_JOIN_TIMEOUT})`,
+    },
+  },
+  json: true,
+  run(ctx: CommandContext): Promise<number> {
+    const timeoutMs = parseDuration(
+      (ctx.values.timeout as string | undefined) ?? DEFAULT_JOIN_TIMEOUT,
+      "timeout",
+    );
+    const nodeName = (ctx.values["node-name"] as string | undefined) ??
+      (ctx.io.env(NODE_NAME_ENV) || undefined);
+    return joinNetwork(ctx, { authKey: "", nodeName, timeoutMs });
+  },
+};

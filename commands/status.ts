@@ -1,0 +1,199 @@
+/**
+ * `citadel status [--json]`: is the node connected, its name and addresses,
+ * its Nexus, when its key expires, and its peers.
+ *
+ * Where the answer comes from: a `citadel work` running on the same state
+ * directory is asked through the local API (local_api_server.ts); otherwise
+ * status connects briefly from the saved state and disconnects again. It
+ * never starts an interactive login: without saved state it reports "not
+ * logged in", and if Nexus asks for a login it stops and says so.
+ *
+ * Decisions on the Go original:
+ * - Quirk §8.2 (every command started its own connection, even next to a
+ *   running worker): status asks the worker instead.
+ * - Quirk §8.3 (any file in the state directory counted as "logged in"):
+ *   logged in means the state file exists and records a completed
+ *   registration.
+ * - Quirk §8.12 (`--json` was indented, so install.sh's grep for
+ *   `"connected":true` never matched): `--json` prints one line of compact
+ *   JSON, with exactly the NodeStatus keys.
+ * - The Go status always exited 0. Here the exit code tells the outcome:
+ *   OK when a status was obtained (connected or not), NOT_LOGGED_IN without
+ *   state, and the mapped error code when the node could not be reached. In
+ *   the failure cases `--json` still prints a status object
+ *   (`"connected":false` plus what the saved state knows) before the error
+ *   goes to stderr.
+ * - The Go status also showed system vitals, GPUs, services and the job
+ *   queue; those belong to later issues, not to the network status.
+ *
+ * @module
+ */
+import { DEFAULT_NEXUS_URL, type NodeStatus } from "../network/mod.ts";
+import { localApiSocketPath } from "../state/mod.ts";
+import type { CommandContext, CommandSpec } from "./command.ts";
+import { parseDuration } from "./duration.ts";
+import { CommandError } from "./errors.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { runInterruptible } from "./interrupt.ts";
+import { disconnectQuietly } from "./join.ts";
+import { queryLocalStatus } from "./local_api_client.ts";
+import { localApiSupported } from "./local_api_server.ts";
+import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "./node_target.ts";
+import { formatStatus, statusJson } from "./status_format.ts";
+
+/** How long status waits for a connection from saved state, by default. */
+export const DEFAULT_STATUS_TIMEOUT = "20s";
+
+function offlineStatus(saved: SavedNode | null, nexus: string): NodeStatus {
+  return {
+    connected: false,
+    nodeName: saved?.nodeName ?? null,
+    nodeIP: saved?.nodeIP ?? null,
+    nodeIPv6: saved?.nodeIPv6 ?? null,
+    nexus,
+    keyExpiry: saved?.keyExpiry ?? null,
+    peers: [],
+  };
+}
+
+function printStatus(ctx: CommandContext, status: NodeStatus, source: string | null): void {
+  if (ctx.global.json) {
+    ctx.out.json(statusJson(status));
+    return;
+  }
+  for (const line of formatStatus(status, ctx.io.clock.now(), ctx.out.stdoutPaint, source)) {
+    ctx.out.line(line);
+  }
+}
+
+/**
+ * Prints what is known offline, then rethrows `error` for runCli to report.
+ * In human mode the offline view is skipped: the error says it all.
+ */
+function failWithOffline(
+  ctx: CommandContext,
+  saved: SavedNode | null,
+  nexus: string,
+  error: unknown,
+): never {
+  if (ctx.global.json) ctx.out.json(statusJson(offlineStatus(saved, nexus)));
+  throw error;
+}
+
+async function connectBriefly(
+  ctx: CommandContext,
+  stateDir: string,
+  saved: SavedNode,
+  nexus: string,
+  timeoutMs: number,
+): Promise<number> {
+  return await runInterruptible(ctx, async (interrupt) => {
+    const controller = new AbortController();
+    const timer = ctx.io.clock.setTimeout(
+      () =>
+        controller.abort(
+          new CommandError(
+            `could not reach the node's network within ${timeoutMs / 1000}s`,
+            ExitCode.NEXUS_UNREACHABLE,
+            "Check the network connection, or give it longer with --timeout.",
+          ),
+        ),
+      timeoutMs,
+    );
+    const onInterrupt = () => controller.abort(interrupt.reason);
+    interrupt.addEventListener("abort", onInterrupt, { once: true });
+    if (interrupt.aborted) onInterrupt();
+    try {
+      ctx.out.debug(`connecting from saved state in ${stateDir} to ${nexus}`);
+      const result = await ctx.deps.network.connect(nexus, "", stateDir, {
+        signal: controller.signal,
+        // status must never turn into an interactive login.
+        onAuthURL: () =>
+          controller.abort(
+            new CommandError(
+              "the saved login is no longer accepted: Nexus asks for a new login",
+              ExitCode.NOT_LOGGED_IN,
+              "Run `citadel login` to log in again.",
+            ),
+          ),
+      });
+      const status = ctx.deps.network.status() ?? {
+        ...offlineStatus(saved, nexus),
+        connected: ctx.deps.network.isGlobalConnected(),
+        nodeName: result.nodeName,
+        nodeIP: result.nodeIP,
+        nodeIPv6: result.nodeIPv6,
+      };
+      printStatus(ctx, status, null);
+      return ExitCode.OK;
+    } catch (e) {
+      failWithOffline(ctx, saved, nexus, controller.signal.aborted ? controller.signal.reason : e);
+    } finally {
+      ctx.io.clock.clearTimeout(timer);
+      interrupt.removeEventListener("abort", onInterrupt);
+      await disconnectQuietly(ctx);
+    }
+  });
+}
+
+/** The `status` command. */
+export const statusCommand: CommandSpec = {
+  name: "status",
+  summary: "Show the connection, network IPs, key expiry and peers",
+  description: `
+Shows whether this node is connected, its name, network IPv4/IPv6, Nexus,
+when its key expires, and a table of its peers.
+
+If 'citadel work' runs for the same state directory, status asks it.
+Otherwise it connects briefly with the saved identity (never starting a login)
+and disconnects again.
+
+--json prints one line: {"connected", "nodeName", "nodeIP", "nodeIPv6",
+"nexus", "keyExpiry", "peers": [{"hostname", "ip", "ipv6", "online", "os",
+"lastSeen", "path"}]}. It is printed even when the node is not logged in or
+cannot be reached ("connected": false); the exit code then says why.`,
+  options: {
+    timeout: {
+      type: "string",
+      valueName: "DURATION",
+      description:
+        `How long to try connecting from saved state (default ${DEFAULT_STATUS_TIMEOUT})`,
+    },
+  },
+  json: true,
+  async run(ctx: CommandContext): Promise<number> {
+    const timeoutMs = parseDuration(
+      (ctx.values.timeout as string | undefined) ?? DEFAULT_STATUS_TIMEOUT,
+      "timeout",
+    );
+    const stateDir = stateDirOf(ctx);
+    if (localApiSupported()) {
+      const fromWorker = await queryLocalStatus(localApiSocketPath(stateDir));
+      if (fromWorker) {
+        printStatus(ctx, fromWorker, "citadel work (running)");
+        return ExitCode.OK;
+      }
+    }
+    let saved: SavedNode | null;
+    try {
+      saved = await readSavedNode(stateDir);
+    } catch (e) {
+      failWithOffline(ctx, null, ctx.global.nexusOverride ?? DEFAULT_NEXUS_URL, e);
+    }
+    if (saved === null || !saved.registered) {
+      const nexus = saved?.controlURL ?? ctx.global.nexusOverride ?? DEFAULT_NEXUS_URL;
+      failWithOffline(
+        ctx,
+        null,
+        nexus,
+        new CommandError(
+          "not logged in",
+          ExitCode.NOT_LOGGED_IN,
+          "Run `citadel init` to join the network.",
+        ),
+      );
+    }
+    const nexus = nexusFor(ctx, saved);
+    return await connectBriefly(ctx, stateDir, saved, nexus, timeoutMs);
+  },
+};
