@@ -1,152 +1,138 @@
 /**
  * The global-connection API over one {@link CitadelNode}: `connect`, `logout`,
  * `isGlobalConnected`, `getGlobalIPv4`, `status` and `peers`. Commands and
- * library users call only this module (and `node.ts` for several nodes in one
- * process).
+ * library users call this module; a program that wants several nodes uses
+ * {@link CitadelNode} directly, one per state store.
+ *
+ * @example
+ * ```ts
+ * import { connect, getGlobalIPv4, isGlobalConnected } from "./mod.ts";
+ * await connect("https://nexus.example.com", authKey, "/var/lib/citadel");
+ * console.log(isGlobalConnected(), getGlobalIPv4());
+ * ```
  *
  * @module
  */
+import { FileStateStore } from "../state/file_store.ts";
+import { CitadelNode } from "./node.ts";
+import type { ConnectOptions, ConnectResult, NodeStatus, PeerStatus } from "./node_types.ts";
+import { InvalidNexusURLError, NotLoggedInError } from "./node_errors.ts";
+
+export * from "./node_types.ts";
+export * from "./node_errors.ts";
+export { CitadelNode, type CitadelNodeOptions } from "./node.ts";
 
 /** Default coordination server ("Nexus"). */
 export const DEFAULT_NEXUS_URL = "https://nexus.aceteam.ai";
 
-/** One peer as status reports it. JSON keys are part of `citadel status --json`. */
-export interface PeerStatus {
-  /** Peer's hostname (Hostinfo.Hostname, else the first label of its name). */
-  hostname: string;
-  /** First mesh IPv4 address, or null. */
-  ip: string | null;
-  /** First mesh IPv6 address, or null. */
-  ipv6: string | null;
-  /** Connected to Nexus right now; null when unknown. */
-  online: boolean | null;
-  /** Operating system the peer reports, or "". */
-  os: string;
-  /** ISO time it was last seen (only offline peers have one), or null. */
-  lastSeen: string | null;
-  /** How we reach it: "direct", "relay" or "none" (no path yet). */
-  path?: "direct" | "relay" | "none";
-}
+let globalNode: CitadelNode | null = null;
+let globalResult: ConnectResult | null = null;
 
-/** The node's status. JSON keys are part of `citadel status --json`. */
-export interface NodeStatus {
-  /** Registered and receiving the netmap right now. */
-  connected: boolean;
-  /** The node's name at Nexus (first label of its MagicDNS name). */
-  nodeName: string | null;
-  /** Mesh IPv4 address, or null. */
-  nodeIP: string | null;
-  /** Mesh IPv6 address, or null. */
-  nodeIPv6: string | null;
-  /** Nexus (control server) URL. */
-  nexus: string;
-  /** ISO time the node key expires, or null when it never expires. */
-  keyExpiry: string | null;
-  /** Visible peers. */
-  peers: PeerStatus[];
-}
-
-/** Progress and change events a node reports while it runs. */
-export type NodeEvent =
-  | { kind: "connecting"; nexus: string; attempt: number }
-  | { kind: "auth-url"; url: string }
-  | { kind: "registered"; nodeName: string | null; nodeIP: string | null }
-  | { kind: "netmap"; summary: string }
-  | { kind: "disconnected"; reason: string; retryInMs: number }
-  | { kind: "reconnected" };
-
-/** Options for {@link connect}. */
-export interface ConnectOptions {
-  /** Hostname to register under; defaults to the OS hostname. */
-  nodeName?: string;
-  /** Called with the AuthURL during interactive device authorization. */
-  onAuthURL?: (url: string) => void;
-  /** Called with progress and netmap-change events. */
-  onEvent?: (event: NodeEvent) => void;
-  /** Extra CA certificates (PEM) to trust for Nexus, e.g. a test CA. */
-  caCerts?: string[];
-  /** Gives up (and disconnects) when aborted. */
-  signal?: AbortSignal;
-  /**
-   * Whether an empty auth key may start interactive device authorization
-   * (default true). `status` and `work` pass false: without usable saved
-   * state they fail with {@link NotLoggedInError} instead of waiting for a login.
-   */
-  allowInteractive?: boolean;
-}
-
-/** Result of {@link connect}. */
-export interface ConnectResult {
-  /** Node name at Nexus. */
-  nodeName: string | null;
-  /** Mesh IPv4. */
-  nodeIP: string | null;
-  /** Mesh IPv6. */
-  nodeIPv6: string | null;
-  /** True when this connect registered a new node (an auth key or login was used). */
-  newlyRegistered: boolean;
-}
-
-/** Thrown by calls that need state when there is none ("not logged in"). */
-export class NotLoggedInError extends Error {
-  constructor(readonly stateDir: string) {
-    super(`not logged in (no state in ${stateDir})`);
-    this.name = "NotLoggedInError";
+/**
+ * Checks a Nexus URL and returns it in one canonical form (no trailing
+ * slash), so that the URL saved in the state compares equal to the one given
+ * later. Throws {@link InvalidNexusURLError}.
+ */
+export function normalizeNexusURL(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidNexusURLError(url, "not a URL");
   }
-}
-
-/** Thrown by functions whose network part does not exist yet. */
-export class NotImplementedError extends Error {
-  constructor(what: string) {
-    super(`${what} is not implemented yet`);
-    this.name = "NotImplementedError";
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new InvalidNexusURLError(url, "it must start with https:// or http://");
   }
+  if (parsed.search || parsed.hash) {
+    throw new InvalidNexusURLError(url, "it must not have a query or fragment");
+  }
+  return parsed.href.replace(/\/+$/, "");
 }
 
 /**
  * Joins the mesh with one global connection. An empty `authKey` means saved
  * state is used if there is any, else interactive device authorization (the
  * AuthURL reaches `options.onAuthURL`). Resolves once registered and the first
- * netmap has arrived.
+ * netmap has arrived. Calling it while connected returns the existing
+ * connection's result.
  */
-export function connect(
-  _nexusURL: string,
-  _authKey: string,
-  _stateDir: string,
-  _options: ConnectOptions = {},
+export async function connect(
+  nexusURL: string,
+  authKey: string,
+  stateDir: string,
+  options: ConnectOptions = {},
 ): Promise<ConnectResult> {
-  return Promise.reject(new NotImplementedError("connect"));
+  if (globalNode?.connected && globalResult) return globalResult;
+  await disconnect();
+  const controlURL = normalizeNexusURL(nexusURL);
+  const store = await FileStateStore.open({ dir: stateDir });
+  const node = new CitadelNode({
+    controlURL,
+    store,
+    authKey: authKey || undefined,
+    hostname: options.nodeName,
+    allowInteractive: options.allowInteractive,
+    onAuthURL: options.onAuthURL,
+    onEvent: options.onEvent,
+    caCerts: options.caCerts,
+  });
+  const result = await node.start(options.signal);
+  globalNode = node;
+  globalResult = result;
+  return result;
 }
 
 /** Closes the global connection, keeping the state (a later connect resumes). */
-export function disconnect(): Promise<void> {
-  return Promise.resolve();
+export async function disconnect(): Promise<void> {
+  const node = globalNode;
+  globalNode = null;
+  globalResult = null;
+  await node?.close();
 }
 
 /**
  * Logs out: tells Nexus to expire the node, disconnects, and clears the state
- * directory. Works from saved state when not connected.
+ * directory. Works from saved state when not connected (then `stateDir` is
+ * needed). Throws {@link NotLoggedInError} when there is nothing to log out.
  */
-export function logout(_stateDir?: string, _nexusURL?: string): Promise<void> {
-  return Promise.reject(new NotImplementedError("logout"));
+export async function logout(stateDir?: string, _nexusURL?: string): Promise<void> {
+  if (globalNode) {
+    const node = globalNode;
+    globalNode = null;
+    globalResult = null;
+    await node.logout();
+    return;
+  }
+  if (stateDir === undefined) throw new NotLoggedInError("(no state directory given)");
+  const store = await FileStateStore.open({ dir: stateDir });
+  const state = await store.load();
+  if (!state?.login) throw new NotLoggedInError(store.location);
+  // The saved URL is where the node is registered, whatever the caller passed.
+  await new CitadelNode({ controlURL: state.controlURL, store }).logout();
 }
 
 /** Whether the global connection is registered and receiving the netmap. */
 export function isGlobalConnected(): boolean {
-  return false;
+  return globalNode?.connected ?? false;
 }
 
 /** The global node's mesh IPv4 address, or null when not connected. */
 export function getGlobalIPv4(): string | null {
-  return null;
+  if (!globalNode?.connected) return null;
+  return globalNode.status().nodeIP;
 }
 
-/** The global node's status. */
+/** The global node's status, or null when there is no global connection. */
 export function status(): NodeStatus | null {
-  return null;
+  return globalNode?.status() ?? null;
 }
 
 /** The global node's peers. */
 export function peers(): PeerStatus[] {
-  return [];
+  return globalNode?.peers() ?? [];
+}
+
+/** The global node itself, for events and lifetime (`stopped`), or null. */
+export function globalConnection(): CitadelNode | null {
+  return globalNode;
 }

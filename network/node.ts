@@ -1,0 +1,542 @@
+/**
+ * The node facade: one mesh identity, its state store and its control
+ * session. Like tsnet's `Server`, it is the only thing callers hold; several
+ * nodes, each with its own store, can live in one process.
+ *
+ * Lifecycle: {@link CitadelNode.start} loads (or creates) the state,
+ * registers with Nexus, and resolves once the first netmap has arrived. A
+ * background loop then keeps the map poll open, reconnecting with backoff
+ * after any failure, until {@link CitadelNode.close}.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import { DiscoPrivateKey, NodePrivateKey } from "./crypto/keys.ts";
+import { MachinePrivateKey } from "./crypto/keys.ts";
+import { type RandomSource, systemRandom } from "./crypto/random.ts";
+import { Backoff } from "./control/backoff.ts";
+import { ControlClient } from "./control/control_client.ts";
+import {
+  NodeExpiredError,
+  NodeNotFoundError,
+  RegistrationError,
+} from "./control/control_errors.ts";
+import type { MapResponse } from "./control/map_response.ts";
+import { describeNetmapChange, Netmap, netmapChanged } from "./control/netmap.ts";
+import { parseGoTime } from "./control/go_time.ts";
+import type { RegisterResponse } from "./control/tailcfg.ts";
+import type { LoginIdentity, NodeState } from "../state/node_state.ts";
+import type { StateStore } from "../state/store.ts";
+import type { ConnectResult, NodeEvent, NodeStatus, PeerStatus } from "./node_types.ts";
+import { NexusMismatchError, NotLoggedInError } from "./node_errors.ts";
+
+/** Least time between two writes of the netmap cache to the state store. */
+const NETMAP_SAVE_INTERVAL_MS = 5_000;
+
+/** Options of {@link CitadelNode}. */
+export interface CitadelNodeOptions {
+  /** Nexus (control server) URL. */
+  controlURL: string;
+  /** Where the node's identity and cache live. */
+  store: StateStore;
+  /** Hostname to register under; defaults to the saved name, then the OS hostname. */
+  hostname?: string;
+  /** Pre-auth key; used only when no valid node key exists. Never logged. */
+  authKey?: string;
+  /** Whether interactive login may start when there is no usable key (default true). */
+  allowInteractive?: boolean;
+  /** Called with the AuthURL of an interactive login. */
+  onAuthURL?: (url: string) => void;
+  /** Called with progress and netmap-change events. */
+  onEvent?: (event: NodeEvent) => void;
+  /** Extra trusted CA certificates (PEM) for Nexus. */
+  caCerts?: string[];
+  /** Time and timers. */
+  clock?: Clock;
+  /** Randomness for keys and jitter. */
+  random?: RandomSource;
+}
+
+/**
+ * One mesh node.
+ *
+ * @example
+ * ```ts
+ * const store = await FileStateStore.open({ dir: "/tmp/citadel-state" });
+ * const node = new CitadelNode({ controlURL: "http://127.0.0.1:8080", store, authKey });
+ * const { nodeIP } = await node.start();
+ * console.log(nodeIP, node.status().peers.length);
+ * await node.close();
+ * ```
+ */
+export class CitadelNode {
+  readonly #options: CitadelNodeOptions;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #discoKey: DiscoPrivateKey;
+  #state: NodeState | null = null;
+  #client: ControlClient | null = null;
+  #netmap: Netmap;
+  #connected = false;
+  #everConnected = false;
+  #stop = new AbortController();
+  #loop: Promise<void> | null = null;
+  #lastNetmapSave = 0;
+  #saveTimer: ReturnType<Clock["setTimeout"]> | null = null;
+  #saving: Promise<void> = Promise.resolve();
+  #failure: Error | null = null;
+  #done: { promise: Promise<Error | null>; resolve: (e: Error | null) => void };
+
+  constructor(options: CitadelNodeOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? systemRandom;
+    this.#discoKey = DiscoPrivateKey.generate(this.#random);
+    this.#netmap = new Netmap({ clock: this.#clock });
+    let resolve!: (e: Error | null) => void;
+    const promise = new Promise<Error | null>((r) => resolve = r);
+    this.#done = { promise, resolve };
+  }
+
+  /** Registered and receiving the netmap right now. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /**
+   * Settles when the node stops for good: null after {@link CitadelNode.close},
+   * or the error that ended it (the node was deleted or expired at Nexus and
+   * no auth key or login could renew it).
+   */
+  get stopped(): Promise<Error | null> {
+    return this.#done.promise;
+  }
+
+  /**
+   * Loads or creates the state, registers, and resolves once the first
+   * netmap has arrived. Throws the typed control errors, {@link NotLoggedInError}
+   * when there is no usable state and neither an auth key nor interactive
+   * login is allowed, or {@link NexusMismatchError}.
+   */
+  async start(signal?: AbortSignal): Promise<ConnectResult> {
+    if (this.#loop) throw new Error("CitadelNode.start called twice");
+    const onAbort = () => this.#stop.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const newlyRegistered = await this.#login();
+      const firstMap = this.#startPolling();
+      await firstMap;
+      const addresses = this.#netmap.selfAddresses();
+      return {
+        nodeName: this.#netmap.nodeName(),
+        nodeIP: addresses.ipv4,
+        nodeIPv6: addresses.ipv6,
+        newlyRegistered,
+      };
+    } catch (err) {
+      await this.close();
+      throw err;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** The node's status (cached values while disconnected). */
+  status(): NodeStatus {
+    const addresses = this.#netmap.selfAddresses();
+    const login = this.#state?.login;
+    return {
+      connected: this.#connected,
+      nodeName: this.#netmap.nodeName() ?? login?.nodeName ?? null,
+      nodeIP: addresses.ipv4 ?? login?.addresses.v4 ?? null,
+      nodeIPv6: addresses.ipv6 ?? login?.addresses.v6 ?? null,
+      nexus: this.#options.controlURL,
+      keyExpiry: this.#netmap.keyExpiry() ??
+        (login?.keyExpiry ? new Date(login.keyExpiry).toISOString() : null),
+      peers: this.peers(),
+    };
+  }
+
+  /** Visible peers, sorted by node ID. */
+  peers(): PeerStatus[] {
+    return this.#netmap.peerSummaries().map((p) => ({
+      hostname: p.hostname,
+      ip: p.ip,
+      ipv6: p.ipv6,
+      online: p.online,
+      os: p.os,
+      lastSeen: p.lastSeen,
+      // No data plane yet: no path to any peer.
+      path: "none",
+    }));
+  }
+
+  /** The netmap model (read-only use). */
+  get netmap(): Netmap {
+    return this.#netmap;
+  }
+
+  /** Stops the map poll, writes the netmap cache, and closes the control connection. */
+  async close(): Promise<void> {
+    this.#stop.abort(new DOMException("node closed", "AbortError"));
+    this.#connected = false;
+    try {
+      await this.#loop;
+    } catch {
+      // The loop reports through `stopped`.
+    }
+    if (this.#saveTimer !== null) this.#clock.clearTimeout(this.#saveTimer);
+    this.#saveTimer = null;
+    if (this.#state?.login && this.#netmap.self) await this.#saveNetmap();
+    await this.#saving;
+    this.#client?.close();
+    this.#done.resolve(this.#failure);
+  }
+
+  /**
+   * Logs out: asks Nexus to expire the node key, stops, and clears the
+   * store. A node Nexus no longer knows counts as logged out.
+   */
+  async logout(signal?: AbortSignal): Promise<void> {
+    const state = this.#state ?? await this.#options.store.load();
+    if (!state?.login) throw new NotLoggedInError(this.#options.store.location);
+    const client = this.#client ?? this.#newClient(state.machineKey);
+    this.#client = client;
+    try {
+      await client.logout(state.nodeKey, signal);
+    } catch (err) {
+      if (!(err instanceof NodeNotFoundError) && !(err instanceof NodeExpiredError)) throw err;
+    }
+    this.#state = null;
+    await this.close();
+    await this.#options.store.clear();
+  }
+
+  // --- registration -------------------------------------------------------
+
+  /** Registers (or re-registers) the node; returns whether a new login happened. */
+  async #login(): Promise<boolean> {
+    const options = this.#options;
+    let state = await options.store.load();
+    if (state && state.controlURL !== options.controlURL) {
+      throw new NexusMismatchError(options.store.location, state.controlURL, options.controlURL);
+    }
+    if (state?.login === undefined) state = null;
+    if (state === null && !options.authKey && options.allowInteractive === false) {
+      throw new NotLoggedInError(options.store.location);
+    }
+    if (state?.netmap) {
+      try {
+        this.#netmap = Netmap.restore(state.netmap, { clock: this.#clock });
+      } catch {
+        // A cache from another version is only a cache.
+      }
+    }
+    const machineKey = state?.machineKey ?? MachinePrivateKey.generate(this.#random);
+    this.#state = state ?? {
+      machineKey,
+      nodeKey: NodePrivateKey.generate(this.#random),
+      controlURL: options.controlURL,
+      updatedAt: this.#clock.now(),
+    };
+    this.#client = this.#newClient(machineKey);
+    this.#emit({ kind: "connecting", nexus: options.controlURL, attempt: 1 });
+
+    if (state !== null) {
+      // A restart: the saved node key needs no auth key (never reuse one while it is valid).
+      try {
+        await this.#client.register({ nodeKey: state.nodeKey, signal: this.#stop.signal });
+        return false;
+      } catch (err) {
+        if (!(err instanceof NodeExpiredError) && !(err instanceof NodeNotFoundError)) throw err;
+        if (!options.authKey && options.allowInteractive === false) throw err;
+        // Expired or deleted at Nexus: rotate to a new node key and log in again.
+        this.#state = {
+          ...this.#state,
+          oldNodeKey: err instanceof NodeExpiredError ? state.nodeKey : undefined,
+          nodeKey: NodePrivateKey.generate(this.#random),
+        };
+      }
+    }
+    const response = options.authKey
+      ? await this.#client.register({
+        nodeKey: this.#state.nodeKey,
+        oldNodeKey: this.#state.oldNodeKey,
+        authKey: options.authKey,
+        signal: this.#stop.signal,
+      })
+      : await this.#interactiveLogin();
+    this.#state = {
+      ...this.#state,
+      oldNodeKey: undefined,
+      login: identityFromRegister(response, this.#state.login),
+      updatedAt: this.#clock.now(),
+    };
+    await this.#options.store.save(this.#state);
+    return true;
+  }
+
+  /** AuthURL, then followup long polls until an admin approves the node (reference §8.4). */
+  async #interactiveLogin(): Promise<RegisterResponse> {
+    const state = this.#state!;
+    const client = this.#client!;
+    let response = await client.register({
+      nodeKey: state.nodeKey,
+      oldNodeKey: state.oldNodeKey,
+      interactive: true,
+      signal: this.#stop.signal,
+    });
+    let shownURL = "";
+    while (response.AuthURL) {
+      const url = response.AuthURL;
+      if (url !== shownURL) {
+        shownURL = url;
+        this.#options.onAuthURL?.(url);
+        this.#emit({ kind: "auth-url", url });
+      }
+      try {
+        response = await client.register({
+          nodeKey: state.nodeKey,
+          followup: url,
+          interactive: true,
+          signal: this.#stop.signal,
+        });
+      } catch (err) {
+        // Headscale ends a followup that outlived its request with "registration timed out".
+        if (err instanceof RegistrationError && /timed out/i.test(err.serverMessage)) continue;
+        throw err;
+      }
+    }
+    return response;
+  }
+
+  #newClient(machineKey: MachinePrivateKey): ControlClient {
+    return new ControlClient({
+      serverURL: this.#options.controlURL,
+      machineKey,
+      hostinfo: () => ({ Hostname: this.#hostname() }),
+      caCerts: this.#options.caCerts,
+      clock: this.#clock,
+      random: this.#random,
+    });
+  }
+
+  #hostname(): string {
+    if (this.#options.hostname) return this.#options.hostname;
+    if (this.#state?.login?.nodeName) return this.#state.login.nodeName;
+    try {
+      return Deno.hostname();
+    } catch {
+      return "citadel-node";
+    }
+  }
+
+  // --- map poll loop ------------------------------------------------------
+
+  /** Starts the poll loop; the returned promise settles with the first netmap or the first failure. */
+  #startPolling(): Promise<void> {
+    let settle!: (err: Error | null) => void;
+    const first = new Promise<void>((resolve, reject) => {
+      settle = (err) => err ? reject(err) : resolve();
+    });
+    let settled = false;
+    const settleOnce = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      settle(err);
+    };
+    this.#loop = this.#pollLoop(
+      () => settleOnce(null),
+      (err) => settleOnce(err),
+      () => settled,
+    );
+    this.#loop.then(
+      () => settleOnce(this.#failure ?? new DOMException("node closed", "AbortError")),
+      (err) => settleOnce(err),
+    );
+    return first;
+  }
+
+  async #pollLoop(
+    onFirstMap: () => void,
+    onFirstFailure: (err: Error) => void,
+    started: () => boolean,
+  ): Promise<void> {
+    const backoff = new Backoff({ random: this.#random });
+    const stop = this.#stop.signal;
+    while (!stop.aborted) {
+      const state = this.#state!;
+      try {
+        this.#netmap.startStream();
+        await this.#client!.mapPoll({
+          nodeKey: state.nodeKey.publicKey(),
+          discoKey: this.#discoKey.publicKey(),
+          signal: stop,
+          onMessage: (message) => {
+            if (this.#onMapResponse(message)) {
+              backoff.reset();
+              onFirstMap();
+            }
+          },
+        });
+      } catch (err) {
+        if (stop.aborted) break;
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (!started()) {
+          onFirstFailure(error);
+          return;
+        }
+        if (error instanceof NodeExpiredError || error instanceof NodeNotFoundError) {
+          // Nexus dropped or expired the node while running: renew if we can, else stop.
+          if (!(await this.#relogin(error))) return;
+          continue;
+        }
+        this.#markDisconnected(error.message, backoff);
+        try {
+          await this.#clock.sleep(backoff.nextDelayMs(), stop);
+        } catch {
+          break;
+        }
+        continue;
+      }
+      if (stop.aborted) break;
+      // The server ended the stream cleanly (e.g. it is restarting): poll again.
+      this.#markDisconnected("Nexus ended the map stream", backoff);
+      try {
+        await this.#clock.sleep(backoff.nextDelayMs(), stop);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  #markDisconnected(reason: string, backoff: Backoff): void {
+    const was = this.#connected;
+    this.#connected = false;
+    if (was || backoff.failures === 0) {
+      this.#emit({ kind: "disconnected", reason, retryInMs: 0 });
+    }
+  }
+
+  /** Re-login after Nexus expired or deleted the node mid-run; false when it is not possible. */
+  async #relogin(cause: Error): Promise<boolean> {
+    this.#connected = false;
+    if (!this.#options.authKey && this.#options.allowInteractive === false) {
+      this.#failure = cause;
+      this.#emit({ kind: "failed", error: cause });
+      return false;
+    }
+    try {
+      await this.#login();
+      return true;
+    } catch (err) {
+      this.#failure = err instanceof Error ? err : new Error(String(err));
+      this.#emit({ kind: "failed", error: this.#failure });
+      return false;
+    }
+  }
+
+  /** Applies one map message; returns true when it was a (non-keep-alive) netmap update. */
+  #onMapResponse(message: MapResponse): boolean {
+    const change = this.#netmap.apply(message);
+    if (change.keepAlive) return false;
+    const wasConnected = this.#connected;
+    this.#connected = true;
+    if (change.fullMap) {
+      this.#updateLogin();
+      if (!this.#everConnected) {
+        this.#everConnected = true;
+        const addresses = this.#netmap.selfAddresses();
+        this.#emit({
+          kind: "registered",
+          nodeName: this.#netmap.nodeName(),
+          nodeIP: addresses.ipv4,
+        });
+      } else if (!wasConnected) {
+        this.#emit({ kind: "reconnected" });
+      }
+    } else if (change.selfChanged) {
+      this.#updateLogin();
+    }
+    if (netmapChanged(change)) {
+      this.#emit({ kind: "netmap", summary: describeNetmapChange(change) });
+    }
+    this.#scheduleNetmapSave(change.fullMap);
+    return true;
+  }
+
+  /** Copies what the self node says about us into the saved identity. */
+  #updateLogin(): void {
+    const self = this.#netmap.self;
+    if (!self || !this.#state?.login) return;
+    const addresses = this.#netmap.selfAddresses();
+    const expiry = parseGoTime(self.KeyExpiry);
+    this.#state = {
+      ...this.#state,
+      login: {
+        ...this.#state.login,
+        nodeId: self.ID,
+        stableNodeId: self.StableID || undefined,
+        nodeName: this.#netmap.nodeName() ?? this.#state.login.nodeName,
+        addresses: {
+          ...(addresses.ipv4 ? { v4: addresses.ipv4 } : {}),
+          ...(addresses.ipv6 ? { v6: addresses.ipv6 } : {}),
+        },
+        keyExpiry: expiry && expiry > 0 ? expiry : null,
+      },
+    };
+  }
+
+  #scheduleNetmapSave(immediately: boolean): void {
+    if (this.#saveTimer !== null) return;
+    const wait = immediately
+      ? 0
+      : Math.max(0, this.#lastNetmapSave + NETMAP_SAVE_INTERVAL_MS - this.#clock.now());
+    this.#saveTimer = this.#clock.setTimeout(() => {
+      this.#saveTimer = null;
+      void this.#saveNetmap();
+    }, wait);
+  }
+
+  #saveNetmap(): Promise<void> {
+    this.#saving = this.#saving.then(async () => {
+      if (!this.#state?.login) return;
+      this.#lastNetmapSave = this.#clock.now();
+      this.#state = {
+        ...this.#state,
+        netmap: this.#netmap.snapshot(),
+        updatedAt: this.#clock.now(),
+      };
+      try {
+        await this.#options.store.save(this.#state);
+      } catch (err) {
+        this.#emit({ kind: "warning", message: `could not save state: ${(err as Error).message}` });
+      }
+    });
+    return this.#saving;
+  }
+
+  #emit(event: NodeEvent): void {
+    try {
+      this.#options.onEvent?.(event);
+    } catch {
+      // A listener's failure is not the node's.
+    }
+  }
+}
+
+function identityFromRegister(
+  response: RegisterResponse,
+  previous: LoginIdentity | undefined,
+): LoginIdentity {
+  return {
+    userId: response.User?.ID ?? previous?.userId ?? 0,
+    loginName: response.Login?.LoginName ?? previous?.loginName ?? "",
+    displayName: response.User?.DisplayName ?? previous?.displayName ?? "",
+    nodeId: previous?.nodeId ?? 0,
+    stableNodeId: previous?.stableNodeId,
+    nodeName: previous?.nodeName ?? "",
+    addresses: previous?.addresses ?? {},
+    keyExpiry: previous?.keyExpiry ?? null,
+  };
+}

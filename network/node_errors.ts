@@ -1,0 +1,44 @@
+/**
+ * Errors of the node facade (the control client's own are in
+ * control/control_errors.ts).
+ *
+ * @module
+ */
+
+/** Thrown by calls that need state when there is none ("not logged in"). */
+export class NotLoggedInError extends Error {
+  constructor(readonly stateDir: string) {
+    super(`not logged in (no state in ${stateDir})`);
+    this.name = "NotLoggedInError";
+  }
+}
+
+/** Thrown by functions whose network part does not exist yet. */
+export class NotImplementedError extends Error {
+  constructor(what: string) {
+    super(`${what} is not implemented yet`);
+    this.name = "NotImplementedError";
+  }
+}
+
+/** The state directory belongs to a different Nexus than the one asked for. */
+export class NexusMismatchError extends Error {
+  constructor(
+    readonly stateLocation: string,
+    readonly savedNexus: string,
+    readonly requestedNexus: string,
+  ) {
+    super(
+      `the state in ${stateLocation} belongs to ${savedNexus}, not ${requestedNexus}`,
+    );
+    this.name = "NexusMismatchError";
+  }
+}
+
+/** The Nexus URL cannot be used. */
+export class InvalidNexusURLError extends Error {
+  constructor(readonly url: string, reason: string) {
+    super(`invalid Nexus URL "${url}": ${reason}`);
+    this.name = "InvalidNexusURLError";
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The data types of a node's public surface: status, peers, events, options
+ * and results. JSON keys of {@link NodeStatus} and {@link PeerStatus} are part
+ * of `citadel status --json`.
+ *
+ * @module
+ */
+
+/** One peer as status reports it. JSON keys are part of `citadel status --json`. */
+export interface PeerStatus {
+  /** Peer's hostname (Hostinfo.Hostname, else the first label of its name). */
+  hostname: string;
+  /** First mesh IPv4 address, or null. */
+  ip: string | null;
+  /** First mesh IPv6 address, or null. */
+  ipv6: string | null;
+  /** Connected to Nexus right now; null when unknown. */
+  online: boolean | null;
+  /** Operating system the peer reports, or "". */
+  os: string;
+  /** ISO time it was last seen (only offline peers have one), or null. */
+  lastSeen: string | null;
+  /** How we reach it: "direct", "relay" or "none" (no path yet). */
+  path?: "direct" | "relay" | "none";
+}
+
+/** The node's status. JSON keys are part of `citadel status --json`. */
+export interface NodeStatus {
+  /** Registered and receiving the netmap right now. */
+  connected: boolean;
+  /** The node's name at Nexus (first label of its MagicDNS name). */
+  nodeName: string | null;
+  /** Mesh IPv4 address, or null. */
+  nodeIP: string | null;
+  /** Mesh IPv6 address, or null. */
+  nodeIPv6: string | null;
+  /** Nexus (control server) URL. */
+  nexus: string;
+  /** ISO time the node key expires, or null when it never expires. */
+  keyExpiry: string | null;
+  /** Visible peers. */
+  peers: PeerStatus[];
+}
+
+/** Progress and change events a node reports while it runs. */
+export type NodeEvent =
+  | { kind: "connecting"; nexus: string; attempt: number }
+  | { kind: "auth-url"; url: string }
+  | { kind: "registered"; nodeName: string | null; nodeIP: string | null }
+  | { kind: "netmap"; summary: string }
+  | { kind: "disconnected"; reason: string; retryInMs: number }
+  | { kind: "reconnected" }
+  | { kind: "warning"; message: string }
+  | { kind: "failed"; error: Error };
+
+/** Options for {@link connect}. */
+export interface ConnectOptions {
+  /** Hostname to register under; defaults to the OS hostname. */
+  nodeName?: string;
+  /** Called with the AuthURL during interactive device authorization. */
+  onAuthURL?: (url: string) => void;
+  /** Called with progress and netmap-change events. */
+  onEvent?: (event: NodeEvent) => void;
+  /** Extra CA certificates (PEM) to trust for Nexus, e.g. a test CA. */
+  caCerts?: string[];
+  /** Gives up (and disconnects) when aborted. */
+  signal?: AbortSignal;
+  /**
+   * Whether an empty auth key may start interactive device authorization
+   * (default true). `status` and `work` pass false: without usable saved
+   * state they fail with {@link NotLoggedInError} instead of waiting for a login.
+   */
+  allowInteractive?: boolean;
+}
+
+/** Result of {@link connect}. */
+export interface ConnectResult {
+  /** Node name at Nexus. */
+  nodeName: string | null;
+  /** Mesh IPv4. */
+  nodeIP: string | null;
+  /** Mesh IPv6. */
+  nodeIPv6: string | null;
+  /** True when this connect registered a new node (an auth key or login was used). */
+  newlyRegistered: boolean;
+}
