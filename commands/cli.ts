@@ -131,9 +131,14 @@ function globalsFrom(
   };
 }
 
-function printError(out: Output, error: unknown, globals: Partial<GlobalOptions>): number {
+function printError(
+  out: Output,
+  error: unknown,
+  globals: Partial<GlobalOptions>,
+  errorContext: { nexus?: string },
+): number {
   const described = describeError(error, {
-    nexus: globals.nexusOverride ?? undefined,
+    nexus: errorContext.nexus ?? globals.nexusOverride ?? undefined,
     verbose: globals.verbose,
   });
   out.writeStderr(`${out.stderrPaint.paint("citadel:", "red", "bold")} ${described.message}\n`);
@@ -171,6 +176,7 @@ export async function runCli(
     );
   }
   const addSecrets = (o: Output) => secrets.forEach((s) => o.addSecret(s));
+  const errorContext: { nexus?: string } = {};
   addSecrets(out);
 
   try {
@@ -198,7 +204,7 @@ export async function runCli(
       addSecrets(out);
       if (values.version === true && values.help !== true) {
         return await versionCommand.run(
-          contextFor(io, out, deps, globals as GlobalOptions, {}, []),
+          contextFor(io, out, deps, globals as GlobalOptions, {}, [], errorContext),
         );
       }
       out.writeStdout(renderMainHelp(COMMANDS, out.stdoutPaint));
@@ -241,10 +247,11 @@ export async function runCli(
       globals as GlobalOptions,
       parsed.values,
       parsed.positionals,
+      errorContext,
     );
     return await spec.run(ctx);
   } catch (error) {
-    return printError(out, error, globals);
+    return printError(out, error, globals, errorContext);
   }
 }
 
@@ -255,6 +262,7 @@ function contextFor(
   global: GlobalOptions,
   values: Record<string, string | boolean | undefined>,
   positionals: string[],
+  errorContext: { nexus?: string },
 ): CommandContext {
-  return { io, out, deps, global, values, positionals };
+  return { io, out, deps, global, values, positionals, errorContext };
 }

@@ -58,6 +58,8 @@ export interface CommandContext {
   values: Record<string, string | boolean | undefined>;
   /** Positional arguments. */
   positionals: string[];
+  /** Facts that make error hints specific; commands fill them in as they learn them. */
+  errorContext: { nexus?: string };
 }
 
 /** A `citadel` command. */

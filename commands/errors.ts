@@ -27,6 +27,7 @@ export interface DescribedError {
 export class UsageError extends Error {
   /** The usage hint, e.g. "Run 'citadel --help' for usage.". */
   readonly hint: string;
+  /** A usage error with `message` (one line) and the usage hint. */
   constructor(message: string, hint = "Run 'citadel --help' for usage.") {
     super(message);
     this.name = "UsageError";
@@ -40,6 +41,7 @@ export class CommandError extends Error {
   readonly hint: string | null;
   /** The exit code. */
   readonly exitCode: number;
+  /** A failure with its message, exit code and optional hint. */
   constructor(message: string, exitCode: number, hint: string | null = null) {
     super(message);
     this.name = "CommandError";
@@ -56,8 +58,11 @@ export interface ErrorContext {
   verbose?: boolean;
 }
 
-interface KnownError {
+/** How one known error name is reported. */
+export interface KnownError {
+  /** The exit code. */
   exitCode: number;
+  /** The hint, given what is known about the invocation. */
   hint: (ctx: ErrorContext) => string | null;
   /** Replaces the error's own message; by default its first line is used. */
   message?: (error: { message: string }) => string;
@@ -96,12 +101,23 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
   NodeNotFoundError: {
     exitCode: ExitCode.NODE_REMOVED,
     hint: () =>
-      "This node was deleted at Nexus. Run `citadel logout --force`, then `citadel init`.",
+      "This node was deleted at Nexus. Run `citadel login` (or `citadel init --authkey KEY`) " +
+      "to register it again.",
   },
   NodeExpiredError: {
     exitCode: ExitCode.NODE_REMOVED,
     hint: () =>
-      "This node's key has expired at Nexus. Run `citadel logout --force`, then `citadel init`.",
+      "This node's key has expired at Nexus. Run `citadel login` (or `citadel init --authkey " +
+      "KEY`) to log in again.",
+  },
+  NexusMismatchError: {
+    exitCode: ExitCode.USAGE,
+    hint: () =>
+      "Run `citadel logout` first to join a different Nexus, or drop --nexus/CITADEL_NEXUS.",
+  },
+  InvalidNexusURLError: {
+    exitCode: ExitCode.USAGE,
+    hint: () => "Give --nexus (or CITADEL_NEXUS) as https://host[:port].",
   },
   NotLoggedInError: {
     exitCode: ExitCode.NOT_LOGGED_IN,

@@ -77,6 +77,12 @@ function describeEvent(event: NodeEvent): string {
       return `disconnected (${event.reason}); retrying in ${formatDuration(event.retryInMs)}`;
     case "reconnected":
       return "reconnected";
+    case "warning":
+      return `warning: ${event.message}`;
+    case "failed":
+      return `stopped: ${event.error.message}`;
+    default:
+      return `event ${(event as { kind: string }).kind}`;
   }
 }
 

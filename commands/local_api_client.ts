@@ -13,6 +13,7 @@ import type { NodeStatus } from "../network/mod.ts";
 
 /** The local API cannot be served or reached safely, or its answer is unusable. */
 export class LocalApiError extends Error {
+  /** An error with `message`. */
   constructor(message: string) {
     super(message);
     this.name = "LocalApiError";

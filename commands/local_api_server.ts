@@ -57,7 +57,9 @@ function jsonResponse(status: number, body: unknown, headers: HeadersInit = {}):
 }
 
 /** The request handler, exported for tests. */
-export function localApiHandler(options: Omit<LocalApiServerOptions, "stateDir">) {
+export function localApiHandler(
+  options: Omit<LocalApiServerOptions, "stateDir">,
+): (request: Request) => Response {
   return (request: Request): Response => {
     const path = new URL(request.url).pathname;
     if (path !== "/status") return jsonResponse(404, { error: "not found" });

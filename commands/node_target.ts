@@ -93,7 +93,12 @@ export function normalizeNexusURL(text: string, source: string): string {
 
 /** The Nexus URL to use, given the saved state (if any). */
 export function nexusFor(ctx: CommandContext, saved: SavedNode | null): string {
-  const override = ctx.global.nexusOverride;
+  const nexus = chooseNexus(ctx.global.nexusOverride, saved);
+  ctx.errorContext.nexus = nexus;
+  return nexus;
+}
+
+function chooseNexus(override: string | null, saved: SavedNode | null): string {
   if (saved === null) return override ?? DEFAULT_NEXUS_URL;
   const savedURL = saved.controlURL.replace(/\/+$/, "");
   // Keys of a join that never completed are bound to nothing yet.

@@ -27,6 +27,7 @@ const SGR: Record<Style, [number, number]> = {
 export class Painter {
   /** Whether styles are emitted. */
   readonly enabled: boolean;
+  /** A painter that styles only when `enabled`. */
   constructor(enabled: boolean) {
     this.enabled = enabled;
   }
@@ -67,6 +68,7 @@ export class Output {
   readonly #io: CliIO;
   readonly #secrets: string[] = [];
 
+  /** Output over `io`, with colour and debug lines as `settings` allow. */
   constructor(io: CliIO, settings: OutputSettings) {
     this.#io = io;
     const allowed = colorAllowed(io, settings.noColor);

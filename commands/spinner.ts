@@ -22,6 +22,8 @@ export class Spinner {
   #started = 0;
 
   /**
+   * A stopped spinner.
+   *
    * @param animate true only when stderr is a terminal.
    */
   constructor(out: Output, clock: Clock, animate: boolean) {

@@ -31,7 +31,7 @@
 import { DEFAULT_NEXUS_URL, type NodeStatus } from "../network/mod.ts";
 import { localApiSocketPath } from "../state/mod.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
-import { parseDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
 import { CommandError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { runInterruptible } from "./interrupt.ts";
@@ -93,7 +93,7 @@ async function connectBriefly(
       () =>
         controller.abort(
           new CommandError(
-            `could not reach the node's network within ${timeoutMs / 1000}s`,
+            `could not reach the node's network within ${formatDuration(timeoutMs)}`,
             ExitCode.NEXUS_UNREACHABLE,
             "Check the network connection, or give it longer with --timeout.",
           ),
@@ -107,6 +107,7 @@ async function connectBriefly(
       ctx.out.debug(`connecting from saved state in ${stateDir} to ${nexus}`);
       const result = await ctx.deps.network.connect(nexus, "", stateDir, {
         signal: controller.signal,
+        allowInteractive: false,
         // status must never turn into an interactive login.
         onAuthURL: () =>
           controller.abort(

@@ -11,9 +11,14 @@
  * Container use: everything comes from the environment (`CITADEL_NEXUS`,
  * `CITADEL_STATE_DIR`, `CITADEL_AUTHKEY`, `CITADEL_NODE_NAME`), no terminal
  * is needed, and the state directory should be a volume so the node keeps
- * its identity across restarts. The auth key is used only while there is no
- * saved registration; later starts resume the saved identity, so restarts
- * never register a new node.
+ * its identity across restarts. Later starts resume the saved identity, so
+ * restarts never register a new node; the network layer uses the auth key
+ * only to join the first time, or to log in again when Nexus has expired or
+ * deleted the node.
+ *
+ * If the node stops for good while running (a "failed" event: deleted or
+ * expired at Nexus and no way to log in again), `work` exits with that
+ * error's code instead of running on without the network.
  *
  * Shutdown: the first SIGINT/SIGTERM stops the job loop, closes the local API
  * (removing its socket), disconnects, releases the lock and exits OK. A
@@ -51,12 +56,18 @@ export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /**
  * The job loop. A placeholder until the job runner exists (a later issue):
- * it only waits until `stop` is aborted.
+ * it only waits until `stop` is aborted, or until the node fails for good
+ * (then it rejects with the node's error).
  */
-function runJobLoop(stop: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (stop.aborted) return resolve();
-    stop.addEventListener("abort", () => resolve(), { once: true });
+function runJobLoop(stop: AbortSignal, nodeFailed: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (stop.aborted) resolve();
+      else if (nodeFailed.aborted) reject(nodeFailed.reason);
+    };
+    check();
+    stop.addEventListener("abort", check, { once: true });
+    nodeFailed.addEventListener("abort", check, { once: true });
   });
 }
 
@@ -98,6 +109,14 @@ function logEvent(log: WorkLog, event: NodeEvent): void {
     case "reconnected":
       log.info("reconnected to Nexus");
       return;
+    case "warning":
+      log.warn(event.message);
+      return;
+    case "failed":
+      log.warn(`the node stopped: ${event.error.message}`);
+      return;
+    default:
+      log.info(`event ${(event as { kind: string }).kind}`);
   }
 }
 
@@ -128,12 +147,14 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
     );
 
     const connecting = new AbortController();
+    const nodeFailed = new AbortController();
     const onStop = () => connecting.abort(stop.reason);
     stop.addEventListener("abort", onStop, { once: true });
     try {
-      await ctx.deps.network.connect(nexus, resume ? "" : authKey, stateDir, {
+      await ctx.deps.network.connect(nexus, authKey, stateDir, {
         nodeName,
         signal: connecting.signal,
+        allowInteractive: false,
         onAuthURL: () =>
           connecting.abort(
             new CommandError(
@@ -142,7 +163,10 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
               "Run `citadel login` (or `citadel init --authkey KEY`), then start work again.",
             ),
           ),
-        onEvent: (event) => logEvent(log, event),
+        onEvent: (event) => {
+          logEvent(log, event);
+          if (event.kind === "failed") nodeFailed.abort(event.error);
+        },
       });
     } catch (e) {
       if (stop.aborted) return ExitCode.OK; // Stopped while connecting: a clean exit.
@@ -172,7 +196,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
     });
     log.info(api ? `local API on ${api.path}` : "local API not available on this platform");
     log.info("job loop running (placeholder: waits until stopped)");
-    await runJobLoop(stop);
+    await runJobLoop(stop, nodeFailed.signal);
     log.info("stopping");
     return ExitCode.OK;
   } finally {
@@ -197,7 +221,8 @@ second signal exits at once (130). Only one 'citadel work' may run per state
 directory.
 
 It resumes the saved identity; the first time (no saved state) it joins with
-the auth key in CITADEL_AUTHKEY. It never shows a login link. For containers,
+the auth key in CITADEL_AUTHKEY, which is also used to log in again should
+Nexus expire or delete the node. It never shows a login link. For containers,
 configure it through CITADEL_NEXUS, CITADEL_STATE_DIR (keep it on a volume),
 CITADEL_AUTHKEY and CITADEL_NODE_NAME.
 

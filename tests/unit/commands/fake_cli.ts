@@ -1,0 +1,191 @@
+/**
+ * Test doubles for running `runCli` in-process: captured streams, a scripted
+ * stdin, signals the test raises, and a network whose behaviour each test
+ * sets. Also a helper that writes a registered node state with state/.
+ */
+import type { CliIO, CliSignal } from "../../../commands/cli_io.ts";
+import { runCli } from "../../../commands/cli.ts";
+import type { NetworkApi } from "../../../commands/dependencies.ts";
+import { systemClock } from "../../../network/clock.ts";
+import type {
+  ConnectOptions,
+  ConnectResult,
+  NodeStatus,
+  PeerStatus,
+} from "../../../network/mod.ts";
+import { FileStateStore, newNodeState } from "../../../state/mod.ts";
+
+/** Captured I/O with settable terminal flags, environment and stdin. */
+export class FakeIO implements CliIO {
+  out = "";
+  err = "";
+  isTTY = { stdin: false, stdout: false, stderr: false };
+  envVars: Record<string, string> = {};
+  stdinLines: string[] = [];
+  clock = systemClock;
+  readonly #listeners = new Set<(signal: CliSignal) => void>();
+
+  stdout = { write: (text: string) => void (this.out += text) };
+  stderr = { write: (text: string) => void (this.err += text) };
+  signals = {
+    subscribe: (listener: (signal: CliSignal) => void) => {
+      this.#listeners.add(listener);
+      return () => void this.#listeners.delete(listener);
+    },
+  };
+
+  constructor(init: Partial<Pick<FakeIO, "isTTY" | "envVars" | "stdinLines">> = {}) {
+    Object.assign(this, init);
+  }
+
+  env(name: string): string | undefined {
+    return this.envVars[name];
+  }
+
+  readLine(): Promise<string | null> {
+    return Promise.resolve(this.stdinLines.shift() ?? null);
+  }
+
+  /** Delivers a signal to every current subscriber. */
+  raise(signal: CliSignal): void {
+    for (const listener of [...this.#listeners]) listener(signal);
+  }
+
+  /** How many listeners are subscribed (0 after a command cleaned up). */
+  get signalListeners(): number {
+    return this.#listeners.size;
+  }
+
+  /** Everything printed, both streams. */
+  get all(): string {
+    return this.out + this.err;
+  }
+}
+
+/** One recorded connect call (the key is recorded to check what was passed). */
+export interface ConnectCall {
+  nexus: string;
+  authKey: string;
+  stateDir: string;
+  options: ConnectOptions;
+}
+
+/** A network whose connect is scripted by the test. */
+export class FakeNetwork implements NetworkApi {
+  connectCalls: ConnectCall[] = [];
+  logoutCalls: Array<{ stateDir?: string; nexus?: string }> = [];
+  disconnects = 0;
+  connected = false;
+  currentStatus: NodeStatus | null = null;
+  /** What connect does; default: succeed as node "box" at 100.64.0.5. */
+  onConnect: (call: ConnectCall) => Promise<ConnectResult> = () =>
+    Promise.resolve({
+      nodeName: "box",
+      nodeIP: "100.64.0.5",
+      nodeIPv6: "fd7a:115c:a1e0::5",
+      newlyRegistered: true,
+    });
+  /** What logout does; default: clear the state like the real one. */
+  onLogout: (stateDir?: string) => Promise<void> = async (stateDir) => {
+    const store = await FileStateStore.open({ dir: stateDir });
+    await store.clear();
+  };
+  /** Status served once connected. */
+  statusWhenConnected: (nexus: string) => NodeStatus = (nexus) => ({
+    connected: true,
+    nodeName: "box",
+    nodeIP: "100.64.0.5",
+    nodeIPv6: "fd7a:115c:a1e0::5",
+    nexus,
+    keyExpiry: "2030-01-01T00:00:00.000Z",
+    peers: [{
+      hostname: "peer-a",
+      ip: "100.64.0.6",
+      ipv6: "fd7a:115c:a1e0::6",
+      online: true,
+      os: "linux",
+      lastSeen: null,
+      path: "direct",
+    }],
+  });
+
+  async connect(
+    nexus: string,
+    authKey: string,
+    stateDir: string,
+    options: ConnectOptions = {},
+  ): Promise<ConnectResult> {
+    const call = { nexus, authKey, stateDir, options };
+    this.connectCalls.push(call);
+    const result = await this.onConnect(call);
+    this.connected = true;
+    this.currentStatus = this.statusWhenConnected(nexus);
+    return result;
+  }
+  disconnect(): Promise<void> {
+    this.disconnects += 1;
+    this.connected = false;
+    this.currentStatus = null;
+    return Promise.resolve();
+  }
+  async logout(stateDir?: string, nexus?: string): Promise<void> {
+    this.logoutCalls.push({ stateDir, nexus });
+    await this.onLogout(stateDir);
+  }
+  isGlobalConnected(): boolean {
+    return this.connected;
+  }
+  status(): NodeStatus | null {
+    return this.currentStatus;
+  }
+  peers(): PeerStatus[] {
+    return this.currentStatus?.peers ?? [];
+  }
+}
+
+/** Runs the CLI against fakes; the state dir comes from `io.envVars` or the args. */
+export async function run(
+  args: string[],
+  io = new FakeIO(),
+  network = new FakeNetwork(),
+): Promise<{ code: number; io: FakeIO; network: FakeNetwork }> {
+  const code = await runCli(args, io, { network });
+  return { code, io, network };
+}
+
+/** A fresh temporary state directory path (not created). */
+export async function tempStateDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const root = await Deno.makeTempDir({ prefix: "citadel-cli-test-" });
+  return {
+    dir: `${root}/network`,
+    cleanup: () => Deno.remove(root, { recursive: true }),
+  };
+}
+
+/** Writes a registered node state to `dir`, as a completed join would. */
+export async function writeRegisteredState(
+  dir: string,
+  controlURL = "https://nexus.test",
+): Promise<void> {
+  const store = await FileStateStore.open({ dir });
+  const state = newNodeState({ controlURL });
+  state.login = {
+    userId: 1,
+    loginName: "alice@example.com",
+    displayName: "Alice",
+    nodeId: 7,
+    nodeName: "box",
+    addresses: { v4: "100.64.0.5", v6: "fd7a:115c:a1e0::5" },
+    keyExpiry: Date.parse("2030-01-01T00:00:00Z"),
+  };
+  await store.save(state);
+}
+
+/** Waits until `predicate` holds, polling; fails after `ms`. */
+export async function waitFor(predicate: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
