@@ -29,8 +29,12 @@ const HEADER_BYTES = 4;
 const MAX_WINDOW_WITHOUT_SIZE = 128 * 1024 * 1024;
 /** Fields holding int64 identifiers (reference §1.1 "Integer IDs"). */
 const ID_FIELDS = new Set(["ID", "User", "Sharer", "NodeID", "Seq", "RegionID", "DERPRegion"]);
-/** Cheap pre-check: a number literal with 16 or more digits somewhere in the text. */
-const LONG_NUMBER = /[:,[]\s*-?\d{16,}/;
+/**
+ * Cheap pre-check for a bare number literal of 16 or more digits. The closing
+ * `,` `}` `]` keeps digit runs inside strings (hex keys often start with 16
+ * decimal digits) from sending big netmaps down the slow reviver path.
+ */
+const LONG_NUMBER = /[:,[]\s*-?\d{16,}\s*[,}\]]/;
 const INTEGER_LITERAL = /^-?\d+$/;
 
 /** Why a map frame was rejected. */

@@ -273,6 +273,10 @@ Deno.test("map frame: identifiers beyond 2^53-1 are refused, not rounded", () =>
     () => parseMapResponseJSON('{"PeersChangedPatch":[{"NodeID": -9007199254740993}]}'),
     "unsafe-integer",
   );
+  assertFrameError(
+    () => parseMapResponseJSON('{"PeersRemoved":[ 1, 9007199254740993 \n]}'),
+    "unsafe-integer",
+  );
   // The largest safe ID passes exactly.
   assert.deepEqual(parseMapResponseJSON('{"PeersRemoved":[9007199254740991]}'), {
     PeersRemoved: [9007199254740991],
@@ -283,7 +287,11 @@ Deno.test("map frame: identifiers beyond 2^53-1 are refused, not rounded", () =>
       .DERPMap?.Regions?.["1"]?.Latitude,
     123456789012345678901,
   );
-  // Long digit runs inside strings don't trip the check.
+  // Long digit runs inside strings (hex keys) don't trip the check.
+  const key = `nodekey:${"1234567890123456".repeat(4)}`;
+  assert.deepEqual(parseMapResponseJSON(`{"Node":{"ID":1,"Key":"${key}"}}`), {
+    Node: { ID: 1, Key: key },
+  });
   assert.deepEqual(parseMapResponseJSON('{"Domain":"a:12345678901234567890,"}'), {
     Domain: "a:12345678901234567890,",
   });
