@@ -65,7 +65,7 @@ export interface KnownError {
   /** The hint, given what is known about the invocation. */
   hint: (ctx: ErrorContext) => string | null;
   /** Replaces the error's own message; by default its first line is used. */
-  message?: (error: { message: string }) => string;
+  message?: (error: Record<string, unknown>, firstLine: string) => string;
 }
 
 const nexusName = (ctx: ErrorContext) => ctx.nexus ?? "the Nexus URL";
@@ -131,6 +131,14 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
   StateVersionError: { exitCode: ExitCode.STATE_CORRUPT, hint: () => null },
   InstanceLockedError: {
     exitCode: ExitCode.ALREADY_RUNNING,
+    // The state layer's message carries its own advice; the hint says it once.
+    message: (error) => {
+      const holder = error.holder as { pid?: unknown; hostname?: unknown; startedAt?: unknown };
+      const who = holder && typeof holder.pid === "number"
+        ? ` (pid ${holder.pid} on ${holder.hostname}, started ${holder.startedAt})`
+        : "";
+      return `another citadel work is already running for this state directory${who}`;
+    },
     hint: () => "Stop the other `citadel work` first, or give this one its own --state-dir.",
   },
   AbortError: {
@@ -185,7 +193,10 @@ export function describeError(error: unknown, ctx: ErrorContext = {}): Described
     : String(error);
   const known = Object.hasOwn(KNOWN_ERRORS, name) ? KNOWN_ERRORS[name] : undefined;
   if (known) {
-    const message = known.message?.({ message: rawMessage }) ?? firstLine(rawMessage);
+    const fields = typeof error === "object" && error !== null
+      ? error as Record<string, unknown>
+      : {};
+    const message = known.message?.(fields, firstLine(rawMessage)) ?? firstLine(rawMessage);
     return {
       message: sentenceFragment(message || name),
       hint: known.hint(ctx),

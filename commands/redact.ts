@@ -13,9 +13,11 @@ export const REDACTED = "[redacted]";
 /**
  * Tokens shaped like Headscale (`hskey-…`) or Tailscale (`tskey-…`) keys,
  * including their `-auth-`/`-api-` parts; anything after the prefix up to the
- * next character that cannot be in a key.
+ * next character that cannot be in a key. Headscale's registration request
+ * ids (`hskey-authreq-…`, in the login URL) are not secrets: the login URL
+ * must be shown whole, so they are left alone.
  */
-const KEY_PATTERN = /\b(?:hs|ts)key-[A-Za-z0-9_-]*/gi;
+const KEY_PATTERN = /\b(?:hs|ts)key-(?!authreq-)[A-Za-z0-9_-]*/gi;
 
 /** Shortest literal secret that is scrubbed: shorter strings would mangle ordinary words. */
 const MIN_LITERAL_LENGTH = 6;

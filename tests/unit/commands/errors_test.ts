@@ -57,6 +57,14 @@ Deno.test("real error classes of network/ and state/ are recognised by name", ()
   assert.equal(describeError(new StateVersionError("/s/state.json", 9, 1)).exitCode, 9);
   const locked = describeError(new InstanceLockedError("/s/work.lock", null));
   assert.equal(locked.exitCode, ExitCode.ALREADY_RUNNING);
+  assert.equal(locked.message, "another citadel work is already running for this state directory");
+  const held = describeError(
+    new InstanceLockedError("/s/work.lock", { pid: 42, hostname: "h", startedAt: "T" }),
+  );
+  assert.equal(
+    held.message,
+    "another citadel work is already running for this state directory (pid 42 on h, started T)",
+  );
 });
 
 Deno.test("an abort (DOMException AbortError) is 'interrupted', exit 130", () => {

@@ -95,7 +95,8 @@ Deno.test("the auth key never appears in any output, even when an error echoes i
 Deno.test("without a key, init runs the interactive login: URL and QR code on stderr", async () => {
   await withStateDir(async (dir) => {
     const network = new FakeNetwork();
-    const url = "https://nexus.test/register/nodekey:0123abcd";
+    // Headscale 0.29's form: the id must survive redaction, or the link is useless.
+    const url = "https://nexus.test/register/hskey-authreq-Zx81kLmQ0pWv";
     network.onConnect = (call) => {
       assert.equal(call.authKey, "");
       call.options.onAuthURL?.(url);

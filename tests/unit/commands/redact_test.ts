@@ -27,6 +27,11 @@ Deno.test("very short literals are ignored rather than mangling ordinary text", 
   assert.equal(redactSecrets("status ok", ["ok", ""]), "status ok");
 });
 
+Deno.test("Headscale's registration request id in a login URL is not a secret", () => {
+  const url = "https://nexus.test/register/hskey-authreq-Ab3dEf9hIj0kLmNo";
+  assert.equal(redactSecrets(`open ${url}`, []), `open ${url}`);
+});
+
 Deno.test("ordinary text is left alone", () => {
   const text = "Connected: yes\nnodekey:ab12cd34… at 100.64.0.5";
   assert.equal(redactSecrets(text, ["hskey-auth-zzzzzz"]), text);
