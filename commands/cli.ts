@@ -13,6 +13,16 @@
  * and `--no-auto-update` do not exist. `CITADEL_NEXUS` sets the Nexus URL
  * (the Go original had no variable for it).
  *
+ * "Terminal" (§1.2: the Go original asked only whether stdout was one) is
+ * decided per stream: colour on the stream being written, the spinner when
+ * stderr is a terminal, prompts only when stdin is one.
+ *
+ * Quirk §8.7 (`ping` always exited 0; `nodes --json` printed a header first):
+ * those commands do not exist yet; every command here exits non-zero on
+ * failure, and `--json` output is JSON only, with messages on stderr.
+ * Quirk §8.10 (tsnet's log upload stayed on): Citadel sends logs nowhere and
+ * writes no log files; `--verbose` detail goes to stderr only.
+ *
  * @module
  */
 import { parseArgs } from "node:util";

@@ -11,7 +11,10 @@
  * key reaches the command line, and a key in `CITADEL_AUTHKEY` is preferred
  * for scripts because command lines are visible to other users in `ps`.
  * When both are given the flag wins. Existing state is reused, never wiped
- * (see join.ts, quirk §8.4).
+ * (see join.ts, quirk §8.4). Quirk §8.11 (`init --provision` overwrote
+ * config.yaml and lost the credentials saved earlier in the same run) cannot
+ * happen: there is no provisioning and no config.yaml; the node's state file
+ * is the only thing written, atomically, by state/.
  *
  * @module
  */

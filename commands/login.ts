@@ -10,6 +10,11 @@
  * never wipes the state first (quirk §8.4, see join.ts): with saved state it
  * reconnects the same node instead of showing a link.
  *
+ * Quirk §8.8 (the Go device-auth client rebuilt the verification URL itself,
+ * ignored the server's `slow_down` interval and gave up after a fixed 10
+ * minutes): the link shown is exactly the AuthURL Nexus sends, polling is the
+ * network layer's (it follows the server), and the wait is `--timeout`.
+ *
  * @module
  */
 import type { CommandContext, CommandSpec } from "./command.ts";
