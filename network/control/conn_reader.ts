@@ -9,6 +9,7 @@ import type { ByteStream } from "./noise_conn.ts";
 
 /** Thrown when the connection ends before the expected bytes arrived. */
 export class UnexpectedEOFError extends Error {
+  /** Makes the error with what was missing. */
   constructor(message: string) {
     super(message);
     this.name = "UnexpectedEOFError";
@@ -23,6 +24,7 @@ export class ConnReader {
   #end = 0;
   #eof = false;
 
+  /** Reads from `stream`; the buffer starts at `initialCapacity` bytes and grows. */
   constructor(stream: Pick<ByteStream, "read">, initialCapacity = 4096) {
     this.#stream = stream;
     this.#buffer = new Uint8Array(initialCapacity);

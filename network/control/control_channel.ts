@@ -96,7 +96,9 @@ interface Connection {
  * ```
  */
 export class ControlChannel {
+  /** The control server base URL. */
   readonly serverURL: URL;
+  /** Capability version claimed in /key, the Noise prologue and requests. */
   readonly capabilityVersion: number;
   #machineKey: MachinePrivateKey;
   #caCerts: string[] | undefined;
@@ -108,6 +110,7 @@ export class ControlChannel {
   #dialing: Promise<Connection> | undefined;
   #closed = false;
 
+  /** Creates the channel; nothing is dialed until the first request. */
   constructor(options: ControlChannelOptions) {
     this.serverURL = new URL(options.serverURL.toString());
     this.capabilityVersion = options.capabilityVersion ?? CAPABILITY_VERSION;
@@ -303,7 +306,9 @@ export class ControlChannel {
       initialBytes: reader.takeBuffered(),
       readFilter: (plaintext) => early.push(plaintext),
     });
-    const session = http2.connect(origin, {
+    // §7: the Go client addresses requests as https://<host>/machine/… whatever
+    // the outer scheme; createConnection means no TLS is attempted here.
+    const session = http2.connect(`https://${this.serverURL.host}`, {
       createConnection: () => noise,
       settings: { initialWindowSize: STREAM_WINDOW_SIZE, enablePush: false },
     });
@@ -389,7 +394,11 @@ export class ControlChannel {
           status,
           headers,
           body: stream,
-          readAll: (limit) => readAll(stream, limit, path, this.serverURL.origin),
+          readAll: (limit) =>
+            readAll(stream, limit, path, this.serverURL.origin).catch((err) => {
+              cancel();
+              throw err;
+            }),
           cancel,
         });
       });

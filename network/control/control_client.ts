@@ -144,6 +144,7 @@ export class ControlClient {
   readonly #clock: Clock;
   readonly #random: RandomSource;
 
+  /** Creates the client; nothing is dialed until the first request. */
   constructor(options: ControlClientOptions) {
     this.#hostinfo = options.hostinfo;
     this.#clock = options.clock ?? systemClock;

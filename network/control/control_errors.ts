@@ -7,6 +7,7 @@
 export class ControlError extends Error {
   /** The control server URL the operation was talking to, if known. */
   readonly serverURL: string | undefined;
+  /** Makes the error; `serverURL` names the server, `cause` keeps the underlying error. */
   constructor(message: string, options: { serverURL?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ControlError";
@@ -16,6 +17,7 @@ export class ControlError extends Error {
 
 /** The server could not be reached: connection refused, DNS failure, timeout, reset. */
 export class ControlUnreachableError extends ControlError {
+  /** Makes the error; `cause` keeps the underlying network error. */
   constructor(message: string, options: { serverURL?: string; cause?: unknown } = {}) {
     super(message, options);
     this.name = "ControlUnreachableError";
@@ -24,6 +26,7 @@ export class ControlUnreachableError extends ControlError {
 
 /** TLS failed: untrusted or expired certificate, wrong host name, handshake failure. */
 export class ControlTLSError extends ControlError {
+  /** Makes the error; `cause` keeps the underlying TLS error. */
   constructor(message: string, options: { serverURL?: string; cause?: unknown } = {}) {
     super(message, options);
     this.name = "ControlTLSError";
@@ -38,6 +41,7 @@ export class ControlTLSError extends ControlError {
 export class ControlProtocolError extends ControlError {
   /** HTTP status that caused it, when there was one. */
   readonly status: number | undefined;
+  /** Makes the error; `status` is the HTTP status when one caused it. */
   constructor(
     message: string,
     options: { serverURL?: string; cause?: unknown; status?: number } = {},
@@ -57,6 +61,7 @@ export class AuthKeyRejectedError extends ControlError {
   readonly reason: AuthKeyRejection;
   /** The server's own text, with any copy of the key removed. */
   readonly serverMessage: string;
+  /** Makes the error from the refusal kind and the server's (already redacted) text. */
   constructor(
     reason: AuthKeyRejection,
     serverMessage: string,
@@ -76,6 +81,7 @@ export class AuthKeyRejectedError extends ControlError {
 
 /** The node key is not (or no longer) known to the server: node deleted, never registered. */
 export class NodeNotFoundError extends ControlError {
+  /** Makes the error; the message names the node key in short form only. */
   constructor(message: string, options: { serverURL?: string } = {}) {
     super(message, options);
     this.name = "NodeNotFoundError";
@@ -84,6 +90,7 @@ export class NodeNotFoundError extends ControlError {
 
 /** The node key has expired (or was logged out); a new login is needed. */
 export class NodeExpiredError extends ControlError {
+  /** Makes the error; the message names the node key in short form only. */
   constructor(message: string, options: { serverURL?: string } = {}) {
     super(message, options);
     this.name = "NodeExpiredError";
@@ -94,6 +101,7 @@ export class NodeExpiredError extends ControlError {
 export class UnsupportedVersionError extends ControlError {
   /** The capability version we sent. */
   readonly capabilityVersion: number;
+  /** Makes the error from the version we claimed and the server's text. */
   constructor(
     capabilityVersion: number,
     serverMessage: string,
@@ -112,6 +120,7 @@ export class UnsupportedVersionError extends ControlError {
 export class RegistrationError extends ControlError {
   /** The server's own text, with any copy of the key removed. */
   readonly serverMessage: string;
+  /** Makes the error from the server's (already redacted) text. */
   constructor(serverMessage: string, options: { serverURL?: string } = {}) {
     super(`registration failed: ${serverMessage}`, options);
     this.name = "RegistrationError";

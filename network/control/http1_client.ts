@@ -14,6 +14,7 @@ const CRLFCRLF = Uint8Array.of(13, 10, 13, 10);
 
 /** Thrown for a response that is not well-formed HTTP/1.x. */
 export class HttpParseError extends Error {
+  /** Makes the error with what could not be parsed. */
   constructor(message: string) {
     super(message);
     this.name = "HttpParseError";

@@ -259,6 +259,7 @@ export class NoiseConn extends Duplex {
   #pumping = false;
   #closed = false;
 
+  /** Wraps `stream`, which has just completed the handshake that produced `keys`. */
   constructor(
     stream: ByteStream,
     keys: { sendKey: Uint8Array; receiveKey: Uint8Array },
@@ -306,6 +307,7 @@ export class NoiseConn extends Duplex {
     if (out && out.length > 0 && !this.push(out)) this.#wantRead = false;
   }
 
+  /** Resumes the read loop (Readable contract). */
   override _read(): void {
     this.#wantRead = true;
     if (this.#wake) {
@@ -342,6 +344,7 @@ export class NoiseConn extends Duplex {
     }
   }
 
+  /** Seals and writes one chunk (Writable contract). */
   override _write(
     chunk: Uint8Array,
     _encoding: string,
@@ -357,6 +360,7 @@ export class NoiseConn extends Duplex {
     this.#writeAll(frames).then(() => callback(), (err) => callback(err as Error));
   }
 
+  /** Seals and writes several chunks as one (Writable contract). */
   override _writev(
     chunks: Array<{ chunk: Uint8Array; encoding: string }>,
     callback: (error?: Error | null) => void,
@@ -379,11 +383,13 @@ export class NoiseConn extends Duplex {
     }
   }
 
+  /** Ends the writable side (Writable contract). */
   override _final(callback: (error?: Error | null) => void): void {
     // ts2021 has no half-close; the stream closes when the Duplex is destroyed.
     callback();
   }
 
+  /** Closes the byte stream (Duplex contract). */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#closed = true;
     if (this.#wake) {

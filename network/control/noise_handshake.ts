@@ -27,6 +27,7 @@ const EMPTY = new Uint8Array(0);
 
 /** Thrown when the server's handshake response fails authentication. */
 export class NoiseHandshakeError extends Error {
+  /** Makes the error with a description of what failed. */
   constructor(message: string) {
     super(message);
     this.name = "NoiseHandshakeError";

@@ -10,9 +10,9 @@ export const HEADER_LENGTH = 3;
 /** Largest frame on the wire, header included (§5 `maxMessageSize`). */
 export const MAX_MESSAGE_SIZE = 4096;
 /** Largest ciphertext in one transport frame, tag included (§5 `maxCiphertextSize`). */
-export const MAX_CIPHERTEXT_SIZE = MAX_MESSAGE_SIZE - HEADER_LENGTH;
+export const MAX_CIPHERTEXT_SIZE: number = MAX_MESSAGE_SIZE - HEADER_LENGTH;
 /** Largest plaintext in one transport frame (§5 `maxPlaintextSize`). */
-export const MAX_PLAINTEXT_SIZE = MAX_CIPHERTEXT_SIZE - 16;
+export const MAX_PLAINTEXT_SIZE: number = MAX_CIPHERTEXT_SIZE - 16;
 
 /** Message type of the client's handshake initiation (§4.3). */
 export const MSG_TYPE_INITIATION = 0x01;
@@ -26,16 +26,17 @@ export const MSG_TYPE_RECORD = 0x04;
 /** Payload length announced by an initiation: e (32) + sealed s (48) + tag (16). */
 export const INITIATION_PAYLOAD_LENGTH = 96;
 /** Total initiation length: version (2) + header (3) + payload (96). */
-export const INITIATION_LENGTH = 2 + HEADER_LENGTH + INITIATION_PAYLOAD_LENGTH;
+export const INITIATION_LENGTH: number = 2 + HEADER_LENGTH + INITIATION_PAYLOAD_LENGTH;
 /** Payload length announced by a response: e (32) + tag (16). */
 export const RESPONSE_PAYLOAD_LENGTH = 48;
 /** Total response length: header (3) + payload (48). */
-export const RESPONSE_LENGTH = HEADER_LENGTH + RESPONSE_PAYLOAD_LENGTH;
+export const RESPONSE_LENGTH: number = HEADER_LENGTH + RESPONSE_PAYLOAD_LENGTH;
 /** Longest error text a server sends; the length field is a u16 (§4.4). */
 export const MAX_ERROR_TEXT_LENGTH = 0xffff;
 
 /** Thrown for malformed or unexpected Noise channel bytes. */
 export class NoiseProtocolError extends Error {
+  /** Makes the error with a description of the malformed bytes. */
   constructor(message: string) {
     super(message);
     this.name = "NoiseProtocolError";

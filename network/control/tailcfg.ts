@@ -292,4 +292,4 @@ export const EndpointType = {
 export type EndpointType = typeof EndpointType[keyof typeof EndpointType];
 
 /** The zero tailnet-lock key, sent as NLKey when tailnet lock is unused. */
-export const ZERO_NL_KEY = "nlpub:" + "0".repeat(64);
+export const ZERO_NL_KEY: string = "nlpub:" + "0".repeat(64);

@@ -28,6 +28,9 @@ Deno.test("control_channel: request over Noise + HTTP/2; early payload stripped"
     assert.deepEqual(body, { path: "/machine/x", got: { a: 1 }, lb: "nodekey:1" });
     assert.deepEqual(server.requests[0].machineKey, machineKey.publicKey().bytes);
     assert.equal(server.requests[0].headers["content-type"], "application/json");
+    assert.equal(server.requests[0].headers[":scheme"], "https");
+    assert.equal(server.requests[0].headers[":authority"], server.url.host);
+    assert.equal(server.requests[0].method, "POST");
     assert.deepEqual(channel.earlyNoise, { nodeKeyChallenge: "chalpub:" + "cd".repeat(32) });
     assert.equal(channel.connected, true);
     // Concurrent requests share the connection.
