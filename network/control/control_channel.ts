@@ -32,6 +32,8 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 10_000;
 
 /** HTTP/2 receive window per stream; large so a big netmap is not throttled. */
 const STREAM_WINDOW_SIZE = 4 * 1024 * 1024;
+/** Connection-level HTTP/2 receive window. */
+const SESSION_WINDOW_SIZE = 16 * 1024 * 1024;
 
 /** Options of {@link ControlChannel}. */
 export interface ControlChannelOptions {
@@ -47,7 +49,7 @@ export interface ControlChannelOptions {
   clock?: Clock;
   /** Randomness for Noise ephemeral keys. */
   random?: RandomSource;
-  /** Limit for one dial (key fetch excluded), default {@link DEFAULT_DIAL_TIMEOUT_MS}. */
+  /** Limit for one dial (`/key` if needed, upgrade, handshake), default {@link DEFAULT_DIAL_TIMEOUT_MS}. */
   dialTimeoutMs?: number;
   /** A server key known in advance (skips `/key` until a handshake fails). */
   serverKey?: MachinePublicKey;
@@ -218,7 +220,6 @@ export class ControlChannel {
 
   async #dial(): Promise<Connection> {
     const timeout = new AbortController();
-    const serverKey = await this.serverKey(undefined);
     const timer = this.#clock.setTimeout(
       () =>
         timeout.abort(
@@ -230,6 +231,7 @@ export class ControlChannel {
       this.#dialTimeoutMs,
     );
     try {
+      const serverKey = await this.serverKey(timeout.signal);
       const connection = await this.#dialWith(serverKey, timeout.signal);
       if (this.#closed) {
         this.#teardown(connection);
@@ -312,6 +314,10 @@ export class ControlChannel {
       createConnection: () => noise,
       settings: { initialWindowSize: STREAM_WINDOW_SIZE, enablePush: false },
     });
+    // The connection-level window starts at 64 KiB (RFC 9113 §6.9.2) and only
+    // SETTINGS can't raise it: without this, a multi-megabyte netmap crawls
+    // through WINDOW_UPDATE round trips.
+    session.once("connect", () => session.setLocalWindowSize(SESSION_WINDOW_SIZE));
     const connection: Connection = { session, noise, early, dead: false };
     const markDead = () => {
       connection.dead = true;

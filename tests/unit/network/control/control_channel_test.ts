@@ -123,6 +123,22 @@ Deno.test("control_channel: an upgrade that never answers times out as unreachab
   }
 });
 
+Deno.test("control_channel: a /key that never answers times out as unreachable", async () => {
+  const server = echoServer();
+  server.behaviour.hangKey = true;
+  const channel = new ControlChannel({
+    serverURL: server.url,
+    machineKey: MachinePrivateKey.generate(),
+    dialTimeoutMs: 200,
+  });
+  try {
+    await assert.rejects(channel.request("/a", {}), ControlUnreachableError);
+  } finally {
+    channel.close();
+    await server.close();
+  }
+});
+
 Deno.test("control_channel: 404 on /ts2021 is a ControlProtocolError", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;

@@ -32,6 +32,8 @@ export type FakeHandler = (request: FakeRequest, stream: http2.ServerHttp2Stream
 export interface FakeControlServerBehaviour {
   /** Accept the upgrade request but never answer it. */
   hangUpgrade?: boolean;
+  /** Accept `/key` requests but never answer them. */
+  hangKey?: boolean;
   /** Send the early payload (as Headscale does); true by default. */
   earlyPayload?: boolean;
 }
@@ -109,6 +111,7 @@ export class FakeControlServer {
     const [method, target] = requestLine.split(" ");
     if (method === "GET" && target.startsWith("/key?v=")) {
       this.keyRequests++;
+      if (this.behaviour.hangKey) return;
       const body = JSON.stringify({
         legacyPublicKey: "mkey:" + "0".repeat(64),
         publicKey: this.serverKey.publicKey().toText(),
