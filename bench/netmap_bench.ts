@@ -148,7 +148,8 @@ function decodeAndApply(frame: Uint8Array): Netmap {
   return netmap;
 }
 
-function median(values: number[]): number {
+/** The median of `values` (mean of the middle two for an even count). */
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
@@ -166,7 +167,8 @@ function exposeGc(): (() => void) | undefined {
   }
 }
 
-function settledHeap(): number {
+/** Heap bytes in use after two full collections (when V8's `gc` could be enabled). */
+export function settledHeap(): number {
   if (gc) {
     gc();
     gc();
