@@ -1,0 +1,51 @@
+/**
+ * `./dev bench`: every benchmark, against the real peers in the same run,
+ * printed as `name value unit` lines and ratios with their goals.
+ */
+import { readPeerPins } from "../tests/interop/peers.ts";
+import { runFakeControlBench } from "./fake_control_bench.ts";
+import { runNetmapBench } from "./netmap_bench.ts";
+import { runStartupBench } from "./startup_bench.ts";
+
+const line = (name: string, value: string, goal: string, ok: boolean) =>
+  console.log(`${name.padEnd(44)} ${value.padStart(14)}   goal ${goal}${ok ? "" : "   (missed)"}`);
+
+console.log("Start-up from saved state to netmap, median of 10 (vs tailscaled in the same run)");
+for (const version of readPeerPins().headscaleVersions) {
+  const r = await runStartupBench(version);
+  line(`startup citadel (headscale ${version})`, `${r.citadelMs.toFixed(0)} ms`, "", true);
+  line(`startup tailscaled (headscale ${version})`, `${r.tailscaledMs.toFixed(0)} ms`, "", true);
+  line(`startup ratio citadel/tailscaled`, r.ratio.toFixed(2), "≤ 1.00", r.ratio <= 1);
+}
+
+console.log(
+  "  (tailscaled's Running comes from its disk-cached netmap; citadel's figure waits for the live map)",
+);
+
+console.log("\nNetmap of 10,000 peers");
+const netmap = await runNetmapBench();
+line(
+  "decode+apply (MapFrameDecoder + Netmap)",
+  `${netmap.applyMs.toFixed(0)} ms`,
+  "< 1000 ms",
+  netmap.applyMs < 1000,
+);
+line(
+  "heap per peer (Netmap)",
+  `${netmap.heapPerPeerBytes.toFixed(0)} B`,
+  "≤ 65536 B",
+  netmap.heapPerPeerBytes <= 65536,
+);
+const fake = await runFakeControlBench();
+line(
+  "start→netmap via in-process fake ts2021 server",
+  `${fake.startToNetmapMs.toFixed(0)} ms`,
+  "< 1000 ms",
+  fake.startToNetmapMs < 1000,
+);
+line(
+  "heap per peer (CitadelNode)",
+  `${fake.heapPerPeerBytes.toFixed(0)} B`,
+  "≤ 65536 B",
+  fake.heapPerPeerBytes <= 65536,
+);
