@@ -91,8 +91,10 @@ export interface SpawnOptions {
 }
 
 const live = new Set<ManagedProcess>();
+const liveTempDirs = new Set<string>();
 let unloadHookInstalled = false;
 
+/** Last resort when a test forgot to stop a peer: kill it and remove the temp folders. */
 function installUnloadHook(): void {
   if (unloadHookInstalled) return;
   unloadHookInstalled = true;
@@ -102,6 +104,14 @@ function installUnloadHook(): void {
         Deno.kill(proc.pid, "SIGKILL");
       } catch {
         // Already gone.
+      }
+    }
+    if (keepTempDirs()) return;
+    for (const dir of liveTempDirs) {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // Already gone, or still busy: nothing more to do at exit.
       }
     }
   });
@@ -360,6 +370,8 @@ export function keepTempDirs(): boolean {
 export async function makeTempDir(label: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: `citadel-interop-${label}-` });
   await Deno.chmod(dir, 0o700);
+  installUnloadHook();
+  liveTempDirs.add(dir);
   return dir;
 }
 
@@ -368,6 +380,7 @@ export async function makeTempDir(label: string): Promise<string> {
  * the logs can be read).
  */
 export async function removeTempDir(dir: string): Promise<void> {
+  liveTempDirs.delete(dir);
   if (keepTempDirs()) {
     console.error(`interop: keeping ${dir} (${KEEP_TEMP_ENV} is set)`);
     return;
