@@ -1,0 +1,68 @@
+/**
+ * Node-key expiry and rotation against real Headscale: an admin expires the
+ * node (`headscale nodes expire`) while it runs; the node learns it from the
+ * map stream, makes a new node key and registers it with OldNodeKey and its
+ * (reusable) auth key; Headscale keeps the node — same ID, same IP — with the
+ * new key, and the node is online again.
+ */
+import assert from "node:assert/strict";
+import { CitadelNode } from "../../network/node.ts";
+import type { NodeEvent } from "../../network/node_types.ts";
+import { FileStateStore } from "../../state/file_store.ts";
+import { startHeadscale } from "./headscale.ts";
+import { readPeerPins } from "./peers.ts";
+import { makeTempDir, removeTempDir, waitFor } from "./process.ts";
+
+for (const version of readPeerPins().headscaleVersions) {
+  Deno.test({
+    name: `node rotation (headscale ${version}): an expired node key is replaced, same node and IP`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using hs = await startHeadscale({ version });
+      const dir = await makeTempDir("rotation-state");
+      const events: NodeEvent[] = [];
+      let node: CitadelNode | undefined;
+      try {
+        const user = await hs.createUser("rot");
+        const key = await hs.createPreAuthKey(user, { reusable: true });
+        const store = await FileStateStore.open({ dir });
+        node = new CitadelNode({
+          controlURL: hs.url,
+          store,
+          authKey: key,
+          hostname: "rot-node",
+          onEvent: (e) => events.push(e),
+        });
+        const started = await node.start();
+        const [before] = await hs.listNodes();
+        assert.equal(before.ipAddresses[0], started.nodeIP);
+        const savedBefore = (await store.load())!.nodeKey.publicKey().toText();
+        assert.equal(before.nodeKey, savedBefore);
+
+        await hs.expireNode(before.id);
+        const after = await waitFor("the node back online with a new node key", async () => {
+          const [n] = await hs.listNodes();
+          return n && n.nodeKey !== before.nodeKey && n.online && node!.connected ? n : undefined;
+        }, { timeoutMs: 30_000, intervalMs: 250 });
+
+        assert.equal(after.id, before.id, "the same node, not a new registration");
+        assert.deepEqual(after.ipAddresses, before.ipAddresses);
+        // Headscale 0.28 reports "no expiry" as the zero time, 0001-01-01.
+        const expiry = after.expiry;
+        assert.ok(
+          !expiry || expiry.getUTCFullYear() <= 1 || expiry.getTime() > Date.now(),
+          `no longer expired (expiry ${expiry?.toISOString()})`,
+        );
+        const savedAfter = (await store.load())!;
+        assert.equal(savedAfter.nodeKey.publicKey().toText(), after.nodeKey);
+        assert.equal(savedAfter.oldNodeKey, undefined, "rotation finished");
+        assert.equal((await hs.listNodes()).length, 1);
+        assert.equal(node.status().nodeIP, started.nodeIP);
+      } finally {
+        await node?.close();
+        await removeTempDir(dir);
+      }
+    },
+  });
+}
