@@ -7,7 +7,13 @@
  * @module
  */
 import * as network from "../network/mod.ts";
-import type { ConnectOptions, ConnectResult, NodeStatus, PeerStatus } from "../network/mod.ts";
+import type {
+  ConnectOptions,
+  ConnectResult,
+  LogoutOptions,
+  NodeStatus,
+  PeerStatus,
+} from "../network/mod.ts";
 
 /** The slice of network/mod.ts the CLI uses. */
 export interface NetworkApi {
@@ -21,7 +27,7 @@ export interface NetworkApi {
   /** See {@link network.disconnect}. */
   disconnect(): Promise<void>;
   /** See {@link network.logout}. */
-  logout(stateDir?: string, nexusURL?: string): Promise<void>;
+  logout(stateDir?: string, nexusURL?: string, options?: LogoutOptions): Promise<void>;
   /** See {@link network.isGlobalConnected}. */
   isGlobalConnected(): boolean;
   /** See {@link network.status}. */
@@ -35,7 +41,7 @@ export const realNetwork: NetworkApi = {
   connect: (nexusURL, authKey, stateDir, options) =>
     network.connect(nexusURL, authKey, stateDir, options),
   disconnect: () => network.disconnect(),
-  logout: (stateDir, nexusURL) => network.logout(stateDir, nexusURL),
+  logout: (stateDir, nexusURL, options) => network.logout(stateDir, nexusURL, options),
   isGlobalConnected: () => network.isGlobalConnected(),
   status: () => network.status(),
   peers: () => network.peers(),

@@ -17,6 +17,7 @@
  * @module
  */
 import { renderUnicodeCompact } from "uqr";
+import { readExtraCaCerts } from "./ca_file.ts";
 import type { NodeEvent } from "../network/mod.ts";
 import type { CommandContext } from "./command.ts";
 import { CommandError } from "./errors.ts";
@@ -92,6 +93,7 @@ export function joinNetwork(ctx: CommandContext, request: JoinRequest): Promise<
     const stateDir = stateDirOf(ctx);
     const saved = await readSavedNode(stateDir);
     const nexus = nexusFor(ctx, saved);
+    const caCerts = await readExtraCaCerts(ctx);
     ctx.out.debug(`state directory ${stateDir}; nexus ${nexus}`);
 
     const controller = new AbortController();
@@ -111,6 +113,7 @@ export function joinNetwork(ctx: CommandContext, request: JoinRequest): Promise<
     try {
       const result = await ctx.deps.network.connect(nexus, request.authKey, stateDir, {
         nodeName: request.nodeName,
+        caCerts,
         signal: controller.signal,
         onAuthURL: (url) => {
           spinner.stop();

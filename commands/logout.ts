@@ -24,6 +24,7 @@
  */
 import { FileStateStore, inspectInstanceLock, InstanceLockedError } from "../state/mod.ts";
 import { instanceLockPath } from "../state/mod.ts";
+import { readExtraCaCerts } from "./ca_file.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { CommandError, describeError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
@@ -125,8 +126,9 @@ also discards a state file that cannot be read.`,
       return ExitCode.OK;
     }
 
+    const caCerts = await readExtraCaCerts(ctx);
     try {
-      await ctx.deps.network.logout(stateDir, nexus);
+      await ctx.deps.network.logout(stateDir, nexus, { caCerts });
     } catch (e) {
       const name = errorName(e);
       if (ALREADY_GONE.has(name)) {

@@ -30,6 +30,7 @@
  */
 import { DEFAULT_NEXUS_URL, type NodeStatus } from "../network/mod.ts";
 import { localApiSocketPath } from "../state/mod.ts";
+import { readExtraCaCerts } from "./ca_file.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { CommandError } from "./errors.ts";
@@ -87,6 +88,12 @@ async function connectBriefly(
   nexus: string,
   timeoutMs: number,
 ): Promise<number> {
+  let caCerts: string[] | undefined;
+  try {
+    caCerts = await readExtraCaCerts(ctx);
+  } catch (e) {
+    failWithOffline(ctx, saved, nexus, e);
+  }
   return await runInterruptible(ctx, async (interrupt) => {
     const controller = new AbortController();
     const timer = ctx.io.clock.setTimeout(
@@ -108,6 +115,7 @@ async function connectBriefly(
       const result = await ctx.deps.network.connect(nexus, "", stateDir, {
         signal: controller.signal,
         allowInteractive: false,
+        caCerts,
         // status must never turn into an interactive login.
         onAuthURL: () =>
           controller.abort(

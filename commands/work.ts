@@ -42,6 +42,7 @@
 import type { TimerHandle } from "../network/clock.ts";
 import type { NodeEvent } from "../network/mod.ts";
 import { InstanceLock } from "../state/mod.ts";
+import { readExtraCaCerts } from "./ca_file.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { CommandError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
@@ -133,6 +134,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
   try {
     const saved = await readSavedNode(stateDir);
     const nexus = nexusFor(ctx, saved);
+    const caCerts = await readExtraCaCerts(ctx);
     const resume = saved?.registered === true;
     if (!resume && authKey === "") {
       throw new CommandError(
@@ -155,6 +157,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
         nodeName,
         signal: connecting.signal,
         allowInteractive: false,
+        caCerts,
         onAuthURL: () =>
           connecting.abort(
             new CommandError(

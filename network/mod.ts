@@ -22,6 +22,12 @@ export * from "./node_types.ts";
 export * from "./node_errors.ts";
 export { CitadelNode, type CitadelNodeOptions } from "./node.ts";
 
+/** Options of {@link logout}. */
+export interface LogoutOptions {
+  /** Extra trusted CA certificates (PEM) for Nexus, as for {@link connect}. */
+  caCerts?: string[];
+}
+
 /** Default coordination server ("Nexus"). */
 export const DEFAULT_NEXUS_URL = "https://nexus.aceteam.ai";
 
@@ -95,7 +101,11 @@ export async function disconnect(): Promise<void> {
  * directory. Works from saved state when not connected (then `stateDir` is
  * needed). Throws {@link NotLoggedInError} when there is nothing to log out.
  */
-export async function logout(stateDir?: string, _nexusURL?: string): Promise<void> {
+export async function logout(
+  stateDir?: string,
+  _nexusURL?: string,
+  options: LogoutOptions = {},
+): Promise<void> {
   if (globalNode) {
     const node = globalNode;
     globalNode = null;
@@ -108,7 +118,7 @@ export async function logout(stateDir?: string, _nexusURL?: string): Promise<voi
   const state = await store.load();
   if (!state?.login) throw new NotLoggedInError(store.location);
   // The saved URL is where the node is registered, whatever the caller passed.
-  await new CitadelNode({ controlURL: state.controlURL, store }).logout();
+  await new CitadelNode({ controlURL: state.controlURL, store, caCerts: options.caCerts }).logout();
 }
 
 /** Whether the global connection is registered and receiving the netmap. */
