@@ -98,6 +98,14 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
     exitCode: ExitCode.AUTH_REJECTED,
     hint: () => "The auth key is wrong, expired or used up; create a new one and try again.",
   },
+  // Nexus refused the registration for a reason it did not tie to the key in a way the
+  // control client recognises (e.g. Headscale's "invalid auth key: crypto/bcrypt: …"): still a
+  // refusal the user can act on, not a bug to report with a stack trace.
+  RegistrationError: {
+    exitCode: ExitCode.AUTH_REJECTED,
+    hint: () =>
+      "Nexus refused to register this node; check the auth key (or create a new one) and try again.",
+  },
   NodeNotFoundError: {
     exitCode: ExitCode.NODE_REMOVED,
     hint: () =>

@@ -17,6 +17,7 @@ Deno.test("each known error name maps to its exit code, with a hint", () => {
     ["ControlProtocolError", ExitCode.NEXUS_PROTOCOL],
     ["UnsupportedVersionError", ExitCode.NEXUS_PROTOCOL],
     ["AuthKeyRejectedError", ExitCode.AUTH_REJECTED],
+    ["RegistrationError", ExitCode.AUTH_REJECTED],
     ["NodeNotFoundError", ExitCode.NODE_REMOVED],
     ["NodeExpiredError", ExitCode.NODE_REMOVED],
     ["NotLoggedInError", ExitCode.NOT_LOGGED_IN],
