@@ -21,7 +21,7 @@ import {
   NodeNotFoundError,
   RegistrationError,
 } from "./control/control_errors.ts";
-import type { MapResponse } from "./control/map_response.ts";
+import type { MapResponse, PingRequest } from "./control/map_response.ts";
 import { describeNetmapChange, Netmap, netmapChanged } from "./control/netmap.ts";
 import { parseGoTime } from "./control/go_time.ts";
 import type { RegisterResponse } from "./control/tailcfg.ts";
@@ -32,6 +32,8 @@ import { NexusMismatchError, NotLoggedInError } from "./node_errors.ts";
 
 /** Least time between two writes of the netmap cache to the state store. */
 const NETMAP_SAVE_INTERVAL_MS = 5_000;
+/** How long a control ping's HEAD request may take (the Go client's figure, reference §13). */
+const PING_TIMEOUT_MS = 15_000;
 
 /** Options of {@link CitadelNode}. */
 export interface CitadelNodeOptions {
@@ -85,6 +87,7 @@ export class CitadelNode {
   #saveTimer: ReturnType<Clock["setTimeout"]> | null = null;
   #saving: Promise<void> = Promise.resolve();
   #failure: Error | null = null;
+  #lastPingURL = "";
   #done: { promise: Promise<Error | null>; resolve: (e: Error | null) => void };
 
   constructor(options: CitadelNodeOptions) {
@@ -439,6 +442,7 @@ export class CitadelNode {
   /** Applies one map message; returns true when it was a (non-keep-alive) netmap update. */
   #onMapResponse(message: MapResponse): boolean {
     const change = this.#netmap.apply(message);
+    if (change.pingRequest) this.#answerPing(change.pingRequest);
     if (change.keepAlive) return false;
     const wasConnected = this.#connected;
     this.#connected = true;
@@ -463,6 +467,37 @@ export class CitadelNode {
     }
     this.#scheduleNetmapSave(change.fullMap);
     return true;
+  }
+
+  /**
+   * Answers a control ping (reference §10.6). Only the plain form — a HEAD
+   * request to the given URL, which Headscale uses for its debug ping and HA
+   * health checks — is answered; disco/TSMP/ICMP/c2n pings need the data
+   * plane. The URL must be on the Nexus origin: control is trusted, but not
+   * to make this process fetch arbitrary addresses.
+   */
+  #answerPing(ping: PingRequest): void {
+    if (!ping.URL || ping.URL === this.#lastPingURL) return;
+    this.#lastPingURL = ping.URL;
+    if (ping.Types || ping.URLIsNoise) return;
+    let url: URL;
+    try {
+      url = new URL(ping.URL);
+    } catch {
+      return;
+    }
+    if (url.origin !== new URL(this.#options.controlURL).origin) return;
+    const client = this.#options.caCerts?.length
+      ? Deno.createHttpClient({ caCerts: this.#options.caCerts })
+      : undefined;
+    fetch(url, {
+      method: "HEAD",
+      signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(PING_TIMEOUT_MS)]),
+      client,
+    } as RequestInit)
+      .then((response) => response.body?.cancel())
+      .catch((err) => this.#emit({ kind: "warning", message: `control ping: ${err.message}` }))
+      .finally(() => client?.close());
   }
 
   /** Copies what the self node says about us into the saved identity. */
