@@ -478,8 +478,8 @@ export function classifyRegisterError(
   if (authKey) {
     let reason: AuthKeyRejection | null = null;
     if (/already used/i.test(text)) reason = "already-used";
-    else if (/(auth-?key|pre ?auth key).*expired/i.test(text)) reason = "expired";
-    else if (/auth-?key|pre ?auth key/i.test(text)) reason = "invalid";
+    else if (/(auth[- ]?key|pre ?auth key).*expired/i.test(text)) reason = "expired";
+    else if (/auth[- ]?key|pre ?auth key/i.test(text)) reason = "invalid";
     if (reason) return new AuthKeyRejectedError(reason, text, { serverURL });
   }
   if (/not found/i.test(text)) return new NodeNotFoundError(text, { serverURL });

@@ -362,6 +362,18 @@ Deno.test("control_client: Retry-After parsing and error classification helpers"
   const err = classifyRegisterError(`invalid authkey ${AUTH_KEY}`, AUTH_KEY);
   assert.ok(err instanceof AuthKeyRejectedError);
   assert.ok(!err.message.includes(AUTH_KEY));
+  // Headscale's texts for a key whose secret is wrong, and for old keys.
+  for (
+    const text of [
+      "invalid auth key: crypto/bcrypt: hashedPassword is not the hash",
+      "auth-key expired",
+      "invalid pre auth key",
+    ]
+  ) {
+    const rejected = classifyRegisterError(text, AUTH_KEY);
+    assert.ok(rejected instanceof AuthKeyRejectedError, text);
+    assert.equal(rejected.reason, /expired/.test(text) ? "expired" : "invalid", text);
+  }
   const other = classifyRegisterError(`odd failure for ${AUTH_KEY}`, AUTH_KEY);
   assert.ok(other instanceof RegistrationError);
   assert.ok(!other.message.includes(AUTH_KEY) && other.message.includes("[redacted]"));
