@@ -58,8 +58,8 @@ async function oneRun(frame: Uint8Array) {
   await node.start();
   const elapsed = performance.now() - t0;
   const heapAfter = settledHeap();
-  if (node.netmap.peerCount !== BENCH_PEERS) {
-    throw new Error(`expected ${BENCH_PEERS} peers, got ${node.netmap.peerCount}`);
+  if (node.peerCount !== BENCH_PEERS) {
+    throw new Error(`expected ${BENCH_PEERS} peers, got ${node.peerCount}`);
   }
   await node.close();
   await server.close();

@@ -21,6 +21,30 @@ import { InvalidNexusURLError, NotLoggedInError } from "./node_errors.ts";
 export * from "./node_types.ts";
 export * from "./node_errors.ts";
 export { CitadelNode, type CitadelNodeOptions } from "./node.ts";
+// The state store is pluggable: library users may pass their own StateStore.
+export {
+  FileStateStore,
+  type FileStateStoreOptions,
+  type LoginIdentity,
+  MemoryStateStore,
+  type MemoryStateStoreOptions,
+  type NodeAddresses,
+  type NodeState,
+  type SaveOptions,
+  type StateStore,
+} from "../state/mod.ts";
+export type { Clock, TimerHandle } from "./clock.ts";
+export type { RandomSource } from "./crypto/random.ts";
+export {
+  DiscoPrivateKey,
+  DiscoPublicKey,
+  MachinePrivateKey,
+  MachinePublicKey,
+  NodePrivateKey,
+  NodePublicKey,
+  type PrivateKey,
+  type PublicKey,
+} from "./crypto/keys.ts";
 
 /** Options of {@link logout}. */
 export interface LogoutOptions {

@@ -90,6 +90,7 @@ export class CitadelNode {
   #lastPingURL = "";
   #done: { promise: Promise<Error | null>; resolve: (e: Error | null) => void };
 
+  /** Makes a node; nothing happens until {@link CitadelNode.start}. */
   constructor(options: CitadelNodeOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
@@ -174,9 +175,9 @@ export class CitadelNode {
     }));
   }
 
-  /** The netmap model (read-only use). */
-  get netmap(): Netmap {
-    return this.#netmap;
+  /** How many peers the netmap holds. */
+  get peerCount(): number {
+    return this.#netmap.peerCount;
   }
 
   /** Stops the map poll, writes the netmap cache, and closes the control connection. */

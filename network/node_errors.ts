@@ -7,6 +7,7 @@
 
 /** Thrown by calls that need state when there is none ("not logged in"). */
 export class NotLoggedInError extends Error {
+  /** Names the state directory that holds no state. */
   constructor(readonly stateDir: string) {
     super(`not logged in (no state in ${stateDir})`);
     this.name = "NotLoggedInError";
@@ -15,6 +16,7 @@ export class NotLoggedInError extends Error {
 
 /** Thrown by functions whose network part does not exist yet. */
 export class NotImplementedError extends Error {
+  /** Names what is not implemented. */
   constructor(what: string) {
     super(`${what} is not implemented yet`);
     this.name = "NotImplementedError";
@@ -23,6 +25,7 @@ export class NotImplementedError extends Error {
 
 /** The state directory belongs to a different Nexus than the one asked for. */
 export class NexusMismatchError extends Error {
+  /** The three locations, for the message and for callers' hints. */
   constructor(
     readonly stateLocation: string,
     readonly savedNexus: string,
@@ -37,6 +40,7 @@ export class NexusMismatchError extends Error {
 
 /** The Nexus URL cannot be used. */
 export class InvalidNexusURLError extends Error {
+  /** Names the URL and why it cannot be used. */
   constructor(readonly url: string, reason: string) {
     super(`invalid Nexus URL "${url}": ${reason}`);
     this.name = "InvalidNexusURLError";
