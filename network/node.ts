@@ -243,6 +243,8 @@ export class CitadelNode {
       controlURL: options.controlURL,
       updatedAt: this.#clock.now(),
     };
+    // A re-login mid-run replaces the client; the old connection must not linger.
+    this.#client?.close();
     this.#client = this.#newClient(machineKey);
     this.#emit({ kind: "connecting", nexus: options.controlURL, attempt: 1 });
 
