@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import { DiscoPrivateKey, NodePrivateKey } from "./crypto/keys.ts";
 import { MachinePrivateKey } from "./crypto/keys.ts";
 import { type RandomSource, systemRandom } from "./crypto/random.ts";
@@ -32,6 +32,8 @@ import { NexusMismatchError, NotLoggedInError } from "./node_errors.ts";
 
 /** Least time between two writes of the netmap cache to the state store. */
 const NETMAP_SAVE_INTERVAL_MS = 5_000;
+/** How often a running node checks that Nexus still knows its key. */
+const REGISTRATION_CHECK_INTERVAL_MS = 60_000;
 /** How long a control ping's HEAD request may take (the Go client's figure, reference §13). */
 const PING_TIMEOUT_MS = 15_000;
 
@@ -57,6 +59,8 @@ export interface CitadelNodeOptions {
   clock?: Clock;
   /** Randomness for keys and jitter. */
   random?: RandomSource;
+  /** How often to check that Nexus still knows the node key (default 60 s). */
+  registrationCheckIntervalMs?: number;
 }
 
 /**
@@ -357,7 +361,14 @@ export class CitadelNode {
       () => settled,
     );
     this.#loop.then(
-      () => settleOnce(this.#failure ?? new DOMException("node closed", "AbortError")),
+      () => {
+        settleOnce(this.#failure ?? new DOMException("node closed", "AbortError"));
+        // The loop gave up for good (the node is gone or expired at Nexus).
+        if (this.#failure) {
+          this.#connected = false;
+          this.#done.resolve(this.#failure);
+        }
+      },
       (err) => settleOnce(err),
     );
     return first;
@@ -372,12 +383,15 @@ export class CitadelNode {
     const stop = this.#stop.signal;
     while (!stop.aborted) {
       const state = this.#state!;
+      // Ends this stream alone, with the reason the registration check found.
+      const stream = new AbortController();
+      const checker = this.#startRegistrationCheck(stream);
       try {
         this.#netmap.startStream();
         await this.#client!.mapPoll({
           nodeKey: state.nodeKey.publicKey(),
           discoKey: this.#discoKey.publicKey(),
-          signal: stop,
+          signal: AbortSignal.any([stop, stream.signal]),
           onMessage: (message) => {
             if (this.#onMapResponse(message)) {
               backoff.reset();
@@ -386,6 +400,7 @@ export class CitadelNode {
           },
         });
       } catch (err) {
+        checker.stop();
         if (stop.aborted) break;
         const error = err instanceof Error ? err : new Error(String(err));
         if (!started()) {
@@ -405,6 +420,7 @@ export class CitadelNode {
         }
         continue;
       }
+      checker.stop();
       if (stop.aborted) break;
       // The server ended the stream cleanly (e.g. it is restarting): poll again.
       this.#markDisconnected("Nexus ended the map stream", backoff);
@@ -414,6 +430,44 @@ export class CitadelNode {
         break;
       }
     }
+  }
+
+  /**
+   * Every so often, asks Nexus whether the node key is still registered (a
+   * register call without Auth, which changes nothing at Nexus). Headscale
+   * keeps the map stream of a node it deleted open with keep-alives only, so
+   * without this check a deleted node would believe itself connected until
+   * the stream broke. A finding ends the stream with NodeNotFoundError or
+   * NodeExpiredError, which the poll loop handles like any other.
+   */
+  #startRegistrationCheck(stream: AbortController): { stop(): void } {
+    const interval = this.#options.registrationCheckIntervalMs ?? REGISTRATION_CHECK_INTERVAL_MS;
+    let timer: TimerHandle | null = null;
+    let stopped = false;
+    const schedule = () => {
+      if (!stopped) timer = this.#clock.setTimeout(check, interval);
+    };
+    const check = () => {
+      const state = this.#state;
+      if (stopped || !state || !this.#connected) return schedule();
+      this.#client!.register({ nodeKey: state.nodeKey, signal: stream.signal }).then(
+        schedule,
+        (err) => {
+          if (err instanceof NodeNotFoundError || err instanceof NodeExpiredError) {
+            stream.abort(err);
+          } else {
+            schedule(); // Unreachable now: the stream will notice by itself.
+          }
+        },
+      );
+    };
+    schedule();
+    return {
+      stop: () => {
+        stopped = true;
+        if (timer !== null) this.#clock.clearTimeout(timer);
+      },
+    };
   }
 
   #markDisconnected(reason: string, backoff: Backoff): void {

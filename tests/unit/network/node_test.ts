@@ -307,3 +307,34 @@ Deno.test("node: a state of another Nexus is refused", async () => {
     await nexus.server.close();
   }
 });
+
+Deno.test("node: a node deleted at Nexus while its stream stays open is noticed", async () => {
+  const nexus = startFakeNexus();
+  const events: NodeEvent[] = [];
+  const store = new MemoryStateStore();
+  const first = new CitadelNode({ controlURL: nexus.server.url.origin, store, authKey: AUTH_KEY });
+  await first.start();
+  await first.close();
+  const node = new CitadelNode({
+    controlURL: nexus.server.url.origin,
+    store,
+    allowInteractive: false,
+    registrationCheckIntervalMs: 50,
+    onEvent: collect(events),
+  });
+  try {
+    await node.start();
+    nexus.known.clear(); // deleted; the fake, like Headscale, keeps the stream open
+    const outcome = await Promise.race([
+      node.stopped,
+      new Promise((r) => setTimeout(() => r("still running"), 5_000)),
+    ]);
+    assert.ok(outcome instanceof Error, `expected the node to stop, got ${outcome}`);
+    assert.equal(outcome.name, "NodeNotFoundError");
+    assert.equal(node.connected, false);
+    assert.ok(events.some((e) => e.kind === "failed"));
+  } finally {
+    await node.close();
+    await nexus.server.close();
+  }
+});

@@ -1,9 +1,13 @@
 /**
- * Node-key expiry and rotation against real Headscale: an admin expires the
- * node (`headscale nodes expire`) while it runs; the node learns it from the
- * map stream, makes a new node key and registers it with OldNodeKey and its
- * (reusable) auth key; Headscale keeps the node — same ID, same IP — with the
- * new key, and the node is online again.
+ * A running node's life at a real Headscale:
+ * - key expiry and rotation: an admin expires the node (`headscale nodes
+ *   expire`) while it runs; the node learns it from the map stream, makes a
+ *   new node key and registers it with OldNodeKey and its (reusable) auth
+ *   key; Headscale keeps the node — same ID, same IP — with the new key, and
+ *   the node is online again;
+ * - deletion: an admin deletes the node (`headscale nodes delete`); Headscale
+ *   keeps the deleted node's map stream open with keep-alives only, and the
+ *   node's periodic registration check finds out and stops it for good.
  */
 import assert from "node:assert/strict";
 import { CitadelNode } from "../../network/node.ts";
@@ -59,6 +63,48 @@ for (const version of readPeerPins().headscaleVersions) {
         assert.equal(savedAfter.oldNodeKey, undefined, "rotation finished");
         assert.equal((await hs.listNodes()).length, 1);
         assert.equal(node.status().nodeIP, started.nodeIP);
+      } finally {
+        await node?.close();
+        await removeTempDir(dir);
+      }
+    },
+  });
+}
+
+for (const version of readPeerPins().headscaleVersions) {
+  Deno.test({
+    name: `node deletion (headscale ${version}): a running node learns it was deleted`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using hs = await startHeadscale({ version });
+      const dir = await makeTempDir("deletion-state");
+      let node: CitadelNode | undefined;
+      try {
+        const user = await hs.createUser("del");
+        const key = await hs.createPreAuthKey(user);
+        const store = await FileStateStore.open({ dir });
+        const first = new CitadelNode({ controlURL: hs.url, store, authKey: key });
+        await first.start();
+        await first.close();
+        node = new CitadelNode({
+          controlURL: hs.url,
+          store,
+          allowInteractive: false,
+          registrationCheckIntervalMs: 500,
+        });
+        await node.start();
+        const [registered] = await hs.listNodes();
+        await hs.deleteNode(registered.id);
+        const t0 = performance.now();
+        const outcome = await Promise.race([
+          node.stopped,
+          new Promise((r) => setTimeout(() => r("still running after 15 s"), 15_000)),
+        ]);
+        assert.ok(outcome instanceof Error, String(outcome));
+        assert.equal(outcome.name, "NodeNotFoundError");
+        assert.equal(node.connected, false);
+        assert.ok(performance.now() - t0 < 5_000, "noticed within a few check intervals");
       } finally {
         await node?.close();
         await removeTempDir(dir);
