@@ -31,8 +31,11 @@
  *   loop (#736); here the lock belongs to the state directory, the service
  *   manager sees the truth, and the message names the holder.
  * - Quirk §8.6 (`work` never blocked on the mesh and only warned): the job
- *   loop does not start unless `isGlobalConnected()`; a node that cannot get
- *   online exits with the error's code, so a service manager can restart it.
+ *   loop does not start unless `isGlobalConnected()`. While Nexus is
+ *   unreachable at start, work waits and retries with backoff (up to 30 s
+ *   apart), logging each try, as a service should across boot order or an
+ *   outage; any other failure (auth, TLS, wrong URL, node removed) exits with
+ *   its error's code.
  * - A second signal exits INTERRUPTED (130), not 1, as the shell would.
  * - No platform API, Redis queues, heartbeat, gateway, terminal server or
  *   auto-update here; those are later issues.
@@ -40,7 +43,7 @@
  * @module
  */
 import type { TimerHandle } from "../network/clock.ts";
-import type { NodeEvent } from "../network/mod.ts";
+import { Backoff, type NodeEvent } from "../network/mod.ts";
 import { InstanceLock } from "../state/mod.ts";
 import { readExtraCaCerts } from "./ca_file.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
@@ -51,6 +54,9 @@ import { AUTHKEY_ENV, NODE_NAME_ENV } from "./init.ts";
 import { disconnectQuietly } from "./join.ts";
 import { type LocalApiServer, startLocalApi } from "./local_api_server.ts";
 import { nexusFor, readSavedNode, stateDirOf } from "./node_target.ts";
+
+/** Longest wait between two tries while Nexus is unreachable at start. */
+export const UNREACHABLE_RETRY_MAX_MS = 30_000;
 
 /** How long a clean shutdown may take before `work` gives up on it. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -152,28 +158,47 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
     const nodeFailed = new AbortController();
     const onStop = () => connecting.abort(stop.reason);
     stop.addEventListener("abort", onStop, { once: true });
+    // Nexus may be down when a service starts (boot order, an outage): keep
+    // trying, saying so, rather than exit. Any other failure ends work.
+    const backoff = new Backoff({ baseMs: 1_000, maxMs: UNREACHABLE_RETRY_MAX_MS });
     try {
-      await ctx.deps.network.connect(nexus, authKey, stateDir, {
-        nodeName,
-        signal: connecting.signal,
-        allowInteractive: false,
-        caCerts,
-        onAuthURL: () =>
-          connecting.abort(
-            new CommandError(
-              "Nexus asks for an interactive login, which citadel work cannot do",
-              ExitCode.NOT_LOGGED_IN,
-              "Run `citadel login` (or `citadel init --authkey KEY`), then start work again.",
-            ),
-          ),
-        onEvent: (event) => {
-          logEvent(log, event);
-          if (event.kind === "failed") nodeFailed.abort(event.error);
-        },
-      });
-    } catch (e) {
-      if (stop.aborted) return ExitCode.OK; // Stopped while connecting: a clean exit.
-      throw connecting.signal.aborted ? connecting.signal.reason : e;
+      for (;;) {
+        try {
+          await ctx.deps.network.connect(nexus, authKey, stateDir, {
+            nodeName,
+            signal: connecting.signal,
+            allowInteractive: false,
+            caCerts,
+            onAuthURL: () =>
+              connecting.abort(
+                new CommandError(
+                  "Nexus asks for an interactive login, which citadel work cannot do",
+                  ExitCode.NOT_LOGGED_IN,
+                  "Run `citadel login` (or `citadel init --authkey KEY`), then start work again.",
+                ),
+              ),
+            onEvent: (event) => {
+              logEvent(log, event);
+              if (event.kind === "failed") nodeFailed.abort(event.error);
+            },
+          });
+          break;
+        } catch (e) {
+          if (stop.aborted) return ExitCode.OK; // Stopped while connecting: a clean exit.
+          const error = connecting.signal.aborted ? connecting.signal.reason : e;
+          if ((error as Error)?.name !== "ControlUnreachableError") throw error;
+          const delay = backoff.nextDelayMs();
+          log.warn(
+            `Nexus is unreachable (${(error as Error).message}); ` +
+              `retrying in ${formatDuration(delay)}`,
+          );
+          try {
+            await ctx.io.clock.sleep(delay, stop);
+          } catch {
+            return ExitCode.OK;
+          }
+        }
+      }
     } finally {
       stop.removeEventListener("abort", onStop);
     }
@@ -222,6 +247,9 @@ Keeps this node connected to the AceTeam Network and runs its job loop until
 it receives SIGINT or SIGTERM (Ctrl-C); then it disconnects and exits 0. A
 second signal exits at once (130). Only one 'citadel work' may run per state
 directory.
+
+While Nexus cannot be reached at start it waits and retries (up to 30 s
+apart), logging each try.
 
 It resumes the saved identity; the first time (no saved state) it joins with
 the auth key in CITADEL_AUTHKEY, which is also used to log in again should

@@ -35,6 +35,7 @@ export {
 } from "../state/mod.ts";
 export type { Clock, TimerHandle } from "./clock.ts";
 export type { RandomSource } from "./crypto/random.ts";
+export { Backoff, type BackoffOptions } from "./control/backoff.ts";
 export {
   DiscoPrivateKey,
   DiscoPublicKey,

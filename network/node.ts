@@ -412,9 +412,10 @@ export class CitadelNode {
           if (!(await this.#relogin(error))) return;
           continue;
         }
-        this.#markDisconnected(error.message, backoff);
+        const delay = backoff.nextDelayMs();
+        this.#markDisconnected(error.message, delay);
         try {
-          await this.#clock.sleep(backoff.nextDelayMs(), stop);
+          await this.#clock.sleep(delay, stop);
         } catch {
           break;
         }
@@ -423,9 +424,10 @@ export class CitadelNode {
       checker.stop();
       if (stop.aborted) break;
       // The server ended the stream cleanly (e.g. it is restarting): poll again.
-      this.#markDisconnected("Nexus ended the map stream", backoff);
+      const delay = backoff.nextDelayMs();
+      this.#markDisconnected("Nexus ended the map stream", delay);
       try {
-        await this.#clock.sleep(backoff.nextDelayMs(), stop);
+        await this.#clock.sleep(delay, stop);
       } catch {
         break;
       }
@@ -470,12 +472,11 @@ export class CitadelNode {
     };
   }
 
-  #markDisconnected(reason: string, backoff: Backoff): void {
-    const was = this.#connected;
+  /** Reports the loss of the map stream once, when it happens (not on every failed retry). */
+  #markDisconnected(reason: string, retryInMs: number): void {
+    if (!this.#connected) return;
     this.#connected = false;
-    if (was || backoff.failures === 0) {
-      this.#emit({ kind: "disconnected", reason, retryInMs: 0 });
-    }
+    this.#emit({ kind: "disconnected", reason, retryInMs });
   }
 
   /** Re-login after Nexus expired or deleted the node mid-run; false when it is not possible. */

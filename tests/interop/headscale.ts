@@ -382,6 +382,11 @@ export class HeadscaleServer {
     await this.start();
   }
 
+  /** Stops the Headscale process but keeps its data; {@link start} brings it back on the same ports. */
+  async pause(): Promise<void> {
+    await this.#process?.stop();
+  }
+
   /** Stops Headscale for good and removes its temp folder. Safe to call more than once. */
   async stop(): Promise<void> {
     if (this.#stopped) return;

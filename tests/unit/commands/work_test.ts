@@ -104,17 +104,62 @@ Deno.test("work refuses to start when connect fails, and releases everything", a
     await writeRegisteredState(dir);
     const network = new FakeNetwork();
     network.onConnect = () => {
-      const e = new Error("cannot reach https://nexus.test");
-      e.name = "ControlUnreachableError";
+      const e = new Error("registration refused: the auth key has expired");
+      e.name = "AuthKeyRejectedError";
       return Promise.reject(e);
     };
     const io = new FakeIO({ envVars: { CITADEL_STATE_DIR: dir } });
     const { code } = await run(["work"], io, network);
-    assert.equal(code, ExitCode.NEXUS_UNREACHABLE);
+    assert.equal(code, ExitCode.AUTH_REJECTED);
     assert.ok(!io.out.includes("job loop running"));
-    assert.match(io.err, /citadel: cannot reach/);
+    assert.match(io.err, /citadel: registration refused/);
     assert.equal(await exists(localApiSocketPath(dir)), false);
     assert.equal((await inspectInstanceLock(dir)).held, false);
+  });
+});
+
+Deno.test("work waits while Nexus is unreachable, saying so, then comes online", async () => {
+  await withStateDir(async (dir) => {
+    await writeRegisteredState(dir);
+    const network = new FakeNetwork();
+    let attempts = 0;
+    const online = network.onConnect;
+    network.onConnect = (call) => {
+      attempts += 1;
+      if (attempts < 3) {
+        const e = new Error("cannot reach https://nexus.test");
+        e.name = "ControlUnreachableError";
+        return Promise.reject(e);
+      }
+      return online(call);
+    };
+    const io = new FakeIO({ envVars: { CITADEL_STATE_DIR: dir } });
+    // Waits are skipped: the test is about what work does between them.
+    const sleeps: number[] = [];
+    io.clock = {
+      ...io.clock,
+      sleep: (ms: number) => {
+        sleeps.push(ms);
+        return Promise.resolve();
+      },
+    };
+    const running = run(["work"], io, network);
+    const deadline = Date.now() + 5_000;
+    while (!io.out.includes("job loop running") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    io.raise("SIGTERM");
+    assert.equal((await running).code, ExitCode.OK);
+    assert.equal(attempts, 3);
+    assert.equal(sleeps.length, 2);
+    assert.equal(
+      io.err.match(
+        /warning: Nexus is unreachable \(cannot reach https:\/\/nexus\.test\); retrying in/g,
+      )
+        ?.length,
+      2,
+    );
+    assert.match(io.out, /job loop running/);
   });
 });
 
