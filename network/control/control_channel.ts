@@ -9,6 +9,7 @@ import * as http2 from "node:http2";
 import { type Clock, systemClock } from "../clock.ts";
 import type { MachinePrivateKey, MachinePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
+import { concatBytes } from "../concat_bytes.ts";
 import { CAPABILITY_VERSION } from "./capability_version.ts";
 import { UnexpectedEOFError } from "./conn_reader.ts";
 import { closeQuietly } from "./control_dial.ts";
@@ -444,11 +445,5 @@ async function readAll(
     }
     parts.push(chunk);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts, total);
 }

@@ -4,6 +4,7 @@
  * written by hand and responses parsed from a {@link ConnReader}, so that the
  * connection stays ours after a 101 and errors keep their Deno types.
  */
+import { concatBytes } from "../concat_bytes.ts";
 import type { ConnReader } from "./conn_reader.ts";
 
 /** Longest response head accepted. */
@@ -123,21 +124,11 @@ async function readChunked(reader: ConnReader, limit: number): Promise<Http1Body
     const want = Math.min(size, limit - total);
     if (want < size) {
       if (want > 0) parts.push(await reader.readExact(want));
-      return { bytes: concat(parts, total + want), truncated: true };
+      return { bytes: concatBytes(parts, total + want), truncated: true };
     }
     parts.push(await reader.readExact(size));
     total += size;
     await reader.readExact(2);
   }
-  return { bytes: concat(parts, total), truncated: false };
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return { bytes: concatBytes(parts, total), truncated: false };
 }
