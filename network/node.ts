@@ -256,16 +256,27 @@ export class CitadelNode {
       // A restart: the saved node key needs no auth key (never reuse one while it is valid).
       try {
         await this.#client.register({ nodeKey: state.nodeKey, signal: this.#stop.signal });
+        if (state.oldNodeKey) {
+          // A rotation that Nexus finished before we could record it.
+          this.#state = { ...state, oldNodeKey: undefined, updatedAt: this.#clock.now() };
+          await options.store.save(this.#state);
+        }
         return false;
       } catch (err) {
         if (!(err instanceof NodeExpiredError) && !(err instanceof NodeNotFoundError)) throw err;
         if (!options.authKey && options.allowInteractive === false) throw err;
-        // Expired or deleted at Nexus: rotate to a new node key and log in again.
-        this.#state = {
-          ...this.#state,
-          oldNodeKey: err instanceof NodeExpiredError ? state.nodeKey : undefined,
-          nodeKey: NodePrivateKey.generate(this.#random),
-        };
+        // Expired or deleted at Nexus: rotate to a new node key and log in again. A
+        // rotation cut short by a crash resumes with the key pair it had saved.
+        if (!state.oldNodeKey) {
+          this.#state = {
+            ...state,
+            oldNodeKey: err instanceof NodeExpiredError ? state.nodeKey : undefined,
+            nodeKey: NodePrivateKey.generate(this.#random),
+            updatedAt: this.#clock.now(),
+          };
+          // Saved before registering, so the new key is never lost half-way.
+          await options.store.save(this.#state);
+        }
       }
     }
     const response = options.authKey

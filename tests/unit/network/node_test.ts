@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type * as http2 from "node:http2";
 import { encodeMapFrame } from "../../../network/control/map_frame.ts";
 import type { MapResponse, Node } from "../../../network/control/map_response.ts";
-import { NodePublicKey } from "../../../network/crypto/keys.ts";
+import { NodePrivateKey, NodePublicKey } from "../../../network/crypto/keys.ts";
 import { CitadelNode } from "../../../network/node.ts";
 import { NexusMismatchError, NotLoggedInError } from "../../../network/node_errors.ts";
 import type { NodeEvent } from "../../../network/node_types.ts";
@@ -55,6 +55,8 @@ interface FakeNexus {
   maps: FakeRequest[];
   /** Known node keys (text), as the server would hold them. */
   known: Set<string>;
+  /** Node keys that have expired. */
+  expired: Set<string>;
   /** Set to answer the next registers with an AuthURL until approved. */
   interactive: { approved: boolean } | null;
   streams: http2.ServerHttp2Stream[];
@@ -66,6 +68,7 @@ function startFakeNexus(extraPeers: Node[] = []): FakeNexus {
     registers: [],
     maps: [],
     known: new Set(),
+    expired: new Set(),
     interactive: null,
     streams: [],
   };
@@ -77,6 +80,13 @@ function startFakeNexus(extraPeers: Node[] = []): FakeNexus {
       if (body.Auth) {
         nexus.known.add(key);
         return respondJSON(stream, OK_REGISTER);
+      }
+      if (nexus.expired.has(key)) {
+        return respondJSON(stream, {
+          ...OK_REGISTER,
+          NodeKeyExpired: true,
+          MachineAuthorized: false,
+        });
       }
       if (nexus.known.has(key)) {
         if (body.Expiry && !String(body.Expiry).startsWith("0001")) {
@@ -333,6 +343,71 @@ Deno.test("node: a node deleted at Nexus while its stream stays open is noticed"
     assert.equal(outcome.name, "NodeNotFoundError");
     assert.equal(node.connected, false);
     assert.ok(events.some((e) => e.kind === "failed"));
+  } finally {
+    await node.close();
+    await nexus.server.close();
+  }
+});
+
+Deno.test("node: an expired key is rotated with OldNodeKey, the pair saved before registering", async () => {
+  const nexus = startFakeNexus();
+  const store = new MemoryStateStore();
+  const first = new CitadelNode({ controlURL: nexus.server.url.origin, store, authKey: AUTH_KEY });
+  await first.start();
+  await first.close();
+  const oldKey = (await store.load())!.nodeKey.publicKey().toText();
+  nexus.known.delete(oldKey);
+  nexus.expired.add(oldKey);
+  // Nexus answers the rotation's register only after we look at the saved state.
+  const savedPairs: { old: string; now: string }[] = [];
+  const save = store.save.bind(store);
+  store.save = async (state, options) => {
+    if (state.oldNodeKey) {
+      savedPairs.push({
+        old: state.oldNodeKey.publicKey().toText(),
+        now: state.nodeKey.publicKey().toText(),
+      });
+    }
+    return await save(state, options);
+  };
+  const node = new CitadelNode({ controlURL: nexus.server.url.origin, store, authKey: AUTH_KEY });
+  try {
+    const result = await node.start();
+    assert.equal(result.newlyRegistered, true);
+    const rotation = nexus.registers.at(-1)!.json as Record<string, unknown>;
+    assert.equal(rotation.OldNodeKey, oldKey);
+    assert.deepEqual(rotation.Auth, { AuthKey: AUTH_KEY });
+    // The pair was saved before the new key was registered.
+    assert.deepEqual(savedPairs, [{ old: oldKey, now: rotation.NodeKey }]);
+    const saved = (await store.load())!;
+    assert.equal(saved.nodeKey.publicKey().toText(), rotation.NodeKey);
+    assert.equal(saved.oldNodeKey, undefined, "rotation finished");
+  } finally {
+    await node.close();
+    await nexus.server.close();
+  }
+});
+
+Deno.test("node: a rotation cut short by a crash resumes with the saved key pair", async () => {
+  const nexus = startFakeNexus();
+  const store = new MemoryStateStore();
+  const first = new CitadelNode({ controlURL: nexus.server.url.origin, store, authKey: AUTH_KEY });
+  await first.start();
+  await first.close();
+  const before = (await store.load())!;
+  const oldKey = before.nodeKey.publicKey().toText();
+  nexus.known.delete(oldKey);
+  nexus.expired.add(oldKey);
+  // The state a crash right after saving the new pair leaves behind.
+  const pending = NodePrivateKey.generate();
+  await store.save({ ...before, oldNodeKey: before.nodeKey, nodeKey: pending });
+  const node = new CitadelNode({ controlURL: nexus.server.url.origin, store, authKey: AUTH_KEY });
+  try {
+    await node.start();
+    const rotation = nexus.registers.at(-1)!.json as Record<string, unknown>;
+    assert.equal(rotation.NodeKey, pending.publicKey().toText(), "the saved new key, not another");
+    assert.equal(rotation.OldNodeKey, oldKey);
+    assert.equal((await store.load())!.oldNodeKey, undefined);
   } finally {
     await node.close();
     await nexus.server.close();
