@@ -15,7 +15,7 @@
  */
 import { FileStateStore } from "../state/file_store.ts";
 import { CitadelNode } from "./node.ts";
-import type { ConnectOptions, ConnectResult, NodeStatus, PeerStatus } from "./node_types.ts";
+import type { ConnectOptions, ConnectResult, NodeStatus, PeerStatus, WhoIs } from "./node_types.ts";
 import { InvalidNexusURLError, NotLoggedInError } from "./node_errors.ts";
 
 export * from "./node_types.ts";
@@ -165,6 +165,11 @@ export function status(): NodeStatus | null {
 /** The global node's peers. */
 export function peers(): PeerStatus[] {
   return globalNode?.peers() ?? [];
+}
+
+/** Who owns a mesh address, per the global node's netmap; null when unknown or not connected. */
+export function whois(address: string): WhoIs | null {
+  return globalNode?.whois(address) ?? null;
 }
 
 /** The global node itself, for events and lifetime (`stopped`), or null. */

@@ -27,7 +27,8 @@ import { parseGoTime } from "./control/go_time.ts";
 import type { RegisterResponse } from "./control/tailcfg.ts";
 import type { LoginIdentity, NodeState } from "../state/node_state.ts";
 import type { StateStore } from "../state/store.ts";
-import type { ConnectResult, NodeEvent, NodeStatus, PeerStatus } from "./node_types.ts";
+import type { ConnectResult, NodeEvent, NodeStatus, PeerStatus, WhoIs } from "./node_types.ts";
+import { nodeShortName, summarizeNode } from "./control/node_summary.ts";
 import { NexusMismatchError, NotLoggedInError } from "./node_errors.ts";
 
 /** Least time between two writes of the netmap cache to the state store. */
@@ -177,6 +178,38 @@ export class CitadelNode {
       // No data plane yet: no path to any peer.
       path: "none",
     }));
+  }
+
+  /**
+   * Who owns a mesh address (`100.64.0.7`, `fd7a:…`, or with a port as
+   * `ip:port` / `[ip]:port`): the node whose key holds it in the current
+   * netmap, and its user; null when no node has it. Identity comes from the
+   * node key that Nexus bound to the address, never from the address alone.
+   */
+  whois(address: string): WhoIs | null {
+    const ip = stripPort(address);
+    const self = this.#netmap.self;
+    const candidates = self ? [self, ...this.#netmap.peers()] : this.#netmap.peers();
+    for (const node of candidates) {
+      const addresses = (node.Addresses ?? []).map((prefix) => prefix.replace(/\/\d+$/, ""));
+      if (!addresses.includes(ip)) continue;
+      const summary = summarizeNode(node);
+      const profile = this.#netmap.userProfiles.get(node.User);
+      return {
+        nodeId: node.ID,
+        nodeName: nodeShortName(node.Name),
+        hostname: summary.hostname,
+        nodeKey: node.Key,
+        addresses,
+        os: summary.os,
+        tags: node.Tags ?? [],
+        user: profile && !(node.Tags?.length)
+          ? { id: profile.ID, loginName: profile.LoginName, displayName: profile.DisplayName }
+          : null,
+        self: node === self,
+      };
+    }
+    return null;
   }
 
   /** How many peers the netmap holds. */
@@ -627,6 +660,14 @@ export class CitadelNode {
       // A listener's failure is not the node's.
     }
   }
+}
+
+/** The IP part of `ip`, `ip:port` or `[ipv6]:port`. */
+function stripPort(address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed) return bracketed[1];
+  const v4WithPort = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(address);
+  return v4WithPort ? v4WithPort[1] : address;
 }
 
 function identityFromRegister(

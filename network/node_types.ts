@@ -84,3 +84,25 @@ export interface ConnectResult {
   /** True when this connect registered a new node (an auth key or login was used). */
   newlyRegistered: boolean;
 }
+
+/** Who owns a mesh address: the node whose WireGuard key holds it, and that node's user. */
+export interface WhoIs {
+  /** Nexus's numeric node ID. */
+  nodeId: number;
+  /** First label of the node's MagicDNS name. */
+  nodeName: string | null;
+  /** The node's hostname (Hostinfo.Hostname, else its name). */
+  hostname: string;
+  /** The node's WireGuard public key, `nodekey:` form: its identity. */
+  nodeKey: string;
+  /** The node's mesh addresses, without prefix lengths. */
+  addresses: string[];
+  /** Operating system the node reports, or "". */
+  os: string;
+  /** ACL tags of the node (tagged nodes have no user). */
+  tags: string[];
+  /** The owning user, when the netmap carries its profile. */
+  user: { id: number; loginName: string; displayName: string } | null;
+  /** Whether this is the local node itself. */
+  self: boolean;
+}

@@ -115,6 +115,7 @@ function startFakeNexus(extraPeers: Node[] = []): FakeNexus {
         Node: selfNode(key),
         Peers: extraPeers,
         Domain: "mesh.test",
+        UserProfiles: [{ ID: 7, LoginName: "alice@example.com", DisplayName: "Alice" }],
       } as MapResponse;
       stream.write(encodeMapFrame(first, { compressed: true }));
       nexus.streams.push(stream);
@@ -408,6 +409,39 @@ Deno.test("node: a rotation cut short by a crash resumes with the saved key pair
     assert.equal(rotation.NodeKey, pending.publicKey().toText(), "the saved new key, not another");
     assert.equal(rotation.OldNodeKey, oldKey);
     assert.equal((await store.load())!.oldNodeKey, undefined);
+  } finally {
+    await node.close();
+    await nexus.server.close();
+  }
+});
+
+Deno.test("node: whois maps a mesh address to the node that holds it and its user", async () => {
+  const peer = peerNode(9, "peer-b", true);
+  const tagged = { ...peerNode(12, "ci-runner", true), Tags: ["tag:ci"] } as Node;
+  const nexus = startFakeNexus([peer, tagged]);
+  const node = new CitadelNode({
+    controlURL: nexus.server.url.origin,
+    store: new MemoryStateStore(),
+    authKey: AUTH_KEY,
+  });
+  try {
+    await node.start();
+    const who = node.whois("100.64.0.9:443");
+    assert.ok(who);
+    assert.equal(who.nodeId, 9);
+    assert.equal(who.hostname, "peer-b");
+    assert.equal(who.nodeKey, peer.Key);
+    assert.deepEqual(who.addresses, ["100.64.0.9"]);
+    assert.equal(who.self, false);
+    assert.deepEqual(who.user, { id: 7, loginName: "alice@example.com", displayName: "Alice" });
+    assert.deepEqual(node.whois("100.64.0.9"), who);
+    const me = node.whois("[fd7a:115c:a1e0::5]:80");
+    assert.equal(me?.self, true);
+    assert.equal(me?.nodeName, "node-a");
+    assert.deepEqual(node.whois("100.64.0.12")?.tags, ["tag:ci"]);
+    assert.equal(node.whois("100.64.0.12")?.user, null, "tagged nodes have no user");
+    assert.equal(node.whois("100.64.0.200"), null);
+    assert.equal(node.whois("not an address"), null);
   } finally {
     await node.close();
     await nexus.server.close();
