@@ -1,0 +1,631 @@
+/**
+ * A DERP client connection (data-plane reference §3): dial the server's
+ * URL over TCP (`http:`) or TLS (`https:`, extra CA certificates allowed),
+ * `GET /derp` with `Upgrade: DERP`, run the handshake of derp_handshake.ts,
+ * then relay packets addressed by node public key.
+ *
+ * Receiving is pulled: {@link DerpClient.receive} (or `for await`) reads
+ * frames, answers the server's Pings, notes KeepAlives and Pongs, and returns
+ * the next packet or peer event. As in Tailscale's client, the server's
+ * Pings and our own {@link DerpClient.ping} are only served while someone is
+ * receiving, and the read timeout (120 s, twice the server's keep-alive
+ * interval, §3.6) runs only during a receive. Sends may come from anywhere;
+ * they are written whole, one frame at a time.
+ *
+ * The connect does not return before ServerInfo has arrived, so a server
+ * that refuses our node key (§3.7) shows up as a {@link DerpRefusedError}
+ * from {@link DerpClient.connect}. Reconnecting, and choosing which region
+ * and node to dial, are the caller's business.
+ *
+ * Plain HTTP is what a Headscale embedded DERP on an `http://` server URL
+ * and `derper` off port 443 serve; Tailscale's own clients only use it with
+ * `TS_DEBUG_USE_DERP_HTTP`. Dialing itself is control_dial.ts's (exact
+ * host and port of the URL, TLS verified against the system roots plus
+ * `caCerts`).
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "../clock.ts";
+import { concatBytes } from "../concat_bytes.ts";
+import { ConnReader, UnexpectedEOFError } from "../control/conn_reader.ts";
+import {
+  closeQuietly,
+  type ControlConn,
+  dialControlServer,
+  writeAll,
+} from "../control/control_dial.ts";
+import { formatRequest, readResponseBody, readResponseHead } from "../control/http1_client.ts";
+import { type NodePrivateKey, NodePublicKey } from "../crypto/keys.ts";
+import { type RandomSource, systemRandom } from "../crypto/random.ts";
+import {
+  DerpClosedError,
+  DerpConnectError,
+  DerpError,
+  DerpFrameError,
+  DerpHandshakeError,
+  DerpRefusedError,
+  DerpTimeoutError,
+} from "./derp_errors.ts";
+import {
+  type DerpFrame,
+  FRAME_HEADER_LENGTH,
+  FrameType,
+  KEEP_ALIVE_INTERVAL_MS,
+  KEY_LENGTH,
+  MAX_PACKET_SIZE,
+  parseFrame,
+  parseFrameHeader,
+  PING_DATA_LENGTH,
+  serializeFrame,
+  writeFrameHeader,
+} from "./derp_frame.ts";
+import { DerpClientHandshake, type DerpServerInfo } from "./derp_handshake.ts";
+import { TokenBucket } from "./token_bucket.ts";
+
+/** Path of the DERP endpoint (§3.1). */
+export const DERP_PATH = "/derp";
+/** Header that asks the server to skip the 101 response (§3.1). */
+export const FAST_START_HEADER = "Derp-Fast-Start";
+/** Header naming the region's first node when we connect to another (§3.1). */
+export const IDEAL_NODE_HEADER = "Ideal-Node";
+/** Whole-connect limit: dial, TLS, upgrade and handshake (§3.6). */
+export const DERP_CONNECT_TIMEOUT_MS = 10_000;
+/** Read limit: two of the server's keep-alive intervals (§3.6). */
+export const DERP_READ_TIMEOUT_MS = 2 * KEEP_ALIVE_INTERVAL_MS;
+/** Default wait for the Pong to {@link DerpClient.ping} (magicsock's rebind check uses 3 s, §3.8). */
+export const DERP_PING_TIMEOUT_MS = 3000;
+
+/** Options of {@link DerpClient.connect}. */
+export interface DerpConnectOptions {
+  /**
+   * The server: `https://host[:port]/derp` or `http://host[:port]/derp`.
+   * An empty path means {@link DERP_PATH}.
+   */
+  url: string | URL;
+  /** Our node key: our DERP address is its public half. */
+  nodeKey: NodePrivateKey;
+  /** Extra trusted CA certificates (PEM) for `https:` servers. */
+  caCerts?: string[];
+  /** Send NotePreferred with this value right after ClientInfo (home DERP: true). */
+  preferred?: boolean;
+  /**
+   * The server's public key when known in advance: enables fast start
+   * (no 101 response awaited; ClientInfo written right after the request).
+   */
+  serverKey?: NodePublicKey;
+  /** Value of the `Ideal-Node` header, when not connecting to the region's first node. */
+  idealNode?: string;
+  /** Whether to declare that we answer Pings (default true, as tailscaled does). */
+  canAckPings?: boolean;
+  /** Mesh pre-shared key (32 bytes) for privileged use (WatchConns, ForwardPacket, ClosePeer). */
+  meshKey?: Uint8Array;
+  /** Declare this client a prober. */
+  isProber?: boolean;
+  /** Application name for the server's statistics. */
+  appName?: string;
+  /** Limit for the whole connect (default {@link DERP_CONNECT_TIMEOUT_MS}). */
+  connectTimeoutMs?: number;
+  /** Limit for one receive to see any frame (default {@link DERP_READ_TIMEOUT_MS}). */
+  readTimeoutMs?: number;
+  /** Time and timers. */
+  clock?: Clock;
+  /** Nonces and ping data. */
+  random?: RandomSource;
+  /** Aborts the connect; the error is then the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Something {@link DerpClient.receive} returns. */
+export type DerpMessage =
+  | {
+    /** A packet relayed to us. */
+    type: "packet";
+    /** Node key of the sender. */
+    src: NodePublicKey;
+    /** The packet (the client's own copy). */
+    data: Uint8Array;
+  }
+  | Extract<DerpFrame, { type: "peerGone" | "peerPresent" | "health" | "restarting" }>;
+
+/** Counters of one connection. */
+export interface DerpClientStats {
+  /** SendPacket/ForwardPacket frames written. */
+  packetsSent: number;
+  /** Packet bytes in them. */
+  bytesSent: number;
+  /** Packets dropped because the server's rate limit was reached (§3.5). */
+  packetsDroppedByRateLimit: number;
+  /** RecvPacket frames returned. */
+  packetsReceived: number;
+  /** Packet bytes in them. */
+  bytesReceived: number;
+  /** KeepAlive frames seen. */
+  keepAlives: number;
+  /** Server Pings answered with a Pong. */
+  pingsAnswered: number;
+  /** Frames of a known type with a malformed payload, skipped. */
+  malformedFrames: number;
+  /** Frames of unknown type, skipped. */
+  unknownFrames: number;
+}
+
+interface PingWaiter {
+  sentAt: number;
+  resolve: (rttMs: number) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * One connection to a DERP server.
+ *
+ * @example
+ * ```ts
+ * const derp = await DerpClient.connect({ url: "http://127.0.0.1:8080/derp", nodeKey });
+ * await derp.send(peerKey, packet);
+ * for await (const message of derp) {
+ *   if (message.type === "packet") console.log(message.src.toShortString(), message.data.length);
+ * }
+ * ```
+ */
+export class DerpClient {
+  /** The server's public key. */
+  readonly serverKey: NodePublicKey;
+  /** What the server said in ServerInfo. */
+  readonly serverInfo: DerpServerInfo;
+  /** Our node public key, our address on this server. */
+  readonly publicKey: NodePublicKey;
+  /** The server URL (origin and path) this client connected to. */
+  readonly url: string;
+  /** Counters; read-only for callers. */
+  readonly stats: DerpClientStats = {
+    packetsSent: 0,
+    bytesSent: 0,
+    packetsDroppedByRateLimit: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+    keepAlives: 0,
+    pingsAnswered: 0,
+    malformedFrames: 0,
+    unknownFrames: 0,
+  };
+
+  readonly #conn: ControlConn;
+  readonly #reader: ConnReader;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #readTimeoutMs: number;
+  readonly #rateLimit: TokenBucket | undefined;
+  readonly #pings = new Map<string, PingWaiter>();
+  readonly #scratch = new Uint8Array(FRAME_HEADER_LENGTH + 2 * KEY_LENGTH + MAX_PACKET_SIZE);
+  #writes: Promise<void> = Promise.resolve();
+  #receiving = false;
+  #error: DerpError | undefined;
+  #closedByUs = false;
+
+  private constructor(init: {
+    conn: ControlConn;
+    reader: ConnReader;
+    serverKey: NodePublicKey;
+    serverInfo: DerpServerInfo;
+    publicKey: NodePublicKey;
+    url: string;
+    clock: Clock;
+    random: RandomSource;
+    readTimeoutMs: number;
+  }) {
+    this.#conn = init.conn;
+    this.#reader = init.reader;
+    this.serverKey = init.serverKey;
+    this.serverInfo = init.serverInfo;
+    this.publicKey = init.publicKey;
+    this.url = init.url;
+    this.#clock = init.clock;
+    this.#random = init.random;
+    this.#readTimeoutMs = init.readTimeoutMs;
+    const { tokenBucketBytesPerSecond: rate, tokenBucketBytesBurst: burst } = init.serverInfo;
+    if (rate > 0 && burst > 0) this.#rateLimit = new TokenBucket(rate, burst, init.clock);
+  }
+
+  /**
+   * Connects, upgrades and completes the handshake. Throws
+   * {@link DerpConnectError} (dial, TLS, HTTP status), {@link DerpRefusedError}
+   * (the server closed the connection instead of admitting our key),
+   * {@link DerpHandshakeError}, {@link DerpFrameError},
+   * {@link DerpTimeoutError}, or the signal's reason.
+   */
+  static async connect(options: DerpConnectOptions): Promise<DerpClient> {
+    const url = derpURL(options.url);
+    const clock = options.clock ?? systemClock;
+    const random = options.random ?? systemRandom;
+    const timeoutMs = options.connectTimeoutMs ?? DERP_CONNECT_TIMEOUT_MS;
+    const limit = new AbortController();
+    const timer = clock.setTimeout(
+      () => limit.abort(new DerpTimeoutError(`connect to ${url.href} took over ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const signal = options.signal ? AbortSignal.any([options.signal, limit.signal]) : limit.signal;
+    let conn: ControlConn | undefined;
+    const onAbort = () => conn && closeQuietly(conn);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const shortKey = options.nodeKey.publicKey().toShortString();
+    let phase: "dial" | "upgrade" | "handshake" = "dial";
+    let handshake: DerpClientHandshake | undefined;
+    try {
+      signal.throwIfAborted();
+      try {
+        conn = await dialControlServer(url, { caCerts: options.caCerts, signal });
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        throw new DerpConnectError(
+          `cannot connect to DERP server ${url.origin}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      phase = "upgrade";
+      const headers: [string, string][] = [
+        ["Host", url.host],
+        ["User-Agent", "citadel"],
+        ["Upgrade", "DERP"],
+        ["Connection", "Upgrade"],
+      ];
+      if (options.idealNode) headers.push([IDEAL_NODE_HEADER, options.idealNode]);
+      if (options.serverKey) headers.push([FAST_START_HEADER, "1"]);
+      handshake = new DerpClientHandshake({
+        nodeKey: options.nodeKey,
+        random,
+        preferred: options.preferred,
+        serverKey: options.serverKey,
+        info: {
+          canAckPings: options.canAckPings ?? true,
+          meshKey: options.meshKey,
+          isProber: options.isProber,
+          appName: options.appName,
+        },
+      });
+      const request = formatRequest("GET", url.pathname, headers);
+      const first = handshake.start().send;
+      await writeAll(conn, first ? concatBytes([request, first]) : request);
+      const reader = new ConnReader(conn);
+      let headerKey: NodePublicKey | undefined;
+      if (!options.serverKey) {
+        const head = await readResponseHead(reader);
+        if (head.status !== 101) {
+          const body = await readResponseBody(reader, head, 512).catch(() => undefined);
+          const text = body ? new TextDecoder().decode(body.bytes).trim() : "";
+          throw new DerpConnectError(
+            `GET ${url.pathname} at ${url.origin} answered HTTP ${head.status}${
+              text ? ` (${text.slice(0, 200)})` : ""
+            }; is this a DERP server?`,
+            { status: head.status },
+          );
+        }
+        const upgrade = head.headers.get("upgrade") ?? "";
+        if (upgrade.toLowerCase() !== "derp") {
+          throw new DerpConnectError(
+            `GET ${url.pathname} at ${url.origin} switched to ${JSON.stringify(upgrade)}, not DERP`,
+            { status: head.status },
+          );
+        }
+        // derper sends bare hex, Headscale the `nodekey:` text form.
+        const keyHex = head.headers.get("derp-public-key")?.replace(/^nodekey:/i, "");
+        if (keyHex && /^[0-9a-f]{64}$/i.test(keyHex)) {
+          headerKey = NodePublicKey.parse(NodePublicKey.PREFIX + keyHex.toLowerCase());
+        }
+      }
+      phase = "handshake";
+      let serverInfo: DerpServerInfo | undefined;
+      while (!serverInfo) {
+        const frame = await readFrame(reader);
+        const step = handshake.receive(frame);
+        if (step.send) await writeAll(conn, step.send);
+        serverInfo = step.serverInfo;
+      }
+      const serverKey = handshake.serverKey!;
+      if (headerKey && !headerKey.equals(serverKey)) {
+        throw new DerpHandshakeError(
+          `Derp-Public-Key ${headerKey.toShortString()} differs from the ServerKey frame's ${serverKey.toShortString()}`,
+        );
+      }
+      return new DerpClient({
+        conn,
+        reader,
+        serverKey,
+        serverInfo,
+        publicKey: options.nodeKey.publicKey(),
+        url: url.href,
+        clock,
+        random,
+        readTimeoutMs: options.readTimeoutMs ?? DERP_READ_TIMEOUT_MS,
+      });
+    } catch (error) {
+      if (conn) closeQuietly(conn);
+      if (signal.aborted) throw signal.reason;
+      if (error instanceof DerpError) throw error;
+      const ended = isConnectionEnd(error);
+      if (ended && phase === "handshake" && handshake?.serverKey) {
+        throw new DerpRefusedError(
+          `DERP server ${url.origin} closed the connection after our ClientInfo: it does not admit node key ${shortKey}`,
+          { cause: error },
+        );
+      }
+      throw new DerpConnectError(
+        `DERP ${phase} with ${url.origin} failed: ${
+          ended ? "connection closed" : (error as Error).message
+        }`,
+        { cause: error },
+      );
+    } finally {
+      clock.clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Whether the connection is closed (by {@link close}, the server, or an error). */
+  get closed(): boolean {
+    return this.#error !== undefined;
+  }
+
+  /**
+   * Sends `packet` (at most 64 KiB) to the node with key `dst`. Resolves once
+   * the frame is written. A packet over the server's rate limit (§3.5) is
+   * dropped silently and counted. Throws {@link DerpFrameError} for an
+   * oversize packet and {@link DerpClosedError} once closed.
+   */
+  send(dst: NodePublicKey, packet: Uint8Array): Promise<void> {
+    if (packet.length > MAX_PACKET_SIZE) {
+      return Promise.reject(
+        new DerpFrameError(`packet of ${packet.length} bytes exceeds ${MAX_PACKET_SIZE}`),
+      );
+    }
+    if (
+      this.#rateLimit && !this.#rateLimit.take(FRAME_HEADER_LENGTH + KEY_LENGTH + packet.length)
+    ) {
+      this.stats.packetsDroppedByRateLimit++;
+      return this.#error ? Promise.reject(this.#error) : Promise.resolve();
+    }
+    return this.#enqueueWrite(() => {
+      const length = KEY_LENGTH + packet.length;
+      writeFrameHeader(this.#scratch, 0, FrameType.SEND_PACKET, length);
+      this.#scratch.set(dst.bytes, FRAME_HEADER_LENGTH);
+      this.#scratch.set(packet, FRAME_HEADER_LENGTH + KEY_LENGTH);
+      this.stats.packetsSent++;
+      this.stats.bytesSent += packet.length;
+      return this.#scratch.subarray(0, FRAME_HEADER_LENGTH + length);
+    });
+  }
+
+  /**
+   * Mesh clients only: asks the server to deliver `packet` to `dst` as if
+   * `src` had sent it. The server closes the connection of a client without
+   * the mesh key.
+   */
+  forwardPacket(src: NodePublicKey, dst: NodePublicKey, packet: Uint8Array): Promise<void> {
+    let frame: Uint8Array;
+    try {
+      frame = serializeFrame({ type: "forwardPacket", src, dst, data: packet });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#enqueueWrite(() => {
+      this.stats.packetsSent++;
+      this.stats.bytesSent += packet.length;
+      return frame;
+    });
+  }
+
+  /** Tells the server whether this is our home DERP (statistics only, §3.9). */
+  notePreferred(preferred: boolean): Promise<void> {
+    const frame = serializeFrame({ type: "notePreferred", preferred });
+    return this.#enqueueWrite(() => frame);
+  }
+
+  /**
+   * Mesh clients only: subscribe to PeerPresent/PeerGone for every client of
+   * the server. They arrive through {@link receive}.
+   */
+  watchConnectionChanges(): Promise<void> {
+    const frame = serializeFrame({ type: "watchConns" });
+    return this.#enqueueWrite(() => frame);
+  }
+
+  /** Mesh clients only: asks the server to close the connection of `peer`. */
+  closePeer(peer: NodePublicKey): Promise<void> {
+    const frame = serializeFrame({ type: "closePeer", peer });
+    return this.#enqueueWrite(() => frame);
+  }
+
+  /**
+   * Sends a Ping and resolves with the round trip in milliseconds when the
+   * Pong comes back. Someone must be receiving meanwhile (see the module
+   * notes). Rejects with {@link DerpTimeoutError} or {@link DerpClosedError}.
+   */
+  ping(timeoutMs: number = DERP_PING_TIMEOUT_MS): Promise<number> {
+    if (this.#error) return Promise.reject(this.#error);
+    const data = this.#random(PING_DATA_LENGTH).slice(0, PING_DATA_LENGTH);
+    const key = toHex(data);
+    return new Promise<number>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        this.#pings.delete(key);
+        reject(new DerpTimeoutError(`no Pong from ${this.url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const settle = () => {
+        this.#clock.clearTimeout(timer);
+        this.#pings.delete(key);
+      };
+      this.#pings.set(key, {
+        sentAt: this.#clock.monotonic(),
+        resolve: (rtt) => {
+          settle();
+          resolve(rtt);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+      });
+      const frame = serializeFrame({ type: "ping", data });
+      this.#enqueueWrite(() => frame).catch((error) => this.#pings.get(key)?.reject(error));
+    });
+  }
+
+  /**
+   * Reads until the next packet or peer event, answering Pings and noting
+   * KeepAlives and Pongs on the way. Throws {@link DerpTimeoutError} when
+   * nothing arrives within the read timeout, {@link DerpClosedError} when
+   * the connection is or becomes closed, {@link DerpFrameError} for an
+   * oversize frame; any of these closes the connection.
+   */
+  async receive(): Promise<DerpMessage> {
+    if (this.#error) throw this.#error;
+    if (this.#receiving) throw new DerpError("another receive is already waiting");
+    this.#receiving = true;
+    try {
+      for (;;) {
+        const frame = await this.#readFrameWithTimeout();
+        if (frame === undefined) continue;
+        switch (frame.type) {
+          case "recvPacket": {
+            this.stats.packetsReceived++;
+            this.stats.bytesReceived += frame.data.length;
+            return { type: "packet", src: frame.src, data: frame.data };
+          }
+          case "keepAlive":
+            this.stats.keepAlives++;
+            continue;
+          case "ping": {
+            const pong = serializeFrame({ type: "pong", data: frame.data });
+            this.stats.pingsAnswered++;
+            this.#enqueueWrite(() => pong).catch(() => {});
+            continue;
+          }
+          case "pong": {
+            const waiter = this.#pings.get(toHex(frame.data));
+            waiter?.resolve(this.#clock.monotonic() - waiter.sentAt);
+            continue;
+          }
+          case "peerGone":
+          case "peerPresent":
+          case "health":
+          case "restarting":
+            return frame;
+          default:
+            // ServerKey after fast start, ServerInfo again, frames meant for servers, unknown types.
+            if (frame.type === "unknown") this.stats.unknownFrames++;
+            continue;
+        }
+      }
+    } catch (error) {
+      throw this.#fail(error);
+    } finally {
+      this.#receiving = false;
+    }
+  }
+
+  /**
+   * Messages until the connection closes: ends quietly after {@link close},
+   * throws what {@link receive} throws otherwise.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<DerpMessage, void, undefined> {
+    for (;;) {
+      let message: DerpMessage;
+      try {
+        message = await this.receive();
+      } catch (error) {
+        if (this.#closedByUs) return;
+        throw error;
+      }
+      yield message;
+    }
+  }
+
+  /** Closes the connection; pending pings and receives fail with {@link DerpClosedError}. */
+  close(): void {
+    if (!this.#error) this.#closedByUs = true;
+    this.#fail(new DerpClosedError(`DERP connection to ${this.url} closed`));
+  }
+
+  /** Same as {@link close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Reads one frame; undefined for a malformed frame of known type (skipped, §3.4). */
+  async #readFrameWithTimeout(): Promise<DerpFrame | undefined> {
+    const timer = this.#clock.setTimeout(() => {
+      this.#fail(
+        new DerpTimeoutError(`nothing from ${this.url} for ${this.#readTimeoutMs / 1000} s`),
+      );
+    }, this.#readTimeoutMs);
+    try {
+      const header = parseFrameHeader(await this.#reader.readExact(FRAME_HEADER_LENGTH));
+      const payload = await this.#reader.readExact(header.length);
+      try {
+        return parseFrame(header.frameType, payload);
+      } catch (error) {
+        if (!(error instanceof DerpFrameError)) throw error;
+        this.stats.malformedFrames++;
+        return undefined;
+      }
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  #enqueueWrite(build: () => Uint8Array): Promise<void> {
+    if (this.#error) return Promise.reject(this.#error);
+    const write = this.#writes.then(async () => {
+      if (this.#error) throw this.#error;
+      try {
+        await writeAll(this.#conn, build());
+      } catch (error) {
+        throw this.#fail(error);
+      }
+    });
+    this.#writes = write.catch(() => {});
+    return write;
+  }
+
+  /** Records the first error, closes the connection, fails waiters; returns the error to throw. */
+  #fail(error: unknown): DerpError {
+    if (!this.#error) {
+      this.#error = error instanceof DerpError ? error : new DerpClosedError(
+        `DERP connection to ${this.url} ended: ${
+          isConnectionEnd(error) ? "closed by the server" : (error as Error).message
+        }`,
+        { cause: error },
+      );
+      closeQuietly(this.#conn);
+      for (const waiter of [...this.#pings.values()]) waiter.reject(this.#error);
+    }
+    return this.#error;
+  }
+}
+
+/** The URL to dial: http(s) only, `/derp` when the path is empty. */
+export function derpURL(input: string | URL): URL {
+  const url = new URL(typeof input === "string" ? input : input.href);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`DERP server URL must be http or https, not ${url.protocol}`);
+  }
+  if (url.pathname === "" || url.pathname === "/") url.pathname = DERP_PATH;
+  url.search = "";
+  url.hash = "";
+  return url;
+}
+
+async function readFrame(reader: ConnReader): Promise<DerpFrame> {
+  const header = parseFrameHeader(await reader.readExact(FRAME_HEADER_LENGTH));
+  return parseFrame(header.frameType, await reader.readExact(header.length));
+}
+
+function isConnectionEnd(error: unknown): boolean {
+  return error instanceof UnexpectedEOFError || error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted;
+}
+
+function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
