@@ -42,9 +42,9 @@ export const DISCO_TX_ID_LENGTH = 12;
 /** Length of the type and version bytes before every body. */
 export const DISCO_MESSAGE_HEADER_LENGTH = 2;
 /** Length of a Ping body without padding: TxID and node key (Go's `PingLen`). */
-export const DISCO_PING_LENGTH = DISCO_TX_ID_LENGTH + 32;
+export const DISCO_PING_LENGTH: number = DISCO_TX_ID_LENGTH + 32;
 /** Length of a Pong body: TxID, 16-byte IP and port. */
-export const DISCO_PONG_LENGTH = DISCO_TX_ID_LENGTH + 16 + 2;
+export const DISCO_PONG_LENGTH: number = DISCO_TX_ID_LENGTH + 16 + 2;
 /** Length of one endpoint on the wire: 16-byte IP and 2-byte port. */
 export const DISCO_ENDPOINT_LENGTH = 18;
 /** Length of the Challenge of the relay bind handshake. */

@@ -38,11 +38,11 @@ export const DISCO_MAGIC: Uint8Array = Uint8Array.of(0x54, 0x53, 0xf0, 0x9f, 0x9
 /** Length of the sender's disco public key after the magic. */
 export const DISCO_KEY_LENGTH = 32;
 /** Magic and sender key: what magicsock checks before calling a datagram disco (Go's `discoHeaderLen`). */
-export const DISCO_HEADER_LENGTH = DISCO_MAGIC.length + DISCO_KEY_LENGTH;
+export const DISCO_HEADER_LENGTH: number = DISCO_MAGIC.length + DISCO_KEY_LENGTH;
 /** Magic, sender key and nonce: the fixed part before the box's tag. */
-export const DISCO_SEALED_HEADER_LENGTH = DISCO_HEADER_LENGTH + BOX_NONCE_LENGTH;
+export const DISCO_SEALED_HEADER_LENGTH: number = DISCO_HEADER_LENGTH + BOX_NONCE_LENGTH;
 /** The smallest packet whose box could open: header, nonce, tag and an empty payload. */
-export const DISCO_MIN_PACKET_LENGTH = DISCO_SEALED_HEADER_LENGTH + BOX_OVERHEAD;
+export const DISCO_MIN_PACKET_LENGTH: number = DISCO_SEALED_HEADER_LENGTH + BOX_OVERHEAD;
 
 /**
  * Whether a datagram is disco rather than WireGuard: at least magic and
