@@ -20,7 +20,7 @@ export const REKEY_AFTER_MESSAGES = 2 ** 60;
  * No message is sent or accepted with a counter at or above this (2^64 − 2^13 − 1,
  * whitepaper §6.1). A bigint, because the value is not exact as a number.
  */
-export const REJECT_AFTER_MESSAGES = 2n ** 64n - 2n ** 13n - 1n;
+export const REJECT_AFTER_MESSAGES: bigint = 2n ** 64n - 2n ** 13n - 1n;
 /** The initiator of a session rekeys once its keypair is this old (whitepaper §6.1). */
 export const REKEY_AFTER_TIME = 120_000;
 /** A keypair this old is neither used to send nor to receive (whitepaper §6.1). */
@@ -35,7 +35,7 @@ export const KEEPALIVE_TIMEOUT = 10_000;
 export const COOKIE_REFRESH_TIME = 120_000;
 
 /** Retransmissions before giving up: REKEY_ATTEMPT_TIME / REKEY_TIMEOUT (whitepaper §6.4). */
-export const MAX_TIMER_HANDSHAKES = REKEY_ATTEMPT_TIME / REKEY_TIMEOUT;
+export const MAX_TIMER_HANDSHAKES: number = REKEY_ATTEMPT_TIME / REKEY_TIMEOUT;
 /** Handshake timers add a jitter drawn from [0, this) ms (whitepaper §6.1, as wireguard-go). */
 export const REKEY_TIMEOUT_JITTER_MAX_MS = 334;
 /** Initiations from one peer closer together than this are dropped as a flood (§5.1). */
@@ -65,11 +65,11 @@ export const MESSAGE_TRANSPORT_HEADER_SIZE = 16;
 /** Poly1305 tag length that follows every AEAD ciphertext. */
 export const AEAD_TAG_SIZE = 16;
 /** A transport message without payload (a keepalive): header and tag. */
-export const MESSAGE_KEEPALIVE_SIZE = MESSAGE_TRANSPORT_HEADER_SIZE + AEAD_TAG_SIZE;
+export const MESSAGE_KEEPALIVE_SIZE: number = MESSAGE_TRANSPORT_HEADER_SIZE + AEAD_TAG_SIZE;
 /** Largest UDP payload a WireGuard message can occupy. */
 export const MAX_MESSAGE_SIZE = 65535;
 /** Largest plaintext a transport message can carry. */
-export const MAX_CONTENT_SIZE = MAX_MESSAGE_SIZE - MESSAGE_KEEPALIVE_SIZE;
+export const MAX_CONTENT_SIZE: number = MAX_MESSAGE_SIZE - MESSAGE_KEEPALIVE_SIZE;
 /** Length of MAC1 and MAC2 (keyed BLAKE2s-128). */
 export const MAC_SIZE = 16;
 /** Length of a cookie (keyed BLAKE2s-128). */

@@ -28,11 +28,11 @@ export const KEY_SIZE = 32;
 /** Offset of MAC1 in a handshake initiation: everything before it is MAC1's input. */
 export const INITIATION_MAC1_OFFSET = 116;
 /** Offset of MAC2 in a handshake initiation: everything before it is MAC2's input. */
-export const INITIATION_MAC2_OFFSET = INITIATION_MAC1_OFFSET + MAC_SIZE;
+export const INITIATION_MAC2_OFFSET: number = INITIATION_MAC1_OFFSET + MAC_SIZE;
 /** Offset of MAC1 in a handshake response. */
 export const RESPONSE_MAC1_OFFSET = 60;
 /** Offset of MAC2 in a handshake response. */
-export const RESPONSE_MAC2_OFFSET = RESPONSE_MAC1_OFFSET + MAC_SIZE;
+export const RESPONSE_MAC2_OFFSET: number = RESPONSE_MAC1_OFFSET + MAC_SIZE;
 /** Length of the XChaCha20 nonce of a cookie reply. */
 export const COOKIE_NONCE_SIZE = 24;
 
