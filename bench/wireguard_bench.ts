@@ -86,7 +86,7 @@ export function runWireGuardBench(msPerCase = 1000): WireGuardBenchResult {
     if (openTransport(plain, key, i % 64, sealed[i % 64]) < 0) throw new Error("open failed");
   }, msPerCase);
 
-  let t = 0;
+  const t = 0;
   const clock: Clock = {
     now: () => 1_700_000_000_000 + t,
     monotonic: () => t,

@@ -371,7 +371,6 @@ export class WireGuardPeer {
     if (!equalBytes(handshake.remoteStatic, this.#remoteStatic)) {
       return this.#drop("initiation: from another peer");
     }
-    this.stats.rxBytes += datagram.length;
     this.#answerInitiation(handshake, now, out);
   }
 
@@ -385,6 +384,7 @@ export class WireGuardPeer {
     }
     this.#lastTimestamp = handshake.timestamp.slice();
     this.#lastInitiationConsumed = now;
+    this.stats.rxBytes += MESSAGE_INITIATION_SIZE;
     this.#timers.anyAuthenticatedPacketTraversal(now);
     this.#timers.anyAuthenticatedPacketReceived();
 
