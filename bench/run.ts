@@ -6,6 +6,7 @@ import { readPeerPins } from "../tests/interop/peers.ts";
 import { runFakeControlBench } from "./fake_control_bench.ts";
 import { runNetmapBench } from "./netmap_bench.ts";
 import { runStartupBench } from "./startup_bench.ts";
+import { runWireGuardBench } from "./wireguard_bench.ts";
 
 const line = (name: string, value: string, goal: string, ok: boolean) =>
   console.log(`${name.padEnd(44)} ${value.padStart(14)}   goal ${goal}${ok ? "" : "   (missed)"}`);
@@ -63,3 +64,13 @@ line(
   "≤ 65536 B",
   fake.heapPerPeerBytes <= 65536,
 );
+
+console.log("\nWireGuard transport, 1420-byte packets, in process (no peer to compare with yet)");
+const wg = await runWireGuardBench();
+for (const [name, figure] of Object.entries(wg)) {
+  console.log(
+    `${`wireguard ${name}`.padEnd(44)} ${
+      `${(figure.packetsPerSecond / 1000).toFixed(1)} kpkt/s`.padStart(14)
+    }   ${figure.gbitPerSecond.toFixed(2)} Gbit/s`,
+  );
+}
