@@ -35,11 +35,11 @@ export const MAX_FRAME_LENGTH = 1 << 20;
 /** Largest ServerKey payload a client reads (magic, key, room for growth). */
 export const MAX_SERVER_KEY_LENGTH = 1 << 10;
 /** Smallest ClientInfo payload the server accepts: key and nonce. */
-export const MIN_CLIENT_INFO_LENGTH = KEY_LENGTH + NONCE_LENGTH;
+export const MIN_CLIENT_INFO_LENGTH: number = KEY_LENGTH + NONCE_LENGTH;
 /** Largest ClientInfo payload the server accepts. */
 export const MAX_CLIENT_INFO_LENGTH = 256 << 10;
 /** Largest ServerInfo payload a client accepts: nonce and `MaxInfoLen`. */
-export const MAX_SERVER_INFO_LENGTH = NONCE_LENGTH + MAX_INFO_LENGTH;
+export const MAX_SERVER_INFO_LENGTH: number = NONCE_LENGTH + MAX_INFO_LENGTH;
 /** Length of Ping and Pong data. */
 export const PING_DATA_LENGTH = 8;
 /** Largest Ping payload the server accepts (it echoes the first 8 bytes). */
