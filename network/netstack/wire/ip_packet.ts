@@ -1,0 +1,31 @@
+/**
+ * An IP packet of either version, as the netstack receives it from the
+ * WireGuard device: the version nibble picks the parser.
+ *
+ * @module
+ */
+import { type IPv4Packet, type IPv4ParseOptions, parseIPv4Packet } from "./ipv4.ts";
+import { type IPv6Packet, parseIPv6Packet } from "./ipv6.ts";
+import { WireError } from "./wire_error.ts";
+
+/** A parsed IPv4 or IPv6 packet; `version` tells which. */
+export type IPPacket = IPv4Packet | IPv6Packet;
+
+/**
+ * Parses an IPv4 or IPv6 packet by its version nibble. Both views share
+ * `src`, `dst`, `protocol` (the upper layer), `payload` and `isFragment`.
+ * Throws a {@link WireError}.
+ *
+ * @example
+ * ```ts
+ * const ip = parseIPPacket(bytes);
+ * console.log(ip.version, ip.protocol, ip.payload.length);
+ * ```
+ */
+export function parseIPPacket(bytes: Uint8Array, options: IPv4ParseOptions = {}): IPPacket {
+  if (bytes.length === 0) throw new WireError("truncated", "empty packet");
+  const version = bytes[0] >> 4;
+  if (version === 4) return parseIPv4Packet(bytes, options);
+  if (version === 6) return parseIPv6Packet(bytes);
+  throw new WireError("bad-version", `IP version ${version}`);
+}
