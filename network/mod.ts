@@ -20,7 +20,9 @@ import { InvalidNexusURLError, NotLoggedInError } from "./node_errors.ts";
 
 export * from "./node_types.ts";
 export * from "./node_errors.ts";
-export { CitadelNode, type CitadelNodeOptions } from "./node.ts";
+export { CitadelNode, type CitadelNodeOptions, type NodeDataPlaneOptions } from "./node.ts";
+// The data plane a node starts with the `dataPlane` option (its options, events and counters).
+export type * from "./magicsock/mod.ts";
 // The state store is pluggable: library users may pass their own StateStore.
 export {
   FileStateStore,

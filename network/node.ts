@@ -30,6 +30,8 @@ import type { StateStore } from "../state/store.ts";
 import type { ConnectResult, NodeEvent, NodeStatus, PeerStatus, WhoIs } from "./node_types.ts";
 import { nodeShortName, summarizeNode } from "./control/node_summary.ts";
 import { NexusMismatchError, NotLoggedInError } from "./node_errors.ts";
+import { MagicSock, type MagicSockOptions } from "./magicsock/magic_sock.ts";
+import { dataPlaneNetmap } from "./magicsock/data_plane_netmap.ts";
 
 /** Least time between two writes of the netmap cache to the state store. */
 const NETMAP_SAVE_INTERVAL_MS = 5_000;
@@ -62,7 +64,18 @@ export interface CitadelNodeOptions {
   random?: RandomSource;
   /** How often to check that Nexus still knows the node key (default 60 s). */
   registrationCheckIntervalMs?: number;
+  /**
+   * Opt-in: start the data plane (WireGuard over DERP, disco Pongs) once the
+   * first netmap has arrived, with these options; none when absent.
+   */
+  dataPlane?: NodeDataPlaneOptions;
 }
+
+/** What the node's data plane takes from its caller (keys, clock and randomness are the node's). */
+export type NodeDataPlaneOptions = Omit<
+  MagicSockOptions,
+  "nodeKey" | "discoKey" | "clock" | "random"
+>;
 
 /**
  * One mesh node.
@@ -94,6 +107,8 @@ export class CitadelNode {
   #failure: Error | null = null;
   #lastPingURL = "";
   #done: { promise: Promise<Error | null>; resolve: (e: Error | null) => void };
+  #magicSock: MagicSock | null = null;
+  #preferredDERP = 0;
 
   /** Makes a node; nothing happens until {@link CitadelNode.start}. */
   constructor(options: CitadelNodeOptions) {
@@ -135,6 +150,7 @@ export class CitadelNode {
       const newlyRegistered = await this.#login();
       const firstMap = this.#startPolling();
       await firstMap;
+      if (this.#options.dataPlane) await this.#startDataPlane(this.#options.dataPlane, signal);
       const addresses = this.#netmap.selfAddresses();
       return {
         nodeName: this.#netmap.nodeName(),
@@ -212,6 +228,11 @@ export class CitadelNode {
     return null;
   }
 
+  /** The data plane, when started with the `dataPlane` option; null otherwise. */
+  get dataPlane(): MagicSock | null {
+    return this.#magicSock;
+  }
+
   /** How many peers the netmap holds. */
   get peerCount(): number {
     return this.#netmap.peerCount;
@@ -221,6 +242,7 @@ export class CitadelNode {
   async close(): Promise<void> {
     this.#stop.abort(new DOMException("node closed", "AbortError"));
     this.#connected = false;
+    await this.#magicSock?.close();
     try {
       await this.#loop;
     } catch {
@@ -368,7 +390,10 @@ export class CitadelNode {
     return new ControlClient({
       serverURL: this.#options.controlURL,
       machineKey,
-      hostinfo: () => ({ Hostname: this.#hostname() }),
+      hostinfo: () =>
+        this.#preferredDERP
+          ? { Hostname: this.#hostname(), NetInfo: { PreferredDERP: this.#preferredDERP } }
+          : { Hostname: this.#hostname() },
       caCerts: this.#options.caCerts,
       clock: this.#clock,
       random: this.#random,
@@ -541,6 +566,30 @@ export class CitadelNode {
     }
   }
 
+  /**
+   * Starts the data plane on the current netmap, then tells Nexus our home
+   * DERP region (`NetInfo.PreferredDERP`, data-plane reference §3.9) with a
+   * lite update; later map requests carry it in their Hostinfo too.
+   */
+  async #startDataPlane(options: NodeDataPlaneOptions, signal?: AbortSignal): Promise<void> {
+    const state = this.#state!;
+    const sock = new MagicSock({
+      ...options,
+      nodeKey: state.nodeKey,
+      discoKey: this.#discoKey,
+      clock: this.#clock,
+      random: this.#random,
+    });
+    sock.setNetmap(dataPlaneNetmap(this.#netmap));
+    this.#magicSock = sock;
+    this.#preferredDERP = await sock.start(signal);
+    await this.#client!.liteUpdate({
+      nodeKey: state.nodeKey.publicKey(),
+      discoKey: this.#discoKey.publicKey(),
+      signal: AbortSignal.any(signal ? [signal, this.#stop.signal] : [this.#stop.signal]),
+    });
+  }
+
   /** Applies one map message; returns true when it was a (non-keep-alive) netmap update. */
   #onMapResponse(message: MapResponse): boolean {
     const change = this.#netmap.apply(message);
@@ -566,6 +615,13 @@ export class CitadelNode {
     }
     if (netmapChanged(change)) {
       this.#emit({ kind: "netmap", summary: describeNetmapChange(change) });
+    }
+    if (
+      this.#magicSock &&
+      (change.fullMap || change.selfChanged || change.derpMapChanged ||
+        change.peersAdded.length + change.peersRemoved.length + change.peersUpdated.length > 0)
+    ) {
+      this.#magicSock.setNetmap(dataPlaneNetmap(this.#netmap));
     }
     this.#scheduleNetmapSave(change.fullMap);
     return true;

@@ -1,0 +1,449 @@
+/**
+ * MagicSock: the data plane that ties WireGuard, disco and DERP together
+ * (data-plane reference §2). This first version is DERP-only: it keeps one
+ * DERP connection to the home region (§3.8), answers disco Pings arriving
+ * over it with Pongs (§2.6), and carries every WireGuard datagram to and from
+ * peers over it (§2.3, §2.4: with no trusted direct path, tailscaled sends to
+ * our home DERP). Decrypted IP packets go to a handler; ICMP echo requests to
+ * our own addresses are answered here until the userspace stack owns ICMP.
+ *
+ * Time comes from an injected {@link Clock}: WireGuard timers run on
+ * `clock.monotonic()`, and one clock timer is kept armed at the device's
+ * next deadline.
+ *
+ * @module
+ */
+import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import type { DERPNode, DERPRegion } from "../control/map_response.ts";
+import type { DiscoPrivateKey, NodePrivateKey, NodePublicKey } from "../crypto/keys.ts";
+import { type RandomSource, systemRandom } from "../crypto/random.ts";
+import { DerpClient, type DerpMessage } from "../derp/derp_client.ts";
+import {
+  DiscoSharedKey,
+  looksLikeDiscoPacket,
+  openDiscoPacket,
+  sealDiscoMessage,
+} from "../disco/disco_packet.ts";
+import { AddrPort } from "../filter/addr_port.ts";
+import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
+import type { PeerStats } from "../wireguard/peer.ts";
+import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
+import { chooseHomeRegion, derpNodeOf, derpNodeURL } from "./derp_home.ts";
+import { icmpEchoReply } from "./icmp_echo.ts";
+import { packetAddress } from "./ip_prefix.ts";
+
+/** `tailcfg.DerpMagicIP`: the fake address whose port carries a DERP region ID (§2.4). */
+const DERP_MAGIC_IP = Uint8Array.of(127, 3, 3, 40);
+/** Upper bound of the wait between DERP reconnect attempts (§3.8). */
+const DERP_RECONNECT_MAX_MS = 5000;
+/** First wait before a DERP reconnect. */
+const DERP_RECONNECT_MIN_MS = 250;
+
+/** Options of a {@link MagicSock}. */
+export interface MagicSockOptions {
+  /** Our node key: the WireGuard static key and our DERP address. */
+  nodeKey: NodePrivateKey;
+  /** This run's disco key (the one sent to control in `MapRequest.DiscoKey`). */
+  discoKey: DiscoPrivateKey;
+  /** Time and timers; the system clock when absent. */
+  clock?: Clock;
+  /** Randomness for WireGuard and disco nonces; the system's when absent. */
+  random?: RandomSource;
+  /** Extra trusted CA certificates (PEM) for `https:` DERP servers. */
+  caCerts?: string[];
+  /**
+   * Dial DERP over plain HTTP (tailscaled's `TS_DEBUG_USE_DERP_HTTP`): for a
+   * control server on plain HTTP whose embedded DERP has no TLS.
+   */
+  plainHTTPDerp?: boolean;
+  /** The region to make home when the DERP map offers it. */
+  preferredRegion?: number;
+  /** Overrides the URL dialled for a region's node (tests). */
+  derpURL?: (node: DERPNode, region: DERPRegion) => URL | string;
+  /** Receives every decrypted IP packet that is not answered here, with its peer. */
+  onPacket?: (packet: Uint8Array, from: NodePublicKey) => void;
+  /** Receives events worth a log line. */
+  onEvent?: (event: MagicSockEvent) => void;
+  /** Answer ICMP echo requests to our addresses (default true). */
+  answerEchoRequests?: boolean;
+}
+
+/** Something that happened in the data plane, for logs and tests. */
+export type MagicSockEvent =
+  | { kind: "derp-connected"; region: number; url: string }
+  | { kind: "derp-lost"; region: number; error: string; retryInMs: number }
+  | { kind: "disco-ping"; from: NodePublicKey; txId: Uint8Array }
+  | { kind: "handshake"; peer: NodePublicKey };
+
+/** Counters of a {@link MagicSock}. */
+export interface MagicSockStats {
+  /** Disco Pings answered with a Pong. */
+  discoPingsAnswered: number;
+  /** Disco packets dropped (unknown sender, bad box, unhandled message). */
+  discoDropped: number;
+  /** WireGuard datagrams sent over DERP. */
+  datagramsSent: number;
+  /** WireGuard datagrams received over DERP and taken by a peer. */
+  datagramsReceived: number;
+  /** Datagrams from node keys not in the netmap, dropped (§0.4). */
+  droppedUnknownPeer: number;
+  /** Datagrams the WireGuard device refused. */
+  droppedByDevice: number;
+  /** Outbound packets with no peer for their destination, or no DERP connection. */
+  droppedNoRoute: number;
+  /** DERP sends that failed. */
+  derpSendErrors: number;
+  /** ICMP echo requests answered. */
+  echoRepliesSent: number;
+  /** Decrypted IP packets handed to `onPacket`. */
+  packetsDelivered: number;
+}
+
+/** {@link MagicSock.start} was called without a netmap, or twice. */
+export class MagicSockStateError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "MagicSockStateError";
+  }
+}
+
+/**
+ * The data plane of one node, over DERP.
+ *
+ * @example
+ * ```ts
+ * const sock = new MagicSock({ nodeKey, discoKey, plainHTTPDerp: true, onPacket });
+ * sock.setNetmap(dataPlaneNetmap(netmap));
+ * const home = await sock.start();
+ * sock.sendPacket(ipPacket);
+ * await sock.close();
+ * ```
+ */
+export class MagicSock {
+  /** Traffic counters. */
+  readonly stats: MagicSockStats = {
+    discoPingsAnswered: 0,
+    discoDropped: 0,
+    datagramsSent: 0,
+    datagramsReceived: 0,
+    droppedUnknownPeer: 0,
+    droppedByDevice: 0,
+    droppedNoRoute: 0,
+    derpSendErrors: 0,
+    echoRepliesSent: 0,
+    packetsDelivered: 0,
+  };
+  readonly #options: MagicSockOptions;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #device: WireGuardDevice;
+  readonly #stop = new AbortController();
+  #netmap: DataPlaneNetmap = { selfAddresses: [], peers: [], derpMap: null };
+  #peers = new Map<string, DataPlanePeer>();
+  #peersByDisco = new Map<string, DataPlanePeer>();
+  #discoKeys = new Map<string, DiscoSharedKey>();
+  #selfIPs: Uint8Array[] = [];
+  #homeRegion: DERPRegion | undefined;
+  #derp: DerpClient | undefined;
+  #loop: Promise<void> | undefined;
+  #timer: TimerHandle | undefined;
+  #timerDeadline: number | undefined;
+  #handshakesSeen = new Map<string, number>();
+
+  /** A data plane with no peers; nothing is sent until {@link MagicSock.start}. */
+  constructor(options: MagicSockOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? systemRandom;
+    this.#device = new WireGuardDevice({
+      localPrivateKey: options.nodeKey,
+      clock: this.#clock,
+      random: this.#random,
+      // Inbound handshakes only from netmap peers (§0.4), checked against their AllowedIPs.
+      lookupPeer: (key) => {
+        const peer = this.#peers.get(key.toText());
+        return peer ? this.#peerOptions(peer) : undefined;
+      },
+    });
+  }
+
+  /** The home DERP region ID, once {@link MagicSock.start} chose it. */
+  get homeRegion(): number | undefined {
+    return this.#homeRegion?.RegionID;
+  }
+
+  /** The WireGuard counters of the peer with this key, once it has a WireGuard peer. */
+  peerStats(key: NodePublicKey): Readonly<PeerStats> | undefined {
+    return this.#device.peer(key)?.stats;
+  }
+
+  /** Whether the peer with this key has a usable WireGuard session now. */
+  hasSession(key: NodePublicKey): boolean {
+    return this.#device.peer(key)?.hasSession(this.#clock.monotonic()) ?? false;
+  }
+
+  /** Whether a DERP connection to the home region is up right now. */
+  get derpConnected(): boolean {
+    return !!this.#derp && !this.#derp.closed;
+  }
+
+  /**
+   * Takes a new netmap: peers that left lose their WireGuard sessions, and
+   * disco from keys no longer listed is dropped from now on.
+   */
+  setNetmap(netmap: DataPlaneNetmap): void {
+    this.#netmap = netmap;
+    this.#peers = new Map(netmap.peers.map((p) => [p.nodeKey.toText(), p]));
+    this.#peersByDisco = new Map();
+    for (const peer of netmap.peers) {
+      if (peer.discoKey) this.#peersByDisco.set(peer.discoKey.toText(), peer);
+    }
+    for (const key of [...this.#discoKeys.keys()]) {
+      if (!this.#peersByDisco.has(key)) this.#discoKeys.delete(key);
+    }
+    for (const peer of [...this.#device.peers]) {
+      if (!this.#peers.has(peer.remotePublicKey.toText())) {
+        this.#device.removePeer(peer.remotePublicKey);
+      }
+    }
+    this.#selfIPs = netmap.selfAddresses.filter((p) => p.isSingleIP).map((p) => p.ip);
+  }
+
+  /**
+   * Chooses the home region from the netmap's DERP map, connects to it, and
+   * starts receiving. Resolves with the home region ID once connected; the
+   * connection is then kept (reconnecting with backoff ≤ 5 s, §3.8) until
+   * {@link MagicSock.close}. Throws `NoDerpRegionError`, the DERP errors of
+   * the first connect, or {@link MagicSockStateError}.
+   */
+  async start(signal?: AbortSignal): Promise<number> {
+    if (this.#loop) throw new MagicSockStateError("the data plane is already started");
+    if (!this.#netmap.derpMap) throw new MagicSockStateError("no DERP map yet: set a netmap first");
+    const region = chooseHomeRegion(this.#netmap.derpMap, this.#options.preferredRegion);
+    this.#homeRegion = region;
+    const derp = await this.#connect(region, signal);
+    this.#loop = this.#run(derp, region);
+    return region.RegionID;
+  }
+
+  /**
+   * Sends one IP packet to the peer whose AllowedIPs hold its destination:
+   * through WireGuard (handshaking first when needed) and over DERP. Returns
+   * false when no peer routes the destination.
+   */
+  sendPacket(packet: Uint8Array): boolean {
+    const destination = packetAddress(packet, "destination");
+    const peer = destination ? this.#routeFor(destination) : undefined;
+    if (!peer) {
+      this.stats.droppedNoRoute++;
+      return false;
+    }
+    const wgPeer = this.#device.addPeer(peer.nodeKey, this.#peerOptions(peer));
+    this.#flush({ peer: wgPeer, ...wgPeer.sendPacket(packet, this.#clock.monotonic()) });
+    return true;
+  }
+
+  /** Closes the DERP connection, stops the timers and erases WireGuard sessions. */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    this.#derp?.close();
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#loop;
+    for (const peer of [...this.#device.peers]) this.#device.removePeer(peer.remotePublicKey);
+  }
+
+  // --- DERP -----------------------------------------------------------------
+
+  async #connect(region: DERPRegion, signal?: AbortSignal): Promise<DerpClient> {
+    const node = derpNodeOf(region);
+    const url = this.#options.derpURL?.(node, region) ??
+      derpNodeURL(node, this.#options.plainHTTPDerp);
+    const derp = await DerpClient.connect({
+      url,
+      nodeKey: this.#options.nodeKey,
+      caCerts: this.#options.caCerts,
+      preferred: true,
+      clock: this.#clock,
+      random: this.#random,
+      signal: signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal,
+    });
+    this.#derp = derp;
+    this.#options.onEvent?.({ kind: "derp-connected", region: region.RegionID, url: String(url) });
+    return derp;
+  }
+
+  async #run(first: DerpClient, region: DERPRegion): Promise<void> {
+    let derp: DerpClient | undefined = first;
+    let delay = DERP_RECONNECT_MIN_MS;
+    while (!this.#stop.signal.aborted) {
+      if (derp) {
+        try {
+          for await (const message of derp) this.#onDerpMessage(message, region.RegionID);
+        } catch (error) {
+          if (this.#stop.signal.aborted) break;
+          this.#options.onEvent?.({
+            kind: "derp-lost",
+            region: region.RegionID,
+            error: error instanceof Error ? error.message : String(error),
+            retryInMs: delay,
+          });
+        }
+        derp.close();
+        if (this.#derp === derp) this.#derp = undefined;
+        derp = undefined;
+      }
+      if (this.#stop.signal.aborted) break;
+      try {
+        await this.#clock.sleep(delay, this.#stop.signal);
+      } catch {
+        break;
+      }
+      try {
+        derp = await this.#connect(region);
+        delay = DERP_RECONNECT_MIN_MS;
+      } catch {
+        delay = Math.min(delay * 2, DERP_RECONNECT_MAX_MS);
+      }
+    }
+  }
+
+  #onDerpMessage(message: DerpMessage, region: number): void {
+    if (message.type !== "packet") return;
+    if (looksLikeDiscoPacket(message.data)) {
+      this.#onDisco(message.src, message.data, region);
+      return;
+    }
+    const peer = this.#peers.get(message.src.toText());
+    if (!peer) {
+      this.stats.droppedUnknownPeer++;
+      return;
+    }
+    const output = this.#device.handleDatagram(message.data, this.#clock.monotonic());
+    if (!output) {
+      this.stats.droppedByDevice++;
+      this.#armTimer();
+      return;
+    }
+    this.stats.datagramsReceived++;
+    this.#flush(output);
+  }
+
+  #sendOverDerp(to: NodePublicKey, datagram: Uint8Array): void {
+    const derp = this.#derp;
+    if (!derp || derp.closed) {
+      this.stats.droppedNoRoute++;
+      return;
+    }
+    derp.send(to, datagram).catch(() => this.stats.derpSendErrors++);
+  }
+
+  // --- disco (§2.6) -----------------------------------------------------------
+
+  #onDisco(src: NodePublicKey, packet: Uint8Array, region: number): void {
+    const opened = openDiscoPacket(packet, this.#options.discoKey, (sender) => {
+      const text = sender.toText();
+      if (!this.#peersByDisco.has(text)) return null;
+      let shared = this.#discoKeys.get(text);
+      if (!shared) {
+        shared = DiscoSharedKey.derive(this.#options.discoKey, sender);
+        this.#discoKeys.set(text, shared);
+      }
+      return shared;
+    });
+    if (!opened.ok || opened.message.type !== "ping") {
+      // Pongs and CallMeMaybe matter only for direct paths, which this version does not try.
+      this.stats.discoDropped++;
+      return;
+    }
+    const ping = opened.message;
+    // Over DERP the sender is the frame's node key (§2.6 step 2); a Ping naming another is a lie.
+    if (ping.nodeKey && !ping.nodeKey.equals(src)) {
+      this.stats.discoDropped++;
+      return;
+    }
+    this.#options.onEvent?.({ kind: "disco-ping", from: src, txId: ping.txId });
+    const pong = sealDiscoMessage(
+      { type: "pong", txId: ping.txId, src: new AddrPort(DERP_MAGIC_IP, region) },
+      this.#options.discoKey,
+      opened.sender,
+      this.#random,
+      this.#discoKeys.get(opened.sender.toText()),
+    );
+    this.stats.discoPingsAnswered++;
+    this.#sendOverDerp(src, pong);
+  }
+
+  // --- WireGuard --------------------------------------------------------------
+
+  #peerOptions(peer: DataPlanePeer) {
+    return {
+      isAllowedSource: (packet: Uint8Array) => {
+        const source = packetAddress(packet, "source");
+        return !!source && peer.allowedIPs.some((prefix) => prefix.contains(source));
+      },
+    };
+  }
+
+  #routeFor(destination: Uint8Array): DataPlanePeer | undefined {
+    let best: DataPlanePeer | undefined;
+    let bestBits = -1;
+    for (const peer of this.#netmap.peers) {
+      for (const prefix of peer.allowedIPs) {
+        if (prefix.bits > bestBits && prefix.contains(destination)) {
+          best = peer;
+          bestBits = prefix.bits;
+        }
+      }
+    }
+    return best;
+  }
+
+  #flush(output: DeviceOutput): void {
+    const key = output.peer.remotePublicKey;
+    for (const datagram of output.send) {
+      this.stats.datagramsSent++;
+      this.#sendOverDerp(key, datagram);
+    }
+    const handshakes = output.peer.stats.handshakes;
+    if (handshakes !== (this.#handshakesSeen.get(key.toText()) ?? 0)) {
+      this.#handshakesSeen.set(key.toText(), handshakes);
+      this.#options.onEvent?.({ kind: "handshake", peer: key });
+    }
+    for (const packet of output.deliver) this.#deliver(output, packet);
+    this.#armTimer();
+  }
+
+  #deliver(output: DeviceOutput, packet: Uint8Array): void {
+    if (this.#options.answerEchoRequests ?? true) {
+      const reply = icmpEchoReply(packet, this.#selfIPs);
+      if (reply) {
+        this.stats.echoRepliesSent++;
+        const peer = output.peer;
+        this.#flush({ peer, ...peer.sendPacket(reply, this.#clock.monotonic()) });
+        return;
+      }
+    }
+    this.stats.packetsDelivered++;
+    this.#options.onPacket?.(packet, output.peer.remotePublicKey);
+  }
+
+  /** Keeps one clock timer at the device's earliest deadline. */
+  #armTimer(): void {
+    if (this.#stop.signal.aborted) return;
+    const deadline = this.#device.nextDeadline();
+    if (deadline === this.#timerDeadline && this.#timer !== undefined) return;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerDeadline = deadline;
+    if (deadline === undefined) return;
+    const wait = Math.max(0, deadline - this.#clock.monotonic());
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerDeadline = undefined;
+      for (const output of this.#device.tick(this.#clock.monotonic())) this.#flush(output);
+      this.#armTimer();
+    }, wait);
+  }
+}
