@@ -8,6 +8,7 @@
  * @module
  */
 import { ipAddressEquals } from "../filter/ip_address.ts";
+import { onesComplementSum, writeChecksum } from "./ip_checksum.ts";
 
 const IPV4_PROTOCOL_ICMP = 1;
 const IPV6_NEXT_HEADER_ICMPV6 = 58;
@@ -17,22 +18,6 @@ const ICMPV6_ECHO_REQUEST = 128;
 const ICMPV6_ECHO_REPLY = 129;
 const IPV6_HEADER_LENGTH = 40;
 const REPLY_TTL = 64;
-
-/** RFC 1071 one's-complement sum of `data`, added to `initial`, folded to 16 bits. */
-function onesComplementSum(data: Uint8Array, initial = 0): number {
-  let sum = initial;
-  const even = data.length & ~1;
-  for (let i = 0; i < even; i += 2) sum += (data[i] << 8) | data[i + 1];
-  if (data.length & 1) sum += data[data.length - 1] << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return sum;
-}
-
-function writeChecksum(bytes: Uint8Array, offset: number, sum: number): void {
-  const checksum = ~sum & 0xffff;
-  bytes[offset] = checksum >> 8;
-  bytes[offset + 1] = checksum & 0xff;
-}
 
 /**
  * The echo reply to `packet` when it is an ICMP echo request (IPv4 or IPv6,

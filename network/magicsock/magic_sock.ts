@@ -4,8 +4,9 @@
  * DERP connection to the home region (§3.8), answers disco Pings arriving
  * over it with Pongs (§2.6), and carries every WireGuard datagram to and from
  * peers over it (§2.3, §2.4: with no trusted direct path, tailscaled sends to
- * our home DERP). Decrypted IP packets go to a handler; ICMP echo requests to
- * our own addresses are answered here until the userspace stack owns ICMP.
+ * our home DERP). Decrypted IP packets go to a handler; TSMP Pings (§5) and
+ * ICMP echo requests to our own addresses are answered here (the latter
+ * until the userspace stack owns ICMP).
  *
  * Time comes from an injected {@link Clock}: WireGuard timers run on
  * `clock.monotonic()`, and one clock timer is kept armed at the device's
@@ -31,6 +32,7 @@ import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
 import { chooseHomeRegion, derpNodeOf, derpNodeURL } from "./derp_home.ts";
 import { icmpEchoReply } from "./icmp_echo.ts";
 import { packetAddress } from "./ip_prefix.ts";
+import { isTSMPPacket, tsmpPong } from "./tsmp.ts";
 
 /** `tailcfg.DerpMagicIP`: the fake address whose port carries a DERP region ID (§2.4). */
 const DERP_MAGIC_IP = Uint8Array.of(127, 3, 3, 40);
@@ -95,6 +97,10 @@ export interface MagicSockStats {
   derpSendErrors: number;
   /** ICMP echo requests answered. */
   echoRepliesSent: number;
+  /** TSMP Pings answered with a Pong. */
+  tsmpPongsSent: number;
+  /** Other TSMP packets (pongs, disco-key adverts, rejects), consumed unhandled. */
+  tsmpIgnored: number;
   /** Decrypted IP packets handed to `onPacket`. */
   packetsDelivered: number;
 }
@@ -132,6 +138,8 @@ export class MagicSock {
     droppedNoRoute: 0,
     derpSendErrors: 0,
     echoRepliesSent: 0,
+    tsmpPongsSent: 0,
+    tsmpIgnored: 0,
     packetsDelivered: 0,
   };
   readonly #options: MagicSockOptions;
@@ -416,6 +424,18 @@ export class MagicSock {
   }
 
   #deliver(output: DeviceOutput, packet: Uint8Array): void {
+    // TSMP never reaches the packet handler: it is the data plane's own protocol (§5).
+    if (isTSMPPacket(packet)) {
+      const pong = tsmpPong(packet, this.#selfIPs);
+      if (pong) {
+        this.stats.tsmpPongsSent++;
+        const peer = output.peer;
+        this.#flush({ peer, ...peer.sendPacket(pong, this.#clock.monotonic()) });
+      } else {
+        this.stats.tsmpIgnored++;
+      }
+      return;
+    }
     if (this.#options.answerEchoRequests ?? true) {
       const reply = icmpEchoReply(packet, this.#selfIPs);
       if (reply) {

@@ -6,8 +6,9 @@
  *    DERP reached tailscaled through Headscale, and our Pong is sealed right;
  * 2. `tailscale ping --icmp` gets an echo reply: tailscaled's WireGuard handshake with us (we are
  *    the responder) and transport both ways, over DERP;
- * 3. Citadel pings tailscaled's address itself: our WireGuard initiation, and the reply from
- *    tailscaled's userspace stack decrypted here.
+ * 3. `tailscale ping --tsmp` gets a TSMP Pong, written by our data plane inside WireGuard;
+ * 4. Citadel pings tailscaled's address itself through the same session, and the reply from
+ *    tailscaled's userspace stack is decrypted here.
  * Round-trip times are printed.
  */
 import assert from "node:assert/strict";
@@ -63,7 +64,7 @@ for (const version of readPeerPins().headscaleVersions) {
   Deno.test({
     ...TEST,
     name:
-      `magicsock over DERP (headscale ${version} embedded): tailscaled's disco ping and ICMP ping over WireGuard are answered; our ICMP ping is answered too`,
+      `magicsock over DERP (headscale ${version} embedded): tailscaled's disco, ICMP and TSMP pings are answered; our ICMP ping is answered too`,
     fn: async () => {
       await using hs = await startHeadscale({ version });
       const user = await hs.createUser("mesh");
@@ -125,7 +126,16 @@ for (const version of readPeerPins().headscaleVersions) {
           icmpRtts.push((await ts.ping(nodeIP, { type: "icmp" })).latencyMs);
         }
 
-        // (3) Citadel pings tailscaled through the same session; its userspace stack answers.
+        // (3) TSMP over WireGuard over DERP: our data plane writes the Pong.
+        const tsmp = await ts.ping(nodeIP, { type: "tsmp", timeoutSeconds: 30 });
+        assert.equal(tsmp.nodeIp, nodeIP);
+        assert.ok(sock.stats.tsmpPongsSent > 0, "our TSMP Pong went out through WireGuard");
+        const tsmpRtts = [tsmp.latencyMs];
+        for (let i = 0; i < 4; i++) {
+          tsmpRtts.push((await ts.ping(nodeIP, { type: "tsmp" })).latencyMs);
+        }
+
+        // (4) Citadel pings tailscaled through the same session; its userspace stack answers.
         const tsIP = await ts.ip();
         const ourRtts: number[] = [];
         for (let sequence = 1; sequence <= 5; sequence++) {
@@ -149,6 +159,9 @@ for (const version of readPeerPins().headscaleVersions) {
         );
         console.log(
           `headscale ${version}: tailscale ping --icmp (WireGuard over DERP): ${fmt(icmpRtts)}`,
+        );
+        console.log(
+          `headscale ${version}: tailscale ping --tsmp (WireGuard over DERP): ${fmt(tsmpRtts)}`,
         );
         console.log(
           `headscale ${version}: Citadel → tailscaled ICMP echo (WireGuard over DERP): ${
