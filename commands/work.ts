@@ -169,6 +169,8 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
             signal: connecting.signal,
             allowInteractive: false,
             caCerts,
+            // work is the node peers talk to: WireGuard over DERP.
+            dataPlane: true,
             onAuthURL: () =>
               connecting.abort(
                 new CommandError(

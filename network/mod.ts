@@ -108,6 +108,9 @@ export async function connect(
     onAuthURL: options.onAuthURL,
     onEvent: options.onEvent,
     caCerts: options.caCerts,
+    dataPlane: options.dataPlane
+      ? { plainHTTPDerp: new URL(controlURL).protocol === "http:", caCerts: options.caCerts }
+      : undefined,
   });
   const result = await node.start(options.signal);
   globalNode = node;

@@ -11,7 +11,7 @@
  * @module
  */
 import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
-import { DiscoPrivateKey, NodePrivateKey } from "./crypto/keys.ts";
+import { DiscoPrivateKey, NodePrivateKey, NodePublicKey } from "./crypto/keys.ts";
 import { MachinePrivateKey } from "./crypto/keys.ts";
 import { type RandomSource, systemRandom } from "./crypto/random.ts";
 import { Backoff } from "./control/backoff.ts";
@@ -150,7 +150,7 @@ export class CitadelNode {
       const newlyRegistered = await this.#login();
       const firstMap = this.#startPolling();
       await firstMap;
-      if (this.#options.dataPlane) await this.#startDataPlane(this.#options.dataPlane, signal);
+      if (this.#options.dataPlane) await this.#startDataPlane(this.#options.dataPlane);
       const addresses = this.#netmap.selfAddresses();
       return {
         nodeName: this.#netmap.nodeName(),
@@ -184,16 +184,28 @@ export class CitadelNode {
 
   /** Visible peers, sorted by node ID. */
   peers(): PeerStatus[] {
-    return this.#netmap.peerSummaries().map((p) => ({
-      hostname: p.hostname,
-      ip: p.ip,
-      ipv6: p.ipv6,
-      online: p.online,
-      os: p.os,
-      lastSeen: p.lastSeen,
-      // No data plane yet: no path to any peer.
-      path: "none",
-    }));
+    return this.#netmap.peers().map((node) => {
+      const p = summarizeNode(node);
+      return {
+        hostname: p.hostname,
+        ip: p.ip,
+        ipv6: p.ipv6,
+        online: p.online,
+        os: p.os,
+        lastSeen: p.lastSeen,
+        path: this.#pathTo(node.Key),
+      };
+    });
+  }
+
+  /** How packets reach a peer now: only over DERP so far, once a WireGuard session is up. */
+  #pathTo(key: string): "direct" | "relay" | "none" {
+    if (!this.#magicSock) return "none";
+    try {
+      return this.#magicSock.hasSession(NodePublicKey.parse(key)) ? "relay" : "none";
+    } catch {
+      return "none";
+    }
   }
 
   /**
@@ -569,9 +581,12 @@ export class CitadelNode {
   /**
    * Starts the data plane on the current netmap, then tells Nexus our home
    * DERP region (`NetInfo.PreferredDERP`, data-plane reference §3.9) with a
-   * lite update; later map requests carry it in their Hostinfo too.
+   * lite update; later map requests carry it in their Hostinfo too. A data
+   * plane that cannot start (DERP unreachable) does not take the node down:
+   * it is reported as a warning and retried with backoff until it starts or
+   * the node closes.
    */
-  async #startDataPlane(options: NodeDataPlaneOptions, signal?: AbortSignal): Promise<void> {
+  async #startDataPlane(options: NodeDataPlaneOptions): Promise<void> {
     const state = this.#state!;
     const sock = new MagicSock({
       ...options,
@@ -580,14 +595,38 @@ export class CitadelNode {
       clock: this.#clock,
       random: this.#random,
     });
-    sock.setNetmap(dataPlaneNetmap(this.#netmap));
     this.#magicSock = sock;
-    this.#preferredDERP = await sock.start(signal);
-    await this.#client!.liteUpdate({
-      nodeKey: state.nodeKey.publicKey(),
-      discoKey: this.#discoKey.publicKey(),
-      signal: AbortSignal.any(signal ? [signal, this.#stop.signal] : [this.#stop.signal]),
-    });
+    const backoff = new Backoff({ random: this.#random, baseMs: 1_000, maxMs: 30_000 });
+    const attempt = async (): Promise<boolean> => {
+      try {
+        sock.setNetmap(dataPlaneNetmap(this.#netmap));
+        this.#preferredDERP = await sock.start(this.#stop.signal);
+        await this.#client!.liteUpdate({
+          nodeKey: state.nodeKey.publicKey(),
+          discoKey: this.#discoKey.publicKey(),
+          signal: this.#stop.signal,
+        });
+        return true;
+      } catch (err) {
+        if (this.#stop.signal.aborted) return true;
+        this.#emit({
+          kind: "warning",
+          message: `data plane: ${(err as Error).message}; retrying in the background`,
+        });
+        return false;
+      }
+    };
+    if (await attempt()) return;
+    void (async () => {
+      while (!this.#stop.signal.aborted && !sock.derpConnected) {
+        try {
+          await this.#clock.sleep(backoff.nextDelayMs(), this.#stop.signal);
+        } catch {
+          return;
+        }
+        if (await attempt()) return;
+      }
+    })();
   }
 
   /** Applies one map message; returns true when it was a (non-keep-alive) netmap update. */

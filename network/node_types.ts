@@ -71,6 +71,12 @@ export interface ConnectOptions {
    * state they fail with {@link NotLoggedInError} instead of waiting for a login.
    */
   allowInteractive?: boolean;
+  /**
+   * Start the data plane too (WireGuard over DERP; default false): peers can
+   * then reach this node, e.g. `tailscale ping`. Over a plain-HTTP Nexus
+   * (a local test setup) DERP is spoken over plain HTTP as well.
+   */
+  dataPlane?: boolean;
 }
 
 /** Result of {@link connect}. */
