@@ -1,6 +1,7 @@
 /**
  * `./dev demo`: a local Nexus (real Headscale on 127.0.0.1), two citadel nodes
- * and one tailscaled joined to one user, and the status of each.
+ * and one tailscaled joined to one user, the status of each, and a ping from
+ * the tailscaled to a citadel node (disco, then ICMP over WireGuard via DERP).
  *
  * The citadel nodes run as real `bin/citadel work` processes, each with its
  * own state directory; `bin/citadel status` asks them through their local API.
@@ -82,9 +83,18 @@ try {
       `${node.name.padEnd(14)} ${node.ipAddresses.join(" ").padEnd(34)} online=${node.online}`,
     );
   }
+  const citadelA = (await nexus.listNodes()).find((n) => n.name === "citadel-a")!;
+  const citadelIP = citadelA.ipAddresses.find((ip) => ip.includes("."))!;
+  step(`tailscale ping ${citadelIP} (citadel-a): a disco ping, then ICMP over WireGuard`);
+  const disco = await tailscaled.ping(citadelIP, { timeoutSeconds: 30 });
   console.log(
-    "\nPings between nodes need the data plane (WireGuard, DERP, netstack): the next issue.",
+    `pong from ${disco.nodeName} (${disco.nodeIp}) via ${disco.via} in ${disco.latencyMs} ms`,
   );
+  const icmp = await tailscaled.ping(citadelIP, { type: "icmp", timeoutSeconds: 30 });
+  console.log(`ICMP echo reply from ${icmp.nodeIp} in ${icmp.latencyMs} ms (WireGuard over DERP)`);
+  step("citadel status (citadel-a), after the pings");
+  const after = await run(["status", "--nexus", nexus.url, "--state-dir", `${workDir}/citadel-a`]);
+  console.log(after.stdout.trimEnd() || after.stderr.trimEnd());
   if (values.keep) {
     console.log(`\nLeft running (state in ${workDir}). Press Ctrl-C to stop.`);
     await new Promise<void>((resolve) => Deno.addSignalListener("SIGINT", resolve));
