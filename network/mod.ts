@@ -15,8 +15,16 @@
  */
 import { FileStateStore } from "../state/file_store.ts";
 import { CitadelNode } from "./node.ts";
-import type { ConnectOptions, ConnectResult, NodeStatus, PeerStatus, WhoIs } from "./node_types.ts";
-import { InvalidNexusURLError, NotLoggedInError } from "./node_errors.ts";
+import type {
+  ConnectOptions,
+  ConnectResult,
+  NodeStatus,
+  PeerStatus,
+  PingOptions,
+  PingResult,
+  WhoIs,
+} from "./node_types.ts";
+import { DataPlaneNotStartedError, InvalidNexusURLError, NotLoggedInError } from "./node_errors.ts";
 
 export * from "./node_types.ts";
 export * from "./node_errors.ts";
@@ -175,6 +183,17 @@ export function peers(): PeerStatus[] {
 /** Who owns a mesh address, per the global node's netmap; null when unknown or not connected. */
 export function whois(address: string): WhoIs | null {
   return globalNode?.whois(address) ?? null;
+}
+
+/**
+ * Pings a peer (mesh IP or name) with ICMP echo through the global node's
+ * data plane; see {@link CitadelNode.ping}. Throws
+ * {@link DataPlaneNotStartedError} when there is no global connection or it
+ * was made without `dataPlane: true`, `PeerNotFoundError`, or `PingTimeoutError`.
+ */
+export function ping(target: string, options: PingOptions = {}): Promise<PingResult> {
+  if (!globalNode) return Promise.reject(new DataPlaneNotStartedError("ping"));
+  return globalNode.ping(target, options);
 }
 
 /** The global node itself, for events and lifetime (`stopped`), or null. */

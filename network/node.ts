@@ -27,9 +27,25 @@ import { parseGoTime } from "./control/go_time.ts";
 import type { RegisterResponse } from "./control/tailcfg.ts";
 import type { LoginIdentity, NodeState } from "../state/node_state.ts";
 import type { StateStore } from "../state/store.ts";
-import type { ConnectResult, NodeEvent, NodeStatus, PeerStatus, WhoIs } from "./node_types.ts";
+import type {
+  ConnectResult,
+  NodeEvent,
+  NodeStatus,
+  PeerStatus,
+  PingOptions,
+  PingResult,
+  WhoIs,
+} from "./node_types.ts";
 import { nodeShortName, summarizeNode } from "./control/node_summary.ts";
-import { NexusMismatchError, NotLoggedInError } from "./node_errors.ts";
+import {
+  DataPlaneNotStartedError,
+  NexusMismatchError,
+  NotLoggedInError,
+  PeerNotFoundError,
+  PingTimeoutError,
+} from "./node_errors.ts";
+import { buildEchoRequest, EchoWaiters } from "./echo_ping.ts";
+import { formatIPAddress, parseIPAddress } from "./filter/ip_address.ts";
 import { MagicSock, type MagicSockOptions } from "./magicsock/magic_sock.ts";
 import { dataPlaneNetmap } from "./magicsock/data_plane_netmap.ts";
 
@@ -37,6 +53,8 @@ import { dataPlaneNetmap } from "./magicsock/data_plane_netmap.ts";
 const NETMAP_SAVE_INTERVAL_MS = 5_000;
 /** How often a running node checks that Nexus still knows its key. */
 const REGISTRATION_CHECK_INTERVAL_MS = 60_000;
+/** How long {@link CitadelNode.ping} waits for an echo reply by default. */
+const ECHO_PING_TIMEOUT_MS = 5_000;
 /** How long a control ping's HEAD request may take (the Go client's figure, reference §13). */
 const PING_TIMEOUT_MS = 15_000;
 
@@ -109,6 +127,7 @@ export class CitadelNode {
   #done: { promise: Promise<Error | null>; resolve: (e: Error | null) => void };
   #magicSock: MagicSock | null = null;
   #preferredDERP = 0;
+  readonly #echoWaiters = new EchoWaiters();
 
   /** Makes a node; nothing happens until {@link CitadelNode.start}. */
   constructor(options: CitadelNodeOptions) {
@@ -238,6 +257,84 @@ export class CitadelNode {
       };
     }
     return null;
+  }
+
+  /**
+   * Pings a peer with ICMP echo through the data plane (WireGuard over DERP)
+   * and resolves with the round trip. `target` is a mesh IP, or a peer's
+   * name or hostname (exact match first, then case-insensitive). The request
+   * goes to the peer's IPv4 address when it has one, else its IPv6 address.
+   * Throws {@link PeerNotFoundError}, {@link PingTimeoutError} (no reply
+   * within `timeoutMs`, default 5 s), {@link DataPlaneNotStartedError}, or
+   * the signal's reason when aborted.
+   *
+   * @example
+   * ```ts
+   * const { latencyMs, path } = await node.ping("peer-b", { timeoutMs: 2000 });
+   * ```
+   */
+  async ping(target: string, options: PingOptions = {}): Promise<PingResult> {
+    const sock = this.#magicSock;
+    if (!sock) throw new DataPlaneNotStartedError("ping");
+    options.signal?.throwIfAborted();
+    const peer = this.#findPeer(target);
+    if (!peer) throw new PeerNotFoundError(target);
+    const self = this.#netmap.selfAddresses();
+    const summary = summarizeNode(peer);
+    const v4 = summary.ip && self.ipv4 ? [summary.ip, self.ipv4] : null;
+    const v6 = summary.ipv6 && self.ipv6 ? [summary.ipv6, self.ipv6] : null;
+    const pair = (v4 && target === summary.ipv6 && v6) ? v6 : v4 ?? v6;
+    if (!pair) throw new PeerNotFoundError(target);
+    const [peerIP, ourIP] = pair;
+    const nodeName = nodeShortName(peer.Name) ?? summary.hostname;
+    const timeoutMs = options.timeoutMs ?? ECHO_PING_TIMEOUT_MS;
+    const { packet, key } = buildEchoRequest(
+      parseIPAddress(ourIP)!,
+      parseIPAddress(peerIP)!,
+      this.#random,
+    );
+    const waiter = this.#echoWaiters.wait(key);
+    let timer: TimerHandle | undefined;
+    let onAbort: (() => void) | undefined;
+    const started = this.#clock.monotonic();
+    try {
+      const failed = new Promise<never>((_, reject) => {
+        timer = this.#clock.setTimeout(
+          () => reject(new PingTimeoutError(target, peerIP, timeoutMs)),
+          timeoutMs,
+        );
+        onAbort = () => reject(options.signal!.reason);
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      // A dropped send (no session yet, DERP down) is not fatal: the timeout decides.
+      sock.sendPacket(packet);
+      await Promise.race([waiter.replied, failed]);
+    } finally {
+      waiter.cancel();
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+      if (onAbort) options.signal?.removeEventListener("abort", onAbort);
+    }
+    const latencyMs = this.#clock.monotonic() - started;
+    const path = this.#pathTo(peer.Key) === "direct" ? "direct" : "relay";
+    return { ip: peerIP, nodeName, latencyMs, path };
+  }
+
+  /** The peer `target` names: by address, then name/hostname exactly, then ignoring case. */
+  #findPeer(target: string) {
+    const peers = this.#netmap.peers();
+    const ip = parseIPAddress(stripPort(target));
+    if (ip) {
+      const text = formatIPAddress(ip);
+      return peers.find((node) =>
+        (node.Addresses ?? []).some((prefix) => prefix.replace(/\/\d+$/, "") === text)
+      );
+    }
+    const names = (node: (typeof peers)[number]) =>
+      [nodeShortName(node.Name), summarizeNode(node).hostname, node.Name?.replace(/\.$/, "")]
+        .filter((n): n is string => !!n);
+    const trimmed = target.replace(/\.$/, "");
+    return peers.find((node) => names(node).includes(trimmed)) ??
+      peers.find((node) => names(node).some((n) => n.toLowerCase() === trimmed.toLowerCase()));
   }
 
   /** The data plane, when started with the `dataPlane` option; null otherwise. */
@@ -590,6 +687,10 @@ export class CitadelNode {
     const state = this.#state!;
     const sock = new MagicSock({
       ...options,
+      // Replies to our own pings stop here; everything else goes on to the caller's handler.
+      onPacket: (packet, from) => {
+        if (!this.#echoWaiters.take(packet)) options.onPacket?.(packet, from);
+      },
       nodeKey: state.nodeKey,
       discoKey: this.#discoKey,
       clock: this.#clock,

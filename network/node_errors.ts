@@ -46,3 +46,30 @@ export class InvalidNexusURLError extends Error {
     this.name = "InvalidNexusURLError";
   }
 }
+
+/** {@link CitadelNode.ping} was given a target that is neither a peer's address nor its name. */
+export class PeerNotFoundError extends Error {
+  /** Names the target. */
+  constructor(readonly target: string) {
+    super(`no peer named or addressed "${target}" in the netmap`);
+    this.name = "PeerNotFoundError";
+  }
+}
+
+/** No echo reply arrived within the ping's timeout. */
+export class PingTimeoutError extends Error {
+  /** Names the peer and the wait. */
+  constructor(readonly target: string, readonly ip: string, readonly timeoutMs: number) {
+    super(`no reply from ${target} (${ip}) within ${timeoutMs} ms`);
+    this.name = "PingTimeoutError";
+  }
+}
+
+/** The call needs the data plane, and the node was started without one (or it is not up yet). */
+export class DataPlaneNotStartedError extends Error {
+  /** Names what needed it. */
+  constructor(what: string) {
+    super(`${what} needs the data plane, which this node has not started`);
+    this.name = "DataPlaneNotStartedError";
+  }
+}

@@ -112,3 +112,23 @@ export interface WhoIs {
   /** Whether this is the local node itself. */
   self: boolean;
 }
+
+/** Options of {@link CitadelNode.ping}. */
+export interface PingOptions {
+  /** How long to wait for the echo reply (default 5000 ms). */
+  timeoutMs?: number;
+  /** Cancels the wait; the ping then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** One answered ping. JSON keys are part of `citadel ping --json`. */
+export interface PingResult {
+  /** The peer address that answered. */
+  ip: string;
+  /** The peer's name at Nexus (first label of its MagicDNS name), else its hostname. */
+  nodeName: string;
+  /** Round-trip time in milliseconds. */
+  latencyMs: number;
+  /** How the packets went: over DERP ("relay") or a direct UDP path. */
+  path: "relay" | "direct";
+}
