@@ -43,6 +43,7 @@ import { loginCommand } from "./login.ts";
 import { logoutCommand } from "./logout.ts";
 import { normalizeNexusURL } from "./node_target.ts";
 import { Output } from "./output.ts";
+import { pingCommand } from "./ping.ts";
 import { statusCommand } from "./status.ts";
 import { versionCommand } from "./version.ts";
 import { workCommand } from "./work.ts";
@@ -58,6 +59,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   loginCommand,
   logoutCommand,
   statusCommand,
+  pingCommand,
   workCommand,
   versionCommand,
   makeHelpCommand(() => COMMANDS),

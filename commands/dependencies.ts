@@ -13,6 +13,8 @@ import type {
   LogoutOptions,
   NodeStatus,
   PeerStatus,
+  PingOptions,
+  PingResult,
 } from "../network/mod.ts";
 
 /** The slice of network/mod.ts the CLI uses. */
@@ -34,6 +36,8 @@ export interface NetworkApi {
   status(): NodeStatus | null;
   /** See {@link network.peers}. */
   peers(): PeerStatus[];
+  /** See {@link network.ping}. */
+  ping(target: string, options?: PingOptions): Promise<PingResult>;
 }
 
 /** The real network layer. */
@@ -45,6 +49,7 @@ export const realNetwork: NetworkApi = {
   isGlobalConnected: () => network.isGlobalConnected(),
   status: () => network.status(),
   peers: () => network.peers(),
+  ping: (target, options) => network.ping(target, options),
 };
 
 /** Dependencies of `runCli` other than I/O. */

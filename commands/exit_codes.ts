@@ -32,6 +32,10 @@ export const ExitCode = {
   ALREADY_RUNNING: 10,
   /** The operation is not implemented in this build yet. */
   NOT_IMPLEMENTED: 11,
+  /** The command needs a running `citadel work` on the same state directory, and none runs. */
+  WORK_NOT_RUNNING: 12,
+  /** The named peer (host name or mesh IP) is not in the node's netmap. */
+  PEER_NOT_FOUND: 13,
   /** Interrupted by the user (Ctrl-C) before it finished; 128 + SIGINT by shell convention. */
   INTERRUPTED: 130,
 } as const;

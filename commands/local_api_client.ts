@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { NodeStatus } from "../network/mod.ts";
+import type { NodeStatus, PingResult } from "../network/mod.ts";
 
 /** The local API cannot be served or reached safely, or its answer is unusable. */
 export class LocalApiError extends Error {
@@ -89,6 +89,76 @@ export async function queryLocalStatus(
     }
     if (!isNodeStatus(body)) throw failure("answered a status of the wrong shape");
     return body;
+  } finally {
+    client.close();
+  }
+}
+
+/** What a running worker said to `POST /ping`: the result, or the name and message of its error. */
+export type LocalPingOutcome =
+  | { ok: true; result: PingResult }
+  | { ok: false; name: string; message: string };
+
+function isPingResult(value: unknown): value is PingResult {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.ip === "string" && typeof v.nodeName === "string" &&
+    typeof v.latencyMs === "number" && (v.path === "relay" || v.path === "direct");
+}
+
+/**
+ * Asks the worker serving `path` to ping `target` (its own wait is
+ * `timeoutMs`). Resolves null when no worker is running there, else the
+ * worker's result or error (`PeerNotFoundError`, `PingTimeoutError`,
+ * `DataPlaneNotStartedError`, …) by name.
+ *
+ * @throws {LocalApiError} when a worker is there but does not answer properly.
+ */
+export async function queryLocalPing(
+  path: string,
+  target: string,
+  timeoutMs: number,
+): Promise<LocalPingOutcome | null> {
+  if (!await probeLocalApi(path)) return null;
+  const client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
+  const failure = (why: string) =>
+    new LocalApiError(`citadel work is running (${path}) but ${why}`);
+  const waitMs = timeoutMs + LOCAL_API_TIMEOUT_MS;
+  try {
+    let response: Response;
+    try {
+      response = await fetch("http://citadel/ping", {
+        client,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ target, timeoutMs }),
+        signal: AbortSignal.timeout(waitMs),
+      });
+    } catch (e) {
+      const name = e instanceof Error ? e.name : "";
+      throw failure(
+        name === "TimeoutError"
+          ? `did not answer within ${waitMs} ms`
+          : `the request failed (${e instanceof Error ? e.message : String(e)})`,
+      );
+    }
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw failure(`answered HTTP ${response.status} with something that is not JSON`);
+    }
+    if (response.ok) {
+      if (!isPingResult(body)) throw failure("answered a ping result of the wrong shape");
+      return { ok: true, result: body };
+    }
+    const error = (body ?? {}) as Record<string, unknown>;
+    if (typeof error.name !== "string" || typeof error.error !== "string") {
+      // An older worker without POST /ping answers 404 {"error":"not found"}.
+      throw failure(`answered HTTP ${response.status} (${String(error.error ?? "")})`);
+    }
+    return { ok: false, name: error.name, message: error.error };
   } finally {
     client.close();
   }

@@ -10,8 +10,12 @@
  * | Request       | Response                                                   |
  * |---------------|------------------------------------------------------------|
  * | `GET /status` | 200, the node's `NodeStatus` (as `citadel status --json`)  |
+ * | `POST /ping`  | body `{"target","timeoutMs"}`: 200, the `PingResult`; or an  |
+ * |               | error `{"error":message,"name":ErrorName}`: 400 bad body,  |
+ * |               | 404 `PeerNotFoundError`, 504 `PingTimeoutError`, 503       |
+ * |               | `DataPlaneNotStartedError`, 500 anything else              |
  * | other path    | 404 `{"error":"not found"}`                                |
- * | other method  | 405 `{"error":"method not allowed"}`, `Allow: GET`         |
+ * | other method  | 405 `{"error":"method not allowed"}`, `Allow: GET` or `POST` |
  *
  * Access control is the file system's: only the directory's owner can reach
  * the socket. The server refuses to start in a directory that is not owned by
@@ -22,7 +26,7 @@
  *
  * @module
  */
-import type { NodeStatus } from "../network/mod.ts";
+import type { NodeStatus, PingOptions, PingResult } from "../network/mod.ts";
 import { localApiSocketPath, STATE_FILE_MODE } from "../state/mod.ts";
 import { LocalApiError, probeLocalApi } from "./local_api_client.ts";
 
@@ -34,7 +38,19 @@ export interface LocalApiServerOptions {
   status: () => NodeStatus | null;
   /** The Nexus URL, for a status when the node has none yet. */
   nexus: string;
+  /** Pings a peer through the node's data plane; `POST /ping` answers 503 when absent. */
+  ping?: (target: string, options: PingOptions) => Promise<PingResult>;
 }
+
+/** Longest ping wait a client may ask for, so a request cannot hold the server for long. */
+export const LOCAL_API_MAX_PING_TIMEOUT_MS = 60_000;
+
+/** HTTP status of a failed `POST /ping`, by error name. */
+const PING_ERROR_STATUS: Record<string, number> = {
+  PeerNotFoundError: 404,
+  PingTimeoutError: 504,
+  DataPlaneNotStartedError: 503,
+};
 
 /** A running local API server. */
 export interface LocalApiServer {
@@ -59,9 +75,15 @@ function jsonResponse(status: number, body: unknown, headers: HeadersInit = {}):
 /** The request handler, exported for tests. */
 export function localApiHandler(
   options: Omit<LocalApiServerOptions, "stateDir">,
-): (request: Request) => Response {
-  return (request: Request): Response => {
+): (request: Request) => Promise<Response> {
+  return async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
+    if (path === "/ping") {
+      if (request.method !== "POST") {
+        return jsonResponse(405, { error: "method not allowed" }, { allow: "POST" });
+      }
+      return await handlePing(request, options.ping);
+    }
     if (path !== "/status") return jsonResponse(404, { error: "not found" });
     if (request.method !== "GET") {
       return jsonResponse(405, { error: "method not allowed" }, { allow: "GET" });
@@ -77,6 +99,45 @@ export function localApiHandler(
     };
     return jsonResponse(200, status);
   };
+}
+
+async function handlePing(
+  request: Request,
+  ping: LocalApiServerOptions["ping"],
+): Promise<Response> {
+  let body: unknown;
+  try {
+    body = await request.json();
+  } catch {
+    return jsonResponse(400, { error: "the body is not JSON", name: "BadRequest" });
+  }
+  const { target, timeoutMs } = (body ?? {}) as Record<string, unknown>;
+  if (typeof target !== "string" || target === "") {
+    return jsonResponse(400, { error: "target must be a non-empty string", name: "BadRequest" });
+  }
+  if (
+    typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs <= 0 ||
+    timeoutMs > LOCAL_API_MAX_PING_TIMEOUT_MS
+  ) {
+    return jsonResponse(400, {
+      error: `timeoutMs must be a number in (0, ${LOCAL_API_MAX_PING_TIMEOUT_MS}]`,
+      name: "BadRequest",
+    });
+  }
+  if (!ping) {
+    return jsonResponse(503, {
+      error: "this node has no data plane",
+      name: "DataPlaneNotStartedError",
+    });
+  }
+  try {
+    // The client hanging up ends the wait early.
+    return jsonResponse(200, await ping(target, { timeoutMs, signal: request.signal }));
+  } catch (e) {
+    const name = e instanceof Error ? e.name : "Error";
+    const message = e instanceof Error ? e.message : String(e);
+    return jsonResponse(PING_ERROR_STATUS[name] ?? 500, { error: message, name });
+  }
 }
 
 async function checkDirectory(dir: string): Promise<void> {

@@ -223,6 +223,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
       stateDir,
       nexus,
       status: () => ctx.deps.network.status(),
+      ping: (target, options) => ctx.deps.network.ping(target, options),
     });
     log.info(api ? `local API on ${api.path}` : "local API not available on this platform");
     log.info("job loop running (placeholder: waits until stopped)");

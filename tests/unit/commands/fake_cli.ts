@@ -12,6 +12,8 @@ import type {
   ConnectResult,
   NodeStatus,
   PeerStatus,
+  PingOptions,
+  PingResult,
 } from "../../../network/mod.ts";
 import { FileStateStore, newNodeState } from "../../../state/mod.ts";
 
@@ -140,6 +142,15 @@ export class FakeNetwork implements NetworkApi {
   }
   peers(): PeerStatus[] {
     return this.currentStatus?.peers ?? [];
+  }
+  /** Targets pinged, in order. */
+  pingCalls: Array<{ target: string; options: PingOptions }> = [];
+  /** What ping does; default: peer-a at 100.64.0.6 answers via DERP in 2.5 ms. */
+  onPing: (target: string, options: PingOptions) => Promise<PingResult> = () =>
+    Promise.resolve({ ip: "100.64.0.6", nodeName: "peer-a", latencyMs: 2.5, path: "relay" });
+  ping(target: string, options: PingOptions = {}): Promise<PingResult> {
+    this.pingCalls.push({ target, options });
+    return this.onPing(target, options);
   }
 }
 

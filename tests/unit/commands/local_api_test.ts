@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import {
   LocalApiError,
   probeLocalApi,
+  queryLocalPing,
   queryLocalStatus,
 } from "../../../commands/local_api_client.ts";
 import { localApiHandler, startLocalApi } from "../../../commands/local_api_server.ts";
-import type { NodeStatus } from "../../../network/mod.ts";
+import { type NodeStatus, PeerNotFoundError, PingTimeoutError } from "../../../network/mod.ts";
 import { localApiSocketPath } from "../../../state/mod.ts";
 
 const STATUS: NodeStatus = {
@@ -146,14 +147,102 @@ Deno.test("a listener that does not answer in time is an error, not 'not running
 
 Deno.test("handler: 404 for other paths, 405 for other methods", async () => {
   const handle = localApiHandler({ nexus: "n", status: () => STATUS });
-  const notFound = handle(new Request("http://citadel/nope"));
+  const notFound = await handle(new Request("http://citadel/nope"));
   assert.equal(notFound.status, 404);
   assert.deepEqual(await notFound.json(), { error: "not found" });
-  const wrongMethod = handle(new Request("http://citadel/status", { method: "POST" }));
+  const wrongMethod = await handle(new Request("http://citadel/status", { method: "POST" }));
   assert.equal(wrongMethod.status, 405);
   assert.equal(wrongMethod.headers.get("allow"), "GET");
   await wrongMethod.body?.cancel();
-  const ok = handle(new Request("http://citadel/status"));
+  const ok = await handle(new Request("http://citadel/status"));
   assert.equal(ok.headers.get("content-type"), "application/json");
   assert.deepEqual(await ok.json(), STATUS);
+});
+
+Deno.test("handler: POST /ping answers the result, or the error's name with its status", async () => {
+  const calls: Array<[string, number | undefined]> = [];
+  const handle = localApiHandler({
+    nexus: "n",
+    status: () => STATUS,
+    ping: (target, options) => {
+      calls.push([target, options.timeoutMs]);
+      if (target === "ghost") return Promise.reject(new PeerNotFoundError(target));
+      if (target === "dead") {
+        return Promise.reject(new PingTimeoutError(target, "100.64.0.9", 100));
+      }
+      if (target === "boom") return Promise.reject(new Error("boom"));
+      return Promise.resolve({ ip: "100.64.0.6", nodeName: "b", latencyMs: 1.5, path: "relay" });
+    },
+  });
+  const post = (body: unknown) =>
+    handle(
+      new Request("http://citadel/ping", {
+        method: "POST",
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    );
+  const ok = await post({ target: "b", timeoutMs: 100 });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await ok.json(), {
+    ip: "100.64.0.6",
+    nodeName: "b",
+    latencyMs: 1.5,
+    path: "relay",
+  });
+  assert.deepEqual(calls, [["b", 100]]);
+  const cases: Array<[unknown, number, string]> = [
+    [{ target: "ghost", timeoutMs: 100 }, 404, "PeerNotFoundError"],
+    [{ target: "dead", timeoutMs: 100 }, 504, "PingTimeoutError"],
+    [{ target: "boom", timeoutMs: 100 }, 500, "Error"],
+    [{ target: "", timeoutMs: 100 }, 400, "BadRequest"],
+    [{ target: "b", timeoutMs: 0 }, 400, "BadRequest"],
+    [{ target: "b", timeoutMs: 3_600_000 }, 400, "BadRequest"],
+    ["not json", 400, "BadRequest"],
+  ];
+  for (const [body, status, name] of cases) {
+    const response = await post(body);
+    assert.equal(response.status, status, JSON.stringify(body));
+    const json = await response.json();
+    assert.equal(json.name, name);
+    assert.equal(typeof json.error, "string");
+  }
+  const get = await handle(new Request("http://citadel/ping"));
+  assert.equal(get.status, 405);
+  assert.equal(get.headers.get("allow"), "POST");
+  await get.body?.cancel();
+  const noDataPlane = await localApiHandler({ nexus: "n", status: () => STATUS })(
+    new Request("http://citadel/ping", {
+      method: "POST",
+      body: JSON.stringify({ target: "b", timeoutMs: 100 }),
+    }),
+  );
+  assert.equal(noDataPlane.status, 503);
+  assert.equal((await noDataPlane.json()).name, "DataPlaneNotStartedError");
+});
+
+Deno.test("queryLocalPing: not running is null; a worker's answers come back by name", async () => {
+  await withDir(async (dir) => {
+    const path = localApiSocketPath(dir);
+    assert.equal(await queryLocalPing(path, "b", 100), null);
+    const server = await startLocalApi({
+      stateDir: dir,
+      nexus: "n",
+      status: () => STATUS,
+      ping: (target) =>
+        target === "b"
+          ? Promise.resolve({ ip: "100.64.0.6", nodeName: "b", latencyMs: 1.5, path: "relay" })
+          : Promise.reject(new PeerNotFoundError(target)),
+    });
+    try {
+      assert.deepEqual(await queryLocalPing(path, "b", 100), {
+        ok: true,
+        result: { ip: "100.64.0.6", nodeName: "b", latencyMs: 1.5, path: "relay" },
+      });
+      const missing = await queryLocalPing(path, "ghost", 100);
+      assert.equal(missing?.ok, false);
+      assert.equal(!missing?.ok && missing?.name, "PeerNotFoundError");
+    } finally {
+      await server?.close();
+    }
+  });
 });
