@@ -1,7 +1,8 @@
 /**
  * `./dev demo`: a local Nexus (real Headscale on 127.0.0.1), two citadel nodes
- * and one tailscaled joined to one user, the status of each, and a ping from
- * the tailscaled to a citadel node (disco, then ICMP over WireGuard via DERP).
+ * and one tailscaled joined to one user, the status of each, a ping from
+ * the tailscaled to a citadel node (disco, then ICMP over WireGuard via DERP),
+ * and `citadel ping` from one citadel node to the other.
  *
  * The citadel nodes run as real `bin/citadel work` processes, each with its
  * own state directory; `bin/citadel status` asks them through their local API.
@@ -92,6 +93,11 @@ try {
   );
   const icmp = await tailscaled.ping(citadelIP, { type: "icmp", timeoutSeconds: 30 });
   console.log(`ICMP echo reply from ${icmp.nodeIp} in ${icmp.latencyMs} ms (WireGuard over DERP)`);
+  step("citadel ping citadel-b -c 3 (from citadel-a: citadel to citadel, WireGuard over DERP)");
+  const pinged = await run(["ping", "citadel-b", "-c", "3", "--state-dir", `${workDir}/citadel-a`]);
+  console.log(pinged.stdout.trimEnd());
+  if (pinged.stderr.trim()) console.log(pinged.stderr.trimEnd());
+  if (pinged.code !== 0) throw new Error(`citadel ping exited ${pinged.code}`);
   step("citadel status (citadel-a), after the pings");
   const after = await run(["status", "--nexus", nexus.url, "--state-dir", `${workDir}/citadel-a`]);
   console.log(after.stdout.trimEnd() || after.stderr.trimEnd());
