@@ -27,6 +27,7 @@ export class Backoff {
   readonly #random: RandomSource;
   #failures = 0;
 
+  /** A backoff with no failures yet. */
   constructor(options: BackoffOptions = {}) {
     this.#baseMs = options.baseMs ?? 250;
     this.#maxMs = options.maxMs ?? 5_000;
