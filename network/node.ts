@@ -24,7 +24,7 @@ import {
 import type { MapResponse, PingRequest } from "./control/map_response.ts";
 import { describeNetmapChange, Netmap, netmapChanged } from "./control/netmap.ts";
 import { parseGoTime } from "./control/go_time.ts";
-import type { RegisterResponse } from "./control/tailcfg.ts";
+import { EndpointType, type RegisterResponse } from "./control/tailcfg.ts";
 import type { LoginIdentity, NodeState } from "../state/node_state.ts";
 import type { StateStore } from "../state/store.ts";
 import type {
@@ -84,7 +84,9 @@ export interface CitadelNodeOptions {
   registrationCheckIntervalMs?: number;
   /**
    * Opt-in: start the data plane (WireGuard over DERP, disco Pongs) once the
-   * first netmap has arrived, with these options; none when absent.
+   * first netmap has arrived, with these options; none when absent. Its own
+   * opt-in `udp` adds direct UDP paths, whose endpoints are then sent to
+   * Nexus in map requests.
    */
   dataPlane?: NodeDataPlaneOptions;
 }
@@ -217,11 +219,17 @@ export class CitadelNode {
     });
   }
 
-  /** How packets reach a peer now: only over DERP so far, once a WireGuard session is up. */
+  /**
+   * How packets reach a peer now: "direct" over a trusted UDP path (only with
+   * the data plane's opt-in `udp`), else "relay" (DERP) once a WireGuard
+   * session is up.
+   */
   #pathTo(key: string): "direct" | "relay" | "none" {
     if (!this.#magicSock) return "none";
     try {
-      return this.#magicSock.hasSession(NodePublicKey.parse(key)) ? "relay" : "none";
+      const nodeKey = NodePublicKey.parse(key);
+      if (this.#magicSock.directPath(nodeKey)) return "direct";
+      return this.#magicSock.hasSession(nodeKey) ? "relay" : "none";
     } catch {
       return "none";
     }
@@ -569,6 +577,7 @@ export class CitadelNode {
         await this.#client!.mapPoll({
           nodeKey: state.nodeKey.publicKey(),
           discoKey: this.#discoKey.publicKey(),
+          ...this.#endpointFields(),
           signal: AbortSignal.any([stop, stream.signal]),
           onMessage: (message) => {
             if (this.#onMapResponse(message)) {
@@ -705,6 +714,7 @@ export class CitadelNode {
         await this.#client!.liteUpdate({
           nodeKey: state.nodeKey.publicKey(),
           discoKey: this.#discoKey.publicKey(),
+          ...this.#endpointFields(),
           signal: this.#stop.signal,
         });
         return true;
@@ -728,6 +738,17 @@ export class CitadelNode {
         if (await attempt()) return;
       }
     })();
+  }
+
+  /**
+   * Our direct-path UDP endpoints for a map request (`Endpoints`, all
+   * `Local`, §2.5); none without the data plane's opt-in `udp`, so that a
+   * later request does not clear what an earlier one sent.
+   */
+  #endpointFields(): { endpoints?: string[]; endpointTypes?: EndpointType[] } {
+    const endpoints = this.#magicSock?.localEndpoints().map(String) ?? [];
+    if (endpoints.length === 0) return {};
+    return { endpoints, endpointTypes: endpoints.map(() => EndpointType.Local) };
   }
 
   /** Applies one map message; returns true when it was a (non-keep-alive) netmap update. */

@@ -22,6 +22,8 @@ export interface DataPlanePeer {
   readonly allowedIPs: readonly IPPrefix[];
   /** The peer's name, for diagnostics only. */
   readonly name?: string;
+  /** The peer's advertised UDP endpoints (`ip:port`, netmap `Endpoints`), for direct paths (§2.5). */
+  readonly endpoints?: readonly string[];
 }
 
 /** The data plane's view of the netmap. */
@@ -48,6 +50,8 @@ export interface NetmapNode {
   readonly HomeDERP?: number;
   /** MagicDNS name. */
   readonly Name?: string;
+  /** The node's UDP endpoints, `ip:port`. */
+  readonly Endpoints?: readonly string[] | null;
 }
 
 /** What {@link dataPlaneNetmap} reads from control's `Netmap` (a `Netmap` is one). */
@@ -92,6 +96,7 @@ export function dataPlanePeer(node: NetmapNode): DataPlanePeer | undefined {
     homeDERP: node.HomeDERP ?? 0,
     allowedIPs: prefixes(node.AllowedIPs ?? node.Addresses),
     name: node.Name,
+    endpoints: node.Endpoints ?? [],
   };
 }
 

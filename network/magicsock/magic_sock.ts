@@ -1,10 +1,17 @@
 /**
  * MagicSock: the data plane that ties WireGuard, disco and DERP together
- * (data-plane reference §2). This first version is DERP-only: it keeps one
- * DERP connection to the home region (§3.8), answers disco Pings arriving
- * over it with Pongs (§2.6), and carries every WireGuard datagram to and from
- * peers over it (§2.3, §2.4: with no trusted direct path, tailscaled sends to
- * our home DERP). Decrypted IP packets go to a handler; TSMP Pings (§5) and
+ * (data-plane reference §2). It keeps one DERP connection to the home region
+ * (§3.8), answers disco Pings arriving over it with Pongs (§2.6), and carries
+ * WireGuard datagrams to and from peers over it (§2.3, §2.4: with no trusted
+ * direct path, tailscaled sends to our home DERP).
+ *
+ * Opt-in ({@link MagicSockOptions.udp}): one UDP socket carries STUN, disco
+ * and WireGuard (§2.2). Each peer then gets a {@link PeerPath} that pings its
+ * netmap endpoints; once a Pong over UDP makes a direct path trusted,
+ * WireGuard goes there alone, else over DERP (§2.4). Without that option the
+ * data plane is DERP-only.
+ *
+ * Decrypted IP packets go to a handler; TSMP Pings (§5) and
  * ICMP echo requests to our own addresses are answered here (the latter
  * until the userspace stack owns ICMP).
  *
@@ -26,6 +33,10 @@ import {
   sealDiscoMessage,
 } from "../disco/disco_packet.ts";
 import { AddrPort } from "../filter/addr_port.ts";
+import { isLoopbackIP, parseIPAddress } from "../filter/ip_address.ts";
+import type { DiscoMessage } from "../disco/disco_message.ts";
+import { type DiscoAction, type DiscoPath, PeerPath } from "../disco/peer_path.ts";
+import { isStunOnSharedSocket } from "../stun/stun_message.ts";
 import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
@@ -36,6 +47,11 @@ import { isTSMPPacket, tsmpPong } from "./tsmp.ts";
 
 /** `tailcfg.DerpMagicIP`: the fake address whose port carries a DERP region ID (§2.4). */
 const DERP_MAGIC_IP = Uint8Array.of(127, 3, 3, 40);
+/** The Pong source for a Ping that came over DERP: the magic IP and the region (§2.6). */
+function derpMagicAddr(via: DiscoPath): AddrPort {
+  return via.via === "derp" ? new AddrPort(DERP_MAGIC_IP, via.region) : via.addr;
+}
+
 /** Upper bound of the wait between DERP reconnect attempts (§3.8). */
 const DERP_RECONNECT_MAX_MS = 5000;
 /** First wait before a DERP reconnect. */
@@ -68,6 +84,25 @@ export interface MagicSockOptions {
   onEvent?: (event: MagicSockEvent) => void;
   /** Answer ICMP echo requests to our addresses (default true). */
   answerEchoRequests?: boolean;
+  /**
+   * Opt-in direct UDP paths (§2.2–2.8): bind a UDP socket here, advertise it
+   * and try direct paths to peers. DERP-only when absent.
+   */
+  udp?: MagicSockUDPOptions;
+}
+
+/** Where the direct-path UDP socket listens and which of its addresses are advertised. */
+export interface MagicSockUDPOptions {
+  /** Address to bind (`127.0.0.1`, `0.0.0.0`, …). */
+  hostname: string;
+  /** Port to bind; 0 or absent picks a free one. */
+  port?: number;
+  /**
+   * Which local addresses {@link MagicSock.localEndpoints} offers peers:
+   * `loopback-only` (the default) offers loopback addresses alone, `all`
+   * every address of the bound interface(s).
+   */
+  advertise?: "loopback-only" | "all";
 }
 
 /** Something that happened in the data plane, for logs and tests. */
@@ -103,6 +138,20 @@ export interface MagicSockStats {
   tsmpIgnored: number;
   /** Decrypted IP packets handed to `onPacket`. */
   packetsDelivered: number;
+  /** WireGuard datagrams sent over direct UDP. */
+  udpDatagramsSent: number;
+  /** WireGuard datagrams received over direct UDP and taken by a peer. */
+  udpDatagramsReceived: number;
+  /** UDP sends that failed. */
+  udpSendErrors: number;
+  /** Our disco Pings sent (over UDP or DERP). */
+  discoPingsSent: number;
+  /** Pongs to our disco Pings received. */
+  discoPongsReceived: number;
+  /** CallMeMaybe messages sent over DERP. */
+  callMeMaybeSent: number;
+  /** STUN packets on the shared UDP socket, not used yet. */
+  stunIgnored: number;
 }
 
 /** {@link MagicSock.start} was called without a netmap, or twice. */
@@ -141,6 +190,13 @@ export class MagicSock {
     tsmpPongsSent: 0,
     tsmpIgnored: 0,
     packetsDelivered: 0,
+    udpDatagramsSent: 0,
+    udpDatagramsReceived: 0,
+    udpSendErrors: 0,
+    discoPingsSent: 0,
+    discoPongsReceived: 0,
+    callMeMaybeSent: 0,
+    stunIgnored: 0,
   };
   readonly #options: MagicSockOptions;
   readonly #clock: Clock;
@@ -158,6 +214,11 @@ export class MagicSock {
   #timer: TimerHandle | undefined;
   #timerDeadline: number | undefined;
   #handshakesSeen = new Map<string, number>();
+  #udp: Deno.DatagramConn | undefined;
+  #udpLoop: Promise<void> | undefined;
+  #paths = new Map<string, PeerPath>();
+  #discoTimer: TimerHandle | undefined;
+  #discoDeadline: number | undefined;
 
   /** A data plane with no peers; nothing is sent until {@link MagicSock.start}. */
   constructor(options: MagicSockOptions) {
@@ -191,6 +252,44 @@ export class MagicSock {
     return this.#device.peer(key)?.hasSession(this.#clock.monotonic()) ?? false;
   }
 
+  /** The bound direct-path UDP address, once started with {@link MagicSockOptions.udp}. */
+  get udpAddress(): AddrPort | undefined {
+    const addr = this.#udp?.addr as Deno.NetAddr | undefined;
+    if (!addr) return undefined;
+    const ip = parseIPAddress(addr.hostname);
+    return ip ? new AddrPort(ip, addr.port) : undefined;
+  }
+
+  /**
+   * Our UDP endpoints to advertise to control (`MapRequest.Endpoints`, all
+   * of kind `Local`): empty without a UDP socket. A wildcard bind offers the
+   * interface addresses that {@link MagicSockUDPOptions.advertise} allows.
+   */
+  localEndpoints(): AddrPort[] {
+    const bound = this.udpAddress;
+    if (!bound) return [];
+    const all = this.#options.udp?.advertise === "all";
+    const wildcard = bound.ip.every((b) => b === 0);
+    const candidates = wildcard
+      ? Deno.networkInterfaces()
+        .filter((i) => i.family === (bound.is4 ? "IPv4" : "IPv6") && !i.address.includes("%"))
+        .map((i) => parseIPAddress(i.address))
+        .filter((ip): ip is Uint8Array => !!ip)
+      : [bound.ip];
+    return candidates
+      .filter((ip) => all || isLoopbackIP(ip))
+      .map((ip) => new AddrPort(ip, bound.port));
+  }
+
+  /**
+   * The trusted direct path to the peer with this key (a Pong over UDP in
+   * the last 6.5 s, §2.7), or null: then WireGuard goes over DERP.
+   */
+  directPath(key: NodePublicKey): AddrPort | null {
+    const path = this.#paths.get(key.toText());
+    return path?.directTrusted ? path.bestPath!.addr : null;
+  }
+
   /** Whether a DERP connection to the home region is up right now. */
   get derpConnected(): boolean {
     return !!this.#derp && !this.#derp.closed;
@@ -216,6 +315,7 @@ export class MagicSock {
       }
     }
     this.#selfIPs = netmap.selfAddresses.filter((p) => p.isSingleIP).map((p) => p.ip);
+    if (this.#options.udp) this.#updatePaths();
   }
 
   /**
@@ -232,6 +332,16 @@ export class MagicSock {
     this.#homeRegion = region;
     const derp = await this.#connect(region, signal);
     this.#loop = this.#run(derp, region);
+    const udp = this.#options.udp;
+    if (udp && !this.#udp) {
+      const conn = Deno.listenDatagram({
+        transport: "udp",
+        hostname: udp.hostname,
+        port: udp.port ?? 0,
+      });
+      this.#udp = conn;
+      this.#udpLoop = this.#receiveUDP(conn);
+    }
     return region.RegionID;
   }
 
@@ -258,6 +368,10 @@ export class MagicSock {
     this.#derp?.close();
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#discoTimer !== undefined) this.#clock.clearTimeout(this.#discoTimer);
+    this.#discoTimer = undefined;
+    this.#udp?.close();
+    await this.#udpLoop;
     await this.#loop;
     for (const peer of [...this.#device.peers]) this.#device.removePeer(peer.remotePublicKey);
   }
@@ -320,7 +434,7 @@ export class MagicSock {
   #onDerpMessage(message: DerpMessage, region: number): void {
     if (message.type !== "packet") return;
     if (looksLikeDiscoPacket(message.data)) {
-      this.#onDisco(message.src, message.data, region);
+      this.#onDisco(message.data, { via: "derp", region }, message.src);
       return;
     }
     const peer = this.#peers.get(message.src.toText());
@@ -338,6 +452,148 @@ export class MagicSock {
     this.#flush(output);
   }
 
+  // --- direct UDP (§2.2) ------------------------------------------------------
+
+  async #receiveUDP(conn: Deno.DatagramConn): Promise<void> {
+    for (;;) {
+      let packet: Uint8Array, addr: Deno.Addr;
+      try {
+        [packet, addr] = await conn.receive();
+      } catch {
+        return; // closed
+      }
+      const net = addr as Deno.NetAddr;
+      const ip = parseIPAddress(net.hostname);
+      if (!ip) continue;
+      const from = new AddrPort(ip, net.port);
+      try {
+        this.#onUDP(packet, from);
+      } catch {
+        this.stats.discoDropped++;
+      }
+    }
+  }
+
+  // One socket, three protocols, told apart by their first bytes (§2.2).
+  #onUDP(packet: Uint8Array, from: AddrPort): void {
+    if (isStunOnSharedSocket(packet)) {
+      this.stats.stunIgnored++;
+      return;
+    }
+    if (looksLikeDiscoPacket(packet)) {
+      this.#onDisco(packet, { via: "udp", addr: from }, undefined);
+      return;
+    }
+    const output = this.#device.handleDatagram(packet, this.#clock.monotonic());
+    if (!output) {
+      this.stats.droppedByDevice++;
+      this.#armTimer();
+      return;
+    }
+    this.stats.udpDatagramsReceived++;
+    this.#flush(output);
+  }
+
+  #sendUDP(to: AddrPort, datagram: Uint8Array): boolean {
+    const conn = this.#udp;
+    if (!conn) return false;
+    conn.send(datagram, { transport: "udp", hostname: to.address, port: to.port })
+      .catch(() => this.stats.udpSendErrors++);
+    return true;
+  }
+
+  /** Keeps one PeerPath per netmap peer with a disco key, fed from the netmap (§2.5). */
+  #updatePaths(): void {
+    const next = new Map<string, PeerPath>();
+    for (const peer of this.#netmap.peers) {
+      if (!peer.discoKey) continue;
+      const key = peer.nodeKey.toText();
+      const path = this.#paths.get(key) ??
+        new PeerPath({ clock: this.#clock, random: this.#random });
+      path.updateFromNode({
+        discoKey: peer.discoKey,
+        homeDERP: peer.homeDERP ?? 0,
+        endpoints: peer.endpoints ?? [],
+      });
+      next.set(key, path);
+    }
+    this.#paths = next;
+    this.#armDiscoTimer();
+  }
+
+  #perform(peer: DataPlanePeer, actions: readonly DiscoAction[]): void {
+    const path = this.#paths.get(peer.nodeKey.toText());
+    for (const action of actions) {
+      if (action.type === "send-ping") {
+        const sent = this.#sendDisco(peer, action.path, {
+          type: "ping",
+          txId: action.txId,
+          nodeKey: this.#options.nodeKey.publicKey(),
+          padding: 0,
+        });
+        if (sent) this.stats.discoPingsSent++;
+        else path?.forgetPing(action.txId);
+      } else if (action.type === "send-call-me-maybe") {
+        const endpoints = this.localEndpoints();
+        if (endpoints.length === 0) continue;
+        const region = this.#homeRegion?.RegionID ?? action.derpRegion;
+        if (this.#sendDisco(peer, { via: "derp", region }, { type: "call-me-maybe", endpoints })) {
+          this.stats.callMeMaybeSent++;
+        }
+      }
+    }
+    this.#armDiscoTimer();
+  }
+
+  #sendDisco(peer: DataPlanePeer, path: DiscoPath, message: DiscoMessage): boolean {
+    if (!peer.discoKey) return false;
+    const packet = sealDiscoMessage(
+      message,
+      this.#options.discoKey,
+      peer.discoKey,
+      this.#random,
+      this.#sharedKey(peer.discoKey.toText()),
+    );
+    if (path.via === "udp") return this.#sendUDP(path.addr, packet);
+    // We hold only the home DERP connection; its server forwards to the peer's region (§3.8).
+    const derp = this.#derp;
+    if (!derp || derp.closed) {
+      this.stats.droppedNoRoute++;
+      return false;
+    }
+    derp.send(peer.nodeKey, packet).catch(() => this.stats.derpSendErrors++);
+    return true;
+  }
+
+  /** Keeps one clock timer at the earliest PeerPath deadline (heartbeats, Ping timeouts). */
+  #armDiscoTimer(): void {
+    if (this.#stop.signal.aborted) return;
+    let deadline: number | undefined;
+    for (const path of this.#paths.values()) {
+      const next = path.nextDeadline();
+      if (next !== null && (deadline === undefined || next < deadline)) deadline = next;
+    }
+    if (deadline === this.#discoDeadline && this.#discoTimer !== undefined) return;
+    if (this.#discoTimer !== undefined) this.#clock.clearTimeout(this.#discoTimer);
+    this.#discoTimer = undefined;
+    this.#discoDeadline = deadline;
+    if (deadline === undefined) return;
+    const wait = Math.max(0, deadline - this.#clock.monotonic());
+    this.#discoTimer = this.#clock.setTimeout(() => {
+      this.#discoTimer = undefined;
+      this.#discoDeadline = undefined;
+      for (const peer of this.#netmap.peers) {
+        const path = this.#paths.get(peer.nodeKey.toText());
+        if (path) this.#perform(peer, path.poll());
+      }
+      this.#armDiscoTimer();
+    }, wait);
+  }
+
+  #sharedKey(text: string): DiscoSharedKey | undefined {
+    return this.#discoKeys.get(text);
+  }
+
   #sendOverDerp(to: NodePublicKey, datagram: Uint8Array): void {
     const derp = this.#derp;
     if (!derp || derp.closed) {
@@ -349,7 +605,12 @@ export class MagicSock {
 
   // --- disco (§2.6) -----------------------------------------------------------
 
-  #onDisco(src: NodePublicKey, packet: Uint8Array, region: number): void {
+  /**
+   * A disco packet over DERP (`src` is the frame's node key) or UDP. Pings
+   * are answered along the path they came (§2.6); with direct UDP on, Pongs
+   * and CallMeMaybe (over DERP only, §2.9) drive the peer's PeerPath.
+   */
+  #onDisco(packet: Uint8Array, via: DiscoPath, src: NodePublicKey | undefined): void {
     const opened = openDiscoPacket(packet, this.#options.discoKey, (sender) => {
       const text = sender.toText();
       if (!this.#peersByDisco.has(text)) return null;
@@ -360,27 +621,41 @@ export class MagicSock {
       }
       return shared;
     });
-    if (!opened.ok || opened.message.type !== "ping") {
-      // Pongs and CallMeMaybe matter only for direct paths, which this version does not try.
+    if (!opened.ok) {
       this.stats.discoDropped++;
       return;
     }
-    const ping = opened.message;
-    // Over DERP the sender is the frame's node key (§2.6 step 2); a Ping naming another is a lie.
-    if (ping.nodeKey && !ping.nodeKey.equals(src)) {
-      this.stats.discoDropped++;
+    const peer = this.#peersByDisco.get(opened.sender.toText())!;
+    const path = this.#options.udp ? this.#paths.get(peer.nodeKey.toText()) : undefined;
+    const message = opened.message;
+    if (message.type === "ping") {
+      // Over DERP the sender is the frame's node key (§2.6 step 2); a Ping naming another is a lie.
+      const claimed = src ?? peer.nodeKey;
+      if (message.nodeKey && !message.nodeKey.equals(claimed)) {
+        this.stats.discoDropped++;
+        return;
+      }
+      if (via.via === "derp") path?.noteHeardViaDERP(via.region);
+      this.#options.onEvent?.({ kind: "disco-ping", from: claimed, txId: message.txId });
+      const pong = path
+        ? path.handlePing(message, via)
+        : { type: "pong" as const, txId: message.txId, src: derpMagicAddr(via) };
+      if (!pong) return; // a duplicate Ping on that endpoint
+      this.stats.discoPingsAnswered++;
+      this.#sendDisco(peer, via, pong);
+      this.#armDiscoTimer();
       return;
     }
-    this.#options.onEvent?.({ kind: "disco-ping", from: src, txId: ping.txId });
-    const pong = sealDiscoMessage(
-      { type: "pong", txId: ping.txId, src: new AddrPort(DERP_MAGIC_IP, region) },
-      this.#options.discoKey,
-      opened.sender,
-      this.#random,
-      this.#discoKeys.get(opened.sender.toText()),
-    );
-    this.stats.discoPingsAnswered++;
-    this.#sendOverDerp(src, pong);
+    if (message.type === "pong" && path) {
+      if (path.handlePong(message, via)) this.stats.discoPongsReceived++;
+      this.#armDiscoTimer();
+      return;
+    }
+    if (message.type === "call-me-maybe" && path && via.via === "derp") {
+      this.#perform(peer, path.handleCallMeMaybe(message));
+      return;
+    }
+    this.stats.discoDropped++;
   }
 
   // --- WireGuard --------------------------------------------------------------
@@ -410,10 +685,7 @@ export class MagicSock {
 
   #flush(output: DeviceOutput): void {
     const key = output.peer.remotePublicKey;
-    for (const datagram of output.send) {
-      this.stats.datagramsSent++;
-      this.#sendOverDerp(key, datagram);
-    }
+    for (const datagram of output.send) this.#sendDatagram(key, datagram);
     const handshakes = output.peer.stats.handshakes;
     if (handshakes !== (this.#handshakesSeen.get(key.toText()) ?? 0)) {
       this.#handshakesSeen.set(key.toText(), handshakes);
@@ -421,6 +693,25 @@ export class MagicSock {
     }
     for (const packet of output.deliver) this.#deliver(output, packet);
     this.#armTimer();
+  }
+
+  /** One WireGuard datagram: to the trusted direct path alone, else (also) over DERP (§2.4). */
+  #sendDatagram(key: NodePublicKey, datagram: Uint8Array): void {
+    const path = this.#udp ? this.#paths.get(key.toText()) : undefined;
+    if (!path) {
+      this.stats.datagramsSent++;
+      this.#sendOverDerp(key, datagram);
+      return;
+    }
+    const { route, actions } = path.noteSend();
+    const peer = this.#peers.get(key.toText());
+    if (peer && actions.length > 0) this.#perform(peer, actions);
+    if (route.udp && this.#sendUDP(route.udp, datagram)) this.stats.udpDatagramsSent++;
+    if (route.derpRegion !== null || !route.udp) {
+      this.stats.datagramsSent++;
+      this.#sendOverDerp(key, datagram);
+    }
+    this.#armDiscoTimer();
   }
 
   #deliver(output: DeviceOutput, packet: Uint8Array): void {

@@ -2,7 +2,8 @@
  * magicsock, the data plane (data-plane reference §2): {@link MagicSock}
  * carries WireGuard over DERP to the peers of the netmap and answers disco
  * Pings; {@link dataPlaneNetmap} takes what it needs from control's netmap.
- * DERP only for now: direct UDP paths are not tried yet.
+ * Direct UDP paths are opt-in (`udp` option): then one UDP socket carries
+ * STUN, disco and WireGuard, and each peer's path is found by disco.
  *
  * @example
  * ```ts
@@ -40,4 +41,5 @@ export type {
   PublicKey,
 } from "../crypto/keys.ts";
 export type { RandomSource } from "../crypto/random.ts";
+export type { AddrPort } from "../filter/addr_port.ts";
 export type { PeerStats } from "../wireguard/peer.ts";
