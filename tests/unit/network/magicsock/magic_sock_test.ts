@@ -4,92 +4,13 @@
  * Pongs naming the DERP region, and strangers' datagrams dropped (data-plane reference §0.4).
  */
 import assert from "node:assert/strict";
-import { DiscoPrivateKey, NodePrivateKey } from "../../../../network/crypto/keys.ts";
 import { systemRandom } from "../../../../network/crypto/random.ts";
 import { DerpClient } from "../../../../network/derp/derp_client.ts";
 import { openDiscoPacket, sealDiscoMessage } from "../../../../network/disco/disco_packet.ts";
 import { parseIPAddress } from "../../../../network/filter/ip_address.ts";
-import {
-  type DataPlaneNetmap,
-  IPPrefix,
-  MagicSock,
-  MagicSockStateError,
-} from "../../../../network/magicsock/mod.ts";
+import { MagicSock, MagicSockStateError } from "../../../../network/magicsock/mod.ts";
 import { startFakeDerpServer } from "../derp/fake_derp_server.ts";
-
-const REGION = 999;
-
-function derpMap(url: string) {
-  const u = new URL(url);
-  return {
-    Regions: {
-      [REGION]: {
-        RegionID: REGION,
-        RegionCode: "test",
-        RegionName: "test",
-        Nodes: [{ Name: "t", RegionID: REGION, HostName: u.hostname, DERPPort: Number(u.port) }],
-      },
-    },
-  };
-}
-
-interface Side {
-  nodeKey: NodePrivateKey;
-  discoKey: DiscoPrivateKey;
-  ip: string;
-}
-
-function side(ip: string): Side {
-  return { nodeKey: NodePrivateKey.generate(), discoKey: DiscoPrivateKey.generate(), ip };
-}
-
-function netmapFor(self: Side, peers: Side[], url: string): DataPlaneNetmap {
-  return {
-    selfAddresses: [IPPrefix.parse(`${self.ip}/32`)],
-    peers: peers.map((p) => ({
-      nodeKey: p.nodeKey.publicKey(),
-      discoKey: p.discoKey.publicKey(),
-      homeDERP: REGION,
-      allowedIPs: [IPPrefix.parse(`${p.ip}/32`)],
-    })),
-    derpMap: derpMap(url),
-  };
-}
-
-function echoRequest(src: string, dst: string, seq: number): Uint8Array {
-  const p = new Uint8Array(28);
-  p[0] = 0x45;
-  p[3] = 28;
-  p[8] = 64;
-  p[9] = 1;
-  p.set(parseIPAddress(src)!, 12);
-  p.set(parseIPAddress(dst)!, 16);
-  p[20] = 8;
-  p[27] = seq;
-  const sum = (from: number, to: number) => {
-    let s = 0;
-    for (let i = from; i < to; i += 2) s += (p[i] << 8) | p[i + 1];
-    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-    return ~s & 0xffff;
-  };
-  const h = sum(0, 20);
-  p[10] = h >> 8;
-  p[11] = h & 0xff;
-  const c = sum(20, 28);
-  p[22] = c >> 8;
-  p[23] = c & 0xff;
-  return p;
-}
-
-async function until<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { echoRequest, netmapFor, REGION, side, until } from "./two_planes.ts";
 
 Deno.test("MagicSock: WireGuard over DERP between two data planes; ICMP echo answered", async () => {
   const server = startFakeDerpServer();
