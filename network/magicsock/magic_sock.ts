@@ -41,7 +41,7 @@ import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
 import { chooseHomeRegion, derpNodeOf, derpNodeURL } from "./derp_home.ts";
-import { icmpEchoReply } from "./icmp_echo.ts";
+import { buildEchoReply } from "../netstack/echo_responder.ts";
 import { packetAddress } from "./ip_prefix.ts";
 import { isTSMPPacket, tsmpPong } from "./tsmp.ts";
 
@@ -728,7 +728,7 @@ export class MagicSock {
       return;
     }
     if (this.#options.answerEchoRequests ?? true) {
-      const reply = icmpEchoReply(packet, this.#selfIPs);
+      const reply = buildEchoReply(packet, this.#selfIPs);
       if (reply) {
         this.stats.echoRepliesSent++;
         const peer = output.peer;

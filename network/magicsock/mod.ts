@@ -19,9 +19,7 @@ export * from "./magic_sock.ts";
 export * from "./data_plane_netmap.ts";
 export * from "./derp_home.ts";
 export * from "./ip_prefix.ts";
-export * from "./icmp_echo.ts";
 export * from "./tsmp.ts";
-export * from "./ip_checksum.ts";
 
 // Types the API above takes and returns, for readers of this module alone.
 export type { Clock, TimerHandle } from "../clock.ts";

@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { parseIPAddress } from "../../../../network/filter/ip_address.ts";
-import { onesComplementSum } from "../../../../network/magicsock/ip_checksum.ts";
-import {
-  isTSMPPacket,
-  TSMP_PONG,
-  TSMP_PROTOCOL,
-  tsmpPong,
-} from "../../../../network/magicsock/tsmp.ts";
+import { internetChecksum } from "../../../../network/netstack/wire/checksum.ts";
+import { isTSMPPacket, tsmpPong } from "../../../../network/magicsock/tsmp.ts";
+import { IPProtocol } from "../../../../network/netstack/wire/ip_protocol.ts";
+import { TSMPType } from "../../../../network/netstack/wire/tsmp.ts";
 
 const US4 = parseIPAddress("100.64.0.1")!;
 const THEM4 = parseIPAddress("100.64.0.2")!;
@@ -21,11 +18,14 @@ function ping4(dst = US4, type = 0x70): Uint8Array {
   p[4] = 0x12;
   p[5] = 0x34;
   p[8] = 64;
-  p[9] = TSMP_PROTOCOL;
+  p[9] = IPProtocol.TSMP;
   p.set(THEM4, 12);
   p.set(dst, 16);
   p[20] = type;
   p.set(DATA, 21);
+  const check = internetChecksum(p.subarray(0, 20));
+  p[10] = check >> 8;
+  p[11] = check & 0xff;
   return p;
 }
 
@@ -36,7 +36,7 @@ function ping6(): Uint8Array {
   p[2] = 0xbc;
   p[3] = 0xde;
   p[5] = 9;
-  p[6] = TSMP_PROTOCOL;
+  p[6] = IPProtocol.TSMP;
   p[7] = 64;
   p.set(THEM6, 8);
   p.set(US6, 24);
@@ -48,13 +48,13 @@ function ping6(): Uint8Array {
 Deno.test("tsmpPong: an IPv4 Ping to us gets the Pong tailscaled would write", () => {
   const pong = tsmpPong(ping4(), [US4], 0x1234)!;
   assert.equal(pong.length, 31);
-  assert.equal(onesComplementSum(pong.subarray(0, 20)), 0xffff, "header checksum");
+  assert.equal(internetChecksum(pong.subarray(0, 20)), 0, "header checksum");
   assert.deepEqual([pong[4], pong[5]], [0xed, 0xcb], "ID complemented");
   assert.equal(pong[8], 64);
-  assert.equal(pong[9], TSMP_PROTOCOL);
+  assert.equal(pong[9], IPProtocol.TSMP);
   assert.deepEqual(pong.subarray(12, 16), US4);
   assert.deepEqual(pong.subarray(16, 20), THEM4);
-  assert.equal(pong[20], TSMP_PONG);
+  assert.equal(pong[20], TSMPType.Pong);
   assert.deepEqual(pong.subarray(21, 29), DATA);
   assert.deepEqual([pong[29], pong[30]], [0x12, 0x34], "peerAPI port");
   assert.ok(isTSMPPacket(pong));
@@ -65,10 +65,10 @@ Deno.test("tsmpPong: an IPv6 Ping gets a Pong with the flow label complemented",
   assert.equal(pong.length, 51);
   assert.deepEqual([pong[1], pong[2], pong[3]], [0x05, 0x43, 0x21]);
   assert.equal(pong[5], 11);
-  assert.equal(pong[6], TSMP_PROTOCOL);
+  assert.equal(pong[6], IPProtocol.TSMP);
   assert.deepEqual(pong.subarray(8, 24), US6);
   assert.deepEqual(pong.subarray(24, 40), THEM6);
-  assert.equal(pong[40], TSMP_PONG);
+  assert.equal(pong[40], TSMPType.Pong);
   assert.deepEqual(pong.subarray(41, 49), DATA);
 });
 

@@ -1,6 +1,11 @@
+/**
+ * The echo requests the data plane answers (moved here with the answering,
+ * from magicsock's own copy): replies to us, valid checksums, and nothing
+ * for others' addresses, replies, corruption, fragments or truncation.
+ */
 import assert from "node:assert/strict";
 import { parseIPAddress } from "../../../../network/filter/ip_address.ts";
-import { icmpEchoReply } from "../../../../network/magicsock/icmp_echo.ts";
+import { buildEchoReply } from "../../../../network/netstack/echo_responder.ts";
 
 const US4 = parseIPAddress("100.64.0.1")!;
 const THEM4 = parseIPAddress("100.64.0.2")!;
@@ -56,8 +61,8 @@ function echo6(src: Uint8Array, dst: Uint8Array): Uint8Array {
   return p;
 }
 
-Deno.test("icmpEchoReply: an IPv4 echo request to us gets a valid reply, swapped addresses", () => {
-  const reply = icmpEchoReply(echo4(THEM4, US4), [US4])!;
+Deno.test("buildEchoReply (data-plane cases): an IPv4 echo request to us gets a valid reply, swapped addresses", () => {
+  const reply = buildEchoReply(echo4(THEM4, US4), [US4])!;
   assert.ok(reply);
   assert.equal(reply.length, 33);
   assert.deepEqual(reply.subarray(12, 16), US4);
@@ -68,13 +73,13 @@ Deno.test("icmpEchoReply: an IPv4 echo request to us gets a valid reply, swapped
   assert.deepEqual(reply.subarray(24), echo4(THEM4, US4).subarray(24), "id, seq and data kept");
 });
 
-Deno.test("icmpEchoReply: an odd-length IPv4 payload checksums right", () => {
-  const reply = icmpEchoReply(echo4(THEM4, US4, [1, 2, 3]), [US4])!;
+Deno.test("buildEchoReply (data-plane cases): an odd-length IPv4 payload checksums right", () => {
+  const reply = buildEchoReply(echo4(THEM4, US4, [1, 2, 3]), [US4])!;
   assert.equal(sum(reply.subarray(20)), 0xffff);
 });
 
-Deno.test("icmpEchoReply: an IPv6 echo request to us gets a valid reply", () => {
-  const reply = icmpEchoReply(echo6(THEM6, US6), [US4, US6])!;
+Deno.test("buildEchoReply (data-plane cases): an IPv6 echo request to us gets a valid reply", () => {
+  const reply = buildEchoReply(echo6(THEM6, US6), [US4, US6])!;
   assert.ok(reply);
   assert.deepEqual(reply.subarray(8, 24), US6);
   assert.deepEqual(reply.subarray(24, 40), THEM6);
@@ -82,19 +87,19 @@ Deno.test("icmpEchoReply: an IPv6 echo request to us gets a valid reply", () => 
   assert.equal(sum(reply.subarray(40), pseudo6(US6, THEM6, 11)), 0xffff);
 });
 
-Deno.test("icmpEchoReply: not to us, not a request, or corrupted: no reply", () => {
-  assert.equal(icmpEchoReply(echo4(US4, THEM4), [US4]), undefined, "not our address");
-  const reply = icmpEchoReply(echo4(THEM4, US4), [US4])!;
-  assert.equal(icmpEchoReply(reply, [US4, THEM4]), undefined, "a reply is not answered");
+Deno.test("buildEchoReply (data-plane cases): not to us, not a request, or corrupted: no reply", () => {
+  assert.equal(buildEchoReply(echo4(US4, THEM4), [US4]), null, "not our address");
+  const reply = buildEchoReply(echo4(THEM4, US4), [US4])!;
+  assert.equal(buildEchoReply(reply, [US4, THEM4]), null, "a reply is not answered");
   const corrupt = echo4(THEM4, US4);
   corrupt[30] ^= 1;
-  assert.equal(icmpEchoReply(corrupt, [US4]), undefined, "bad ICMP checksum");
+  assert.equal(buildEchoReply(corrupt, [US4]), null, "bad ICMP checksum");
   const fragment = echo4(THEM4, US4);
   fragment[6] = 0x20; // MF
-  assert.equal(icmpEchoReply(fragment, [US4]), undefined, "fragment");
-  assert.equal(icmpEchoReply(echo4(THEM4, US4).subarray(0, 27), [US4]), undefined, "truncated");
+  assert.equal(buildEchoReply(fragment, [US4]), null, "fragment");
+  assert.equal(buildEchoReply(echo4(THEM4, US4).subarray(0, 27), [US4]), null, "truncated");
   const bad6 = echo6(THEM6, US6);
   bad6[49] ^= 1;
-  assert.equal(icmpEchoReply(bad6, [US6]), undefined, "bad ICMPv6 checksum");
-  assert.equal(icmpEchoReply(new Uint8Array(0), [US4]), undefined, "empty");
+  assert.equal(buildEchoReply(bad6, [US6]), null, "bad ICMPv6 checksum");
+  assert.equal(buildEchoReply(new Uint8Array(0), [US4]), null, "empty");
 });
