@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { checksumAdd, checksumFinish, internetChecksum } from "./checksum.ts";
+import { internetChecksum } from "./checksum.ts";
+import { emitICMPMessage } from "./icmp_message.ts";
 import { WireError } from "./wire_error.ts";
 
 /** Length of the ICMP header: type, code, checksum and the 4-byte "rest of header". */
@@ -180,25 +181,7 @@ export function emitICMPv4Message(
   buffer: Uint8Array,
   offset = 0,
 ): number {
-  const length = ICMPV4_HEADER_LENGTH + (fields.body?.length ?? fields.bodyLength ?? 0);
-  if (buffer.length - offset < length) {
-    throw new WireError("buffer-too-small", `ICMPv4 message needs ${length} bytes`);
-  }
-  const m = buffer.subarray(offset, offset + length);
-  const rest = (fields.restOfHeader ?? 0) >>> 0;
-  m[0] = fields.type & 0xff;
-  m[1] = fields.code & 0xff;
-  m[2] = 0;
-  m[3] = 0;
-  m[4] = rest >>> 24;
-  m[5] = (rest >>> 16) & 0xff;
-  m[6] = (rest >>> 8) & 0xff;
-  m[7] = rest & 0xff;
-  if (fields.body) m.set(fields.body, ICMPV4_HEADER_LENGTH);
-  const checksum = checksumFinish(checksumAdd(0, m));
-  m[2] = checksum >> 8;
-  m[3] = checksum & 0xff;
-  return length;
+  return emitICMPMessage(fields, buffer, offset, 0, "ICMPv4");
 }
 
 /** What {@link emitICMPv4Echo} writes. */

@@ -8,6 +8,7 @@
  */
 import { checksumAdd, checksumFinish, pseudoHeaderSum } from "./checksum.ts";
 import { IPProtocol } from "./ip_protocol.ts";
+import { emitICMPMessage, ICMP_HEADER_LENGTH } from "./icmp_message.ts";
 import { WireError } from "./wire_error.ts";
 
 /** Length of the ICMPv6 header: type, code, checksum and 4 type-specific bytes. */
@@ -193,26 +194,9 @@ export function emitICMPv6Message(
   if (src.length !== 16 || dst.length !== 16) {
     throw new WireError("bad-field", "ICMPv6 pseudo-header addresses must be 16 bytes");
   }
-  const length = ICMPV6_HEADER_LENGTH + (fields.body?.length ?? fields.bodyLength ?? 0);
-  if (buffer.length - offset < length) {
-    throw new WireError("buffer-too-small", `ICMPv6 message needs ${length} bytes`);
-  }
-  const m = buffer.subarray(offset, offset + length);
-  const rest = (fields.restOfHeader ?? 0) >>> 0;
-  m[0] = fields.type & 0xff;
-  m[1] = fields.code & 0xff;
-  m[2] = 0;
-  m[3] = 0;
-  m[4] = rest >>> 24;
-  m[5] = (rest >>> 16) & 0xff;
-  m[6] = (rest >>> 8) & 0xff;
-  m[7] = rest & 0xff;
-  if (fields.body) m.set(fields.body, ICMPV6_HEADER_LENGTH);
-  const sum = pseudoHeaderSum(src, dst, IPProtocol.ICMPv6, length);
-  const checksum = checksumFinish(checksumAdd(sum, m));
-  m[2] = checksum >> 8;
-  m[3] = checksum & 0xff;
-  return length;
+  const length = ICMP_HEADER_LENGTH + (fields.body?.length ?? fields.bodyLength ?? 0);
+  const pseudo = pseudoHeaderSum(src, dst, IPProtocol.ICMPv6, length);
+  return emitICMPMessage(fields, buffer, offset, pseudo, "ICMPv6");
 }
 
 /** What {@link emitICMPv6Echo} writes. */
