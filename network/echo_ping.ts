@@ -18,12 +18,10 @@ import {
 } from "./netstack/wire/icmpv6.ts";
 import { parseIPPacket } from "./netstack/wire/ip_packet.ts";
 import { IPProtocol } from "./netstack/wire/ip_protocol.ts";
-import { emitIPv4Header } from "./netstack/wire/ipv4.ts";
-import { emitIPv6Header } from "./netstack/wire/ipv6.ts";
+import { ICMP_HEADER_LENGTH } from "./netstack/wire/icmp_message.ts";
+import { emitIPv4Header, IPV4_MIN_HEADER_LENGTH } from "./netstack/wire/ipv4.ts";
+import { emitIPv6Header, IPV6_HEADER_LENGTH } from "./netstack/wire/ipv6.ts";
 
-const IPV4_HEADER_LENGTH = 20;
-const IPV6_HEADER_LENGTH = 40;
-const ICMP_ECHO_HEADER_LENGTH = 8;
 /** Payload carried by each request, so that a reply proves more than a header made it. */
 const ECHO_DATA_LENGTH = 16;
 
@@ -56,16 +54,16 @@ export function buildEchoRequest(
   const identifier = (ids[0] << 8) | ids[1];
   const sequence = (ids[2] << 8) | ids[3];
   const data = random(ECHO_DATA_LENGTH);
-  const icmpLength = ICMP_ECHO_HEADER_LENGTH + data.length;
+  const icmpLength = ICMP_HEADER_LENGTH + data.length;
   const echo = { kind: "echo-request" as const, identifier, sequence, data };
   let packet: Uint8Array;
   if (destination.length === 4) {
-    packet = new Uint8Array(IPV4_HEADER_LENGTH + icmpLength);
+    packet = new Uint8Array(IPV4_MIN_HEADER_LENGTH + icmpLength);
     emitIPv4Header(
       { src: source, dst: destination, protocol: IPProtocol.ICMPv4, payloadLength: icmpLength },
       packet,
     );
-    emitICMPv4Echo(echo, packet, IPV4_HEADER_LENGTH);
+    emitICMPv4Echo(echo, packet, IPV4_MIN_HEADER_LENGTH);
   } else {
     packet = new Uint8Array(IPV6_HEADER_LENGTH + icmpLength);
     emitIPv6Header(
