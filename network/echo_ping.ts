@@ -9,7 +9,7 @@
  * @module
  */
 import type { RandomSource } from "./crypto/random.ts";
-import { ipAddressEquals } from "./filter/ip_address.ts";
+import { ipAddressEquals } from "./netaddr/ip_address.ts";
 import { emitICMPv4Echo, parseICMPv4Message } from "./netstack/wire/icmpv4.ts";
 import {
   emitICMPv6Echo,
@@ -17,7 +17,7 @@ import {
   verifyICMPv6Checksum,
 } from "./netstack/wire/icmpv6.ts";
 import { parseIPPacket } from "./netstack/wire/ip_packet.ts";
-import { IPProtocol } from "./netstack/wire/ip_protocol.ts";
+import { IPProtocol } from "./netaddr/ip_protocol.ts";
 import { ICMP_HEADER_LENGTH } from "./netstack/wire/icmp_message.ts";
 import { emitIPv4Header, IPV4_MIN_HEADER_LENGTH } from "./netstack/wire/ipv4.ts";
 import { emitIPv6Header, IPV6_HEADER_LENGTH } from "./netstack/wire/ipv6.ts";

@@ -45,7 +45,7 @@ import {
   PingTimeoutError,
 } from "./node_errors.ts";
 import { buildEchoRequest, EchoWaiters } from "./echo_ping.ts";
-import { formatIPAddress, parseIPAddress } from "./filter/ip_address.ts";
+import { formatIPAddress, parseIPAddress } from "./netaddr/ip_address.ts";
 import { MagicSock, type MagicSockOptions } from "./magicsock/magic_sock.ts";
 import { dataPlaneNetmap } from "./magicsock/data_plane_netmap.ts";
 

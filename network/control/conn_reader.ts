@@ -5,7 +5,7 @@
  * for can be taken back with {@link ConnReader.takeBuffered}, so that bytes
  * arriving together with the 101 response are not lost (reference §3.1).
  */
-import type { ByteStream } from "./noise_conn.ts";
+import type { ByteStream } from "./ts2021_conn.ts";
 
 /** Thrown when the connection ends before the expected bytes arrived. */
 export class UnexpectedEOFError extends Error {

@@ -16,8 +16,8 @@ import { closeQuietly } from "./control_dial.ts";
 import { ControlError, ControlProtocolError, ControlUnreachableError } from "./control_errors.ts";
 import { type EarlyNoise, EarlyPayloadReader } from "./early_payload.ts";
 import { fetchServerKey } from "./key_discovery.ts";
-import { NoiseConn } from "./noise_conn.ts";
-import { ClientHandshake, NoiseHandshakeError } from "./noise_handshake.ts";
+import { NoiseConn } from "./ts2021_conn.ts";
+import { ClientHandshake, NoiseHandshakeError } from "./ts2021_handshake.ts";
 import {
   HEADER_LENGTH,
   MSG_TYPE_ERROR,
@@ -25,7 +25,7 @@ import {
   NoiseProtocolError,
   parseFrameHeader,
   RESPONSE_PAYLOAD_LENGTH,
-} from "./noise_messages.ts";
+} from "./ts2021_messages.ts";
 import { upgradeToNoise } from "./upgrade.ts";
 
 /** Default limit for dial + upgrade + handshake, as the Go client's 5 s + 5 s (§13). */

@@ -5,7 +5,7 @@
  * first 9 plaintext bytes decide: with the magic they start the payload,
  * otherwise they are the first HTTP/2 frame header and are passed on.
  */
-import { NoiseProtocolError } from "./noise_messages.ts";
+import { NoiseProtocolError } from "./ts2021_messages.ts";
 
 /** The 5 magic bytes: three 0xFF and ASCII "TS" (§6). */
 export const EARLY_PAYLOAD_MAGIC: Uint8Array = Uint8Array.of(0xff, 0xff, 0xff, 0x54, 0x53);

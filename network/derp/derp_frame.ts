@@ -15,7 +15,7 @@
  * @module
  */
 import { NodePublicKey } from "../crypto/keys.ts";
-import { formatIP, parseIP } from "../stun/ip_text.ts";
+import { formatUnmappedIPAddress, parseIPAddress } from "../netaddr/ip_address.ts";
 import { DerpFrameError } from "./derp_errors.ts";
 
 /** Length of a frame header: type (1) and payload length (4). */
@@ -277,7 +277,7 @@ export function parseFrame(frameType: number, payload: Uint8Array): DerpFrame {
       if (payload.length >= KEY_LENGTH + 18) {
         const ip = payload.subarray(KEY_LENGTH, KEY_LENGTH + 16);
         const port = (payload[KEY_LENGTH + 16] << 8) | payload[KEY_LENGTH + 17];
-        frame.address = { ip: formatIP(ip), port };
+        frame.address = { ip: formatUnmappedIPAddress(ip), port };
         if (payload.length >= KEY_LENGTH + 19) frame.flags = payload[KEY_LENGTH + 18];
       }
       return frame;
@@ -384,7 +384,7 @@ function framePayloadParts(frame: DerpFrame): Uint8Array[] {
     case "peerPresent": {
       const parts = [frame.peer.bytes];
       if (frame.address) {
-        const ip = parseIP(frame.address.ip);
+        const ip = parseIPAddress(frame.address.ip);
         if (!ip) throw new RangeError(`not an IP address: ${JSON.stringify(frame.address.ip)}`);
         const ip16 = new Uint8Array(18);
         if (ip.length === 4) {

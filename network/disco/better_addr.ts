@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { AddrPort } from "../filter/addr_port.ts";
-import { isLinkLocalUnicastIP, isLoopbackIP, isPrivateIP } from "../filter/ip_address.ts";
+import type { AddrPort } from "../netaddr/addr_port.ts";
+import { isLinkLocalUnicastIP, isLoopbackIP, isPrivateIP } from "../netaddr/ip_address.ts";
 
 /** A path as measured by a Pong. */
 export interface AddrQuality {

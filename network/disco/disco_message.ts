@@ -12,8 +12,8 @@
  */
 
 import { DiscoPublicKey, NodePublicKey } from "../crypto/keys.ts";
-import { AddrPort } from "../filter/addr_port.ts";
-import { ipAddressAs16, unmapIPAddress } from "../filter/ip_address.ts";
+import { AddrPort } from "../netaddr/addr_port.ts";
+import { ipAddressAs16, unmapIPAddress } from "../netaddr/ip_address.ts";
 
 /** Disco message type bytes (reference §2.5 table; `ts: disco/disco.go`). */
 export const DiscoMessageType = {

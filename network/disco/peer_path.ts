@@ -23,8 +23,8 @@
 import type { Clock } from "../clock.ts";
 import type { DiscoPublicKey } from "../crypto/keys.ts";
 import type { RandomSource } from "../crypto/random.ts";
-import { AddrPort } from "../filter/addr_port.ts";
-import { isLinkLocalUnicastIP, parseIPAddress } from "../filter/ip_address.ts";
+import { AddrPort } from "../netaddr/addr_port.ts";
+import { isLinkLocalUnicastIP, parseIPAddress } from "../netaddr/ip_address.ts";
 import { type AddrQuality, betterAddr } from "./better_addr.ts";
 import {
   DERP_MAGIC_IP,

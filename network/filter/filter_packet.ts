@@ -12,28 +12,7 @@
  *
  * @module
  */
-
-/** IP protocol numbers the filter knows (IANA; `ts: types/ipproto`). */
-export const IPProto = {
-  /** Not an IP packet we understand, or a malformed one. */
-  Unknown: 0,
-  /** ICMP for IPv4. */
-  ICMPv4: 1,
-  /** IGMP. */
-  IGMP: 2,
-  /** TCP. */
-  TCP: 6,
-  /** UDP. */
-  UDP: 17,
-  /** ICMP for IPv6. */
-  ICMPv6: 58,
-  /** Tailscale Message Protocol (reference §5). */
-  TSMP: 99,
-  /** SCTP. */
-  SCTP: 132,
-  /** A non-first fragment (not a real protocol number: Tailscale's marker, 0xFF). */
-  Fragment: 0xff,
-} as const;
+import { IPProtocol } from "../netaddr/ip_protocol.ts";
 
 /** TCP flag bits (RFC 9293 §3.1). */
 export const TCPFlag = {
@@ -74,7 +53,7 @@ const EMPTY = new Uint8Array(0);
  * ```ts
  * const packet = new FilterPacket();
  * packet.decode(bytes);
- * if (packet.protocol === IPProto.TCP && packet.isTCPSyn) { ... }
+ * if (packet.protocol === IPProtocol.TCP && packet.isTCPSyn) { ... }
  * ```
  */
 export class FilterPacket {
@@ -82,8 +61,8 @@ export class FilterPacket {
   buffer: Uint8Array = EMPTY;
   /** 4, 6, or 0 when not an IP packet. */
   ipVersion: 0 | 4 | 6 = 0;
-  /** IP protocol ({@link IPProto}); `Unknown` when malformed, `Fragment` for non-first fragments. */
-  protocol: number = IPProto.Unknown;
+  /** IP protocol ({@link IPProtocol}); `Unknown` when malformed, `Fragment` for non-first fragments. */
+  protocol: number = IPProtocol.Unknown;
   /** Offset of the source address in `buffer`. */
   srcOffset = 0;
   /** Offset of the destination address in `buffer`. */
@@ -103,7 +82,7 @@ export class FilterPacket {
   decode(bytes: Uint8Array): this {
     this.buffer = bytes;
     this.ipVersion = 0;
-    this.protocol = IPProto.Unknown;
+    this.protocol = IPProtocol.Unknown;
     this.srcOffset = this.dstOffset = this.addressLength = 0;
     this.srcPort =
       this.dstPort =
@@ -129,13 +108,13 @@ export class FilterPacket {
 
   /** A TCP packet with SYN set and ACK clear: the start of a new connection. */
   get isTCPSyn(): boolean {
-    return this.protocol === IPProto.TCP &&
+    return this.protocol === IPProtocol.TCP &&
       (this.tcpFlags & (TCPFlag.SYN | TCPFlag.ACK)) === TCPFlag.SYN;
   }
 
   /** The ICMP type byte, or -1 when this is no ICMP packet with a full 8-byte header. */
   get icmpType(): number {
-    if (this.protocol !== IPProto.ICMPv4 && this.protocol !== IPProto.ICMPv6) return -1;
+    if (this.protocol !== IPProtocol.ICMPv4 && this.protocol !== IPProtocol.ICMPv6) return -1;
     if (this.buffer.length < this.transportOffset + 8) return -1;
     return this.buffer[this.transportOffset];
   }
@@ -147,7 +126,7 @@ export class FilterPacket {
   }
 
   #unknown(): void {
-    this.protocol = IPProto.Unknown;
+    this.protocol = IPProtocol.Unknown;
   }
 
   #decode4(b: Uint8Array): void {
@@ -167,11 +146,13 @@ export class FilterPacket {
     const moreFragments = (fragment & 0x2000) !== 0;
     const fragmentOffset = fragment & 0x1fff;
     if (fragmentOffset !== 0) {
-      this.protocol = fragmentOffset < MIN_FRAGMENT_BLOCKS ? IPProto.Unknown : IPProto.Fragment;
+      this.protocol = fragmentOffset < MIN_FRAGMENT_BLOCKS
+        ? IPProtocol.Unknown
+        : IPProtocol.Fragment;
       return;
     }
-    if (this.protocol === IPProto.TSMP && moreFragments) return this.#unknown();
-    if (this.protocol === IPProto.Fragment) return this.#unknown();
+    if (this.protocol === IPProtocol.TSMP && moreFragments) return this.#unknown();
+    if (this.protocol === IPProtocol.Fragment) return this.#unknown();
     this.#decodeTransport(b);
   }
 
@@ -191,12 +172,14 @@ export class FilterPacket {
       const fragmentOffset = ((b[IPV6_HEADER_LENGTH + 2] << 8) | b[IPV6_HEADER_LENGTH + 3]) >> 3;
       this.transportOffset += IPV6_FRAGMENT_HEADER_LENGTH;
       if (fragmentOffset !== 0) {
-        this.protocol = fragmentOffset < MIN_FRAGMENT_BLOCKS ? IPProto.Unknown : IPProto.Fragment;
+        this.protocol = fragmentOffset < MIN_FRAGMENT_BLOCKS
+          ? IPProtocol.Unknown
+          : IPProtocol.Fragment;
         return;
       }
       this.protocol = next;
     }
-    if (this.protocol === IPProto.Fragment) return this.#unknown();
+    if (this.protocol === IPProtocol.Fragment) return this.#unknown();
     this.#decodeTransport(b);
   }
 
@@ -204,34 +187,34 @@ export class FilterPacket {
     const available = b.length - this.transportOffset;
     const at = this.transportOffset;
     switch (this.protocol) {
-      case IPProto.ICMPv4:
+      case IPProtocol.ICMPv4:
         // ICMPv6 inside IPv4 or ICMPv4 inside IPv6 decode like any other
         // protocol, as in Go: only the family's own ICMP gets ICMP rules.
         if (this.ipVersion === 4 && available < ICMP_HEADER_LENGTH) this.#unknown();
         return;
-      case IPProto.ICMPv6:
+      case IPProtocol.ICMPv6:
         if (this.ipVersion === 6 && available < ICMP_HEADER_LENGTH) this.#unknown();
         return;
-      case IPProto.IGMP:
+      case IPProtocol.IGMP:
         if (this.ipVersion === 4 && available < IGMP_HEADER_LENGTH) this.#unknown();
         return;
-      case IPProto.TCP:
+      case IPProtocol.TCP:
         if (available < TCP_HEADER_LENGTH) return this.#unknown();
         this.srcPort = (b[at] << 8) | b[at + 1];
         this.dstPort = (b[at + 2] << 8) | b[at + 3];
         this.tcpFlags = b[at + 13];
         return;
-      case IPProto.UDP:
+      case IPProtocol.UDP:
         if (available < UDP_HEADER_LENGTH) return this.#unknown();
         this.srcPort = (b[at] << 8) | b[at + 1];
         this.dstPort = (b[at + 2] << 8) | b[at + 3];
         return;
-      case IPProto.SCTP:
+      case IPProtocol.SCTP:
         if (available < SCTP_HEADER_LENGTH) return this.#unknown();
         this.srcPort = (b[at] << 8) | b[at + 1];
         this.dstPort = (b[at + 2] << 8) | b[at + 3];
         return;
-      case IPProto.TSMP:
+      case IPProtocol.TSMP:
         if (available < MIN_TSMP_LENGTH) this.#unknown();
         return;
     }

@@ -16,15 +16,15 @@
  */
 
 import type { FilterRule, NetPortRange } from "../control/map_response.ts";
-import { IPProto } from "./filter_packet.ts";
+import { IPProtocol } from "../netaddr/ip_protocol.ts";
 import { type IPRange, IPSetParseError, parseIPSetEntry } from "./ip_range.ts";
 
-/** Protocols of a rule with no `IPProto`: TCP, UDP, ICMPv4 and ICMPv6 (§6.3). */
+/** Protocols of a rule with no `IPProtocol`: TCP, UDP, ICMPv4 and ICMPv6 (§6.3). */
 export const DEFAULT_FILTER_PROTOCOLS: readonly number[] = [
-  IPProto.TCP,
-  IPProto.UDP,
-  IPProto.ICMPv4,
-  IPProto.ICMPv6,
+  IPProtocol.TCP,
+  IPProtocol.UDP,
+  IPProtocol.ICMPv4,
+  IPProtocol.ICMPv6,
 ];
 
 /** A destination: an address range and an inclusive port range. */

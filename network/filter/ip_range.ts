@@ -10,7 +10,13 @@
  * @module
  */
 
-import { formatIPAddress, IPV4_LENGTH, IPV6_LENGTH, parseIPAddress } from "./ip_address.ts";
+import {
+  formatIPAddress,
+  IPV4_LENGTH,
+  IPV6_LENGTH,
+  parseIPAddress,
+} from "../netaddr/ip_address.ts";
+import { IPPrefix } from "../netaddr/ip_prefix.ts";
 
 /** Raised for address-set text that does not parse. */
 export class IPSetParseError extends Error {
@@ -66,22 +72,14 @@ export class IPRange {
     return new IPRange(new Uint8Array(16), new Uint8Array(16).fill(255));
   }
 
-  /** The range of a prefix: `bits` leading bits of `ip` fixed. Host bits must be zero. */
-  static fromPrefix(ip: Uint8Array, bits: number): IPRange {
-    const width = ip.length * 8;
-    if (!Number.isInteger(bits) || bits < 0 || bits > width) {
-      throw new IPSetParseError(`prefix length ${bits} out of range for a ${width}-bit address`);
+  /** The range a prefix covers. Throws {@link IPSetParseError} when host bits are set. */
+  static fromPrefix(prefix: IPPrefix): IPRange {
+    if (!prefix.isMasked) {
+      throw new IPSetParseError(`${prefix} contains non-network bits set`);
     }
-    const first = ip.slice();
-    const last = ip.slice();
-    for (let bit = bits; bit < width; bit++) {
-      const byte = bit >> 3, mask = 0x80 >> (bit & 7);
-      if (first[byte] & mask) {
-        throw new IPSetParseError(`${formatIPAddress(ip)}/${bits} contains non-network bits set`);
-      }
-      last[byte] |= mask;
-    }
-    return new IPRange(first, last);
+    const last = prefix.ip.slice();
+    for (let bit = prefix.bits; bit < last.length * 8; bit++) last[bit >> 3] |= 0x80 >> (bit & 7);
+    return new IPRange(prefix.ip, last);
   }
 
   /** Whether this is an IPv4 range. */
@@ -125,13 +123,11 @@ export class IPRange {
  * plus Tailscale's masking check). Throws {@link IPSetParseError}.
  */
 export function parsePrefix(text: string): IPRange {
-  const slash = text.indexOf("/");
-  const ip = parseIPAddress(text.slice(0, slash));
-  const bitsText = text.slice(slash + 1);
-  if (!ip || !/^(0|[1-9][0-9]{0,2})$/.test(bitsText)) {
+  const prefix = IPPrefix.tryParse(text);
+  if (!prefix || !text.includes("/")) {
     throw new IPSetParseError(`invalid prefix ${JSON.stringify(text)}`);
   }
-  return IPRange.fromPrefix(ip, Number(bitsText));
+  return IPRange.fromPrefix(prefix);
 }
 
 /** One parsed address-set entry: address ranges, or a node capability (`cap:<name>`). */

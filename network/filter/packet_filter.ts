@@ -26,10 +26,11 @@
  */
 
 import type { FilterRule } from "../control/map_response.ts";
-import { FilterPacket, IPProto } from "./filter_packet.ts";
+import { FilterPacket } from "./filter_packet.ts";
+import { IPProtocol } from "../netaddr/ip_protocol.ts";
 import { compileFilterRules, type FilterMatch, matchesForFamily } from "./filter_rules.ts";
 import { FLOW_CACHE_SIZE, FlowCache } from "./flow_cache.ts";
-import { parseIPAddress } from "./ip_address.ts";
+import { parseIPAddress } from "../netaddr/ip_address.ts";
 import { type IPRange, IPSetParseError, parseIPSetEntry } from "./ip_range.ts";
 
 /** Why the filter decided as it did (Go's `why` strings, as identifiers). */
@@ -234,20 +235,20 @@ export class PacketFilter {
     if (!anyContains(v4 ? this.#local4 : this.#local6, p.buffer, p.dstOffset)) return NOT_LOCAL;
     const matches = v4 ? this.#matches4 : this.#matches6;
     switch (p.protocol) {
-      case IPProto.ICMPv4:
-      case IPProto.ICMPv6:
+      case IPProtocol.ICMPv4:
+      case IPProtocol.ICMPv6:
         // Each family's own ICMP only; the other one is "another protocol".
-        if ((p.protocol === IPProto.ICMPv4) !== v4) return this.#other(p, matches);
+        if ((p.protocol === IPProtocol.ICMPv4) !== v4) return this.#other(p, matches);
         if (isEchoReplyOrError(p)) return ICMP_RESPONSE;
         return this.#matchIPsOnly(p, matches) ? ICMP_ALLOWED : NO_RULE;
-      case IPProto.TCP:
+      case IPProtocol.TCP:
         if (!p.isTCPSyn) return TCP_NON_SYN;
         return this.#match(p, matches) ? TCP_ALLOWED : NO_RULE;
-      case IPProto.UDP:
-      case IPProto.SCTP:
+      case IPProtocol.UDP:
+      case IPProtocol.SCTP:
         if (this.#flows.has(p)) return UDP_REPLY;
         return this.#match(p, matches) ? ALLOWED : NO_RULE;
-      case IPProto.TSMP:
+      case IPProtocol.TSMP:
         return TSMP;
       default:
         return this.#other(p, matches);
@@ -262,7 +263,9 @@ export class PacketFilter {
     const p = this.#packet.decode(packet);
     const early = this.#pre(p);
     if (early) return early;
-    if (p.protocol === IPProto.UDP || p.protocol === IPProto.SCTP) this.#flows.addReverseOf(p);
+    if (p.protocol === IPProtocol.UDP || p.protocol === IPProtocol.SCTP) {
+      this.#flows.addReverseOf(p);
+    }
     return OUTBOUND;
   }
 
@@ -280,11 +283,11 @@ export class PacketFilter {
   #pre(p: FilterPacket): FilterResult | null {
     if (p.buffer.length === 0) return KEEP_ALIVE;
     if (p.buffer.length < 20) return TOO_SHORT;
-    if (p.protocol === IPProto.Unknown) return UNKNOWN_PROTOCOL;
+    if (p.protocol === IPProtocol.Unknown) return UNKNOWN_PROTOCOL;
     const dstClass = classifyDestination(p.buffer, p.dstOffset, p.ipVersion === 4);
     if (dstClass === MULTICAST_DST) return MULTICAST;
     if (dstClass === LINK_LOCAL_DST) return LINK_LOCAL;
-    if (p.protocol === IPProto.Fragment) return FRAGMENT;
+    if (p.protocol === IPProtocol.Fragment) return FRAGMENT;
     return null;
   }
 
@@ -370,7 +373,7 @@ function classifyDestination(b: Uint8Array, at: number, v4: boolean): number {
 function isEchoReplyOrError(p: FilterPacket): boolean {
   const type = p.icmpType;
   if (type < 0) return false;
-  if (p.protocol === IPProto.ICMPv4) {
+  if (p.protocol === IPProtocol.ICMPv4) {
     if (type === 0) return p.icmpCode === 0;
     return type === 3 || type === 11 || type === 12;
   }
@@ -389,7 +392,7 @@ function buildProbePacket(
 ): Uint8Array {
   const v4 = src.length === 4;
   const header = v4 ? 20 : 40;
-  const transport = protocol === IPProto.TCP ? 20 : protocol === IPProto.TSMP ? 7 : 8;
+  const transport = protocol === IPProtocol.TCP ? 20 : protocol === IPProtocol.TSMP ? 7 : 8;
   const out = new Uint8Array(header + transport);
   if (v4) {
     out[0] = 0x45;
@@ -409,16 +412,16 @@ function buildProbePacket(
     out.set(dst, 24);
   }
   const port = Math.max(0, Math.min(65535, Math.trunc(dstPort)));
-  if (protocol === IPProto.TCP || protocol === IPProto.UDP || protocol === IPProto.SCTP) {
+  if (protocol === IPProtocol.TCP || protocol === IPProtocol.UDP || protocol === IPProtocol.SCTP) {
     out[header + 2] = port >> 8;
     out[header + 3] = port & 0xff;
-    if (protocol === IPProto.TCP) {
+    if (protocol === IPProtocol.TCP) {
       out[header + 12] = 5 << 4;
       out[header + 13] = 0x02; // SYN
     }
-  } else if (protocol === IPProto.ICMPv4) {
+  } else if (protocol === IPProtocol.ICMPv4) {
     out[header] = 8; // echo request
-  } else if (protocol === IPProto.ICMPv6) {
+  } else if (protocol === IPProtocol.ICMPv6) {
     out[header] = 128; // echo request
   }
   return out;

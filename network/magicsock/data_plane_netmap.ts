@@ -8,7 +8,7 @@
  */
 import type { DERPMap } from "../control/map_response.ts";
 import { DiscoPublicKey, NodePublicKey } from "../crypto/keys.ts";
-import { IPPrefix } from "./ip_prefix.ts";
+import { IPPrefix } from "../netaddr/ip_prefix.ts";
 
 /** One peer as the data plane sees it. */
 export interface DataPlanePeer {

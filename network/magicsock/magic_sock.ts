@@ -32,8 +32,8 @@ import {
   openDiscoPacket,
   sealDiscoMessage,
 } from "../disco/disco_packet.ts";
-import { AddrPort } from "../filter/addr_port.ts";
-import { isLoopbackIP, parseIPAddress } from "../filter/ip_address.ts";
+import { AddrPort } from "../netaddr/addr_port.ts";
+import { isLoopbackIP, parseIPAddress } from "../netaddr/ip_address.ts";
 import type { DiscoMessage } from "../disco/disco_message.ts";
 import { type DiscoAction, type DiscoPath, PeerPath } from "../disco/peer_path.ts";
 import { isStunOnSharedSocket } from "../stun/stun_message.ts";
@@ -42,8 +42,8 @@ import type { PeerStats } from "../wireguard/peer.ts";
 import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
 import { chooseHomeRegion, derpNodeOf, derpNodeURL } from "./derp_home.ts";
 import { buildEchoReply } from "../netstack/echo_responder.ts";
-import { packetAddress } from "./ip_prefix.ts";
-import { isTSMPPacket, tsmpPong } from "./tsmp.ts";
+import { ipPacketAddress } from "../netstack/wire/ip_packet.ts";
+import { isTSMPPacket, tsmpPong } from "../netstack/tsmp_responder.ts";
 
 /** `tailcfg.DerpMagicIP`: the fake address whose port carries a DERP region ID (§2.4). */
 const DERP_MAGIC_IP = Uint8Array.of(127, 3, 3, 40);
@@ -351,7 +351,7 @@ export class MagicSock {
    * false when no peer routes the destination.
    */
   sendPacket(packet: Uint8Array): boolean {
-    const destination = packetAddress(packet, "destination");
+    const destination = ipPacketAddress(packet, "destination");
     const peer = destination ? this.#routeFor(destination) : undefined;
     if (!peer) {
       this.stats.droppedNoRoute++;
@@ -663,7 +663,7 @@ export class MagicSock {
   #peerOptions(peer: DataPlanePeer) {
     return {
       isAllowedSource: (packet: Uint8Array) => {
-        const source = packetAddress(packet, "source");
+        const source = ipPacketAddress(packet, "source");
         return !!source && peer.allowedIPs.some((prefix) => prefix.contains(source));
       },
     };

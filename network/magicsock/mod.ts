@@ -18,8 +18,8 @@
 export * from "./magic_sock.ts";
 export * from "./data_plane_netmap.ts";
 export * from "./derp_home.ts";
-export * from "./ip_prefix.ts";
-export * from "./tsmp.ts";
+export * from "../netaddr/ip_prefix.ts";
+export * from "../netstack/tsmp_responder.ts";
 
 // Types the API above takes and returns, for readers of this module alone.
 export type { Clock, TimerHandle } from "../clock.ts";
@@ -39,5 +39,5 @@ export type {
   PublicKey,
 } from "../crypto/keys.ts";
 export type { RandomSource } from "../crypto/random.ts";
-export type { AddrPort } from "../filter/addr_port.ts";
+export type { AddrPort } from "../netaddr/addr_port.ts";
 export type { PeerStats } from "../wireguard/peer.ts";

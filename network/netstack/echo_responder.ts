@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ipAddressEquals, isMulticastIP } from "../filter/ip_address.ts";
+import { ipAddressEquals, isMulticastIP } from "../netaddr/ip_address.ts";
 import { emitICMPv4Echo, ICMPV4_HEADER_LENGTH, parseICMPv4Message } from "./wire/icmpv4.ts";
 import {
   emitICMPv6Echo,
@@ -14,7 +14,7 @@ import {
   parseICMPv6Message,
   verifyICMPv6Checksum,
 } from "./wire/icmpv6.ts";
-import { IPProtocol } from "./wire/ip_protocol.ts";
+import { IPProtocol } from "../netaddr/ip_protocol.ts";
 import { emitIPv4Header, IPV4_MIN_HEADER_LENGTH } from "./wire/ipv4.ts";
 import { emitIPv6Header, IPV6_HEADER_LENGTH } from "./wire/ipv6.ts";
 import { type IPPacket, parseIPPacket } from "./wire/ip_packet.ts";

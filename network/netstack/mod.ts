@@ -7,7 +7,6 @@
  */
 export * from "./wire/wire_error.ts";
 export * from "./wire/checksum.ts";
-export * from "./wire/ip_protocol.ts";
 export * from "./wire/ipv4.ts";
 export * from "./wire/ipv6.ts";
 export * from "./wire/ip_packet.ts";

@@ -1,7 +1,7 @@
 /**
  * The STUN subset Tailscale speaks (data-plane reference §4): Binding
- * Request and Success Response (`stun_message.ts`), a one-socket client
- * (`stun_client.ts`), and IP address text (`ip_text.ts`).
+ * Request and Success Response (`stun_message.ts`) and a one-socket client
+ * (`stun_client.ts`).
  *
  * @example
  * ```ts
@@ -12,7 +12,6 @@
  *
  * @module
  */
-export * from "./ip_text.ts";
 export * from "./stun_message.ts";
 export * from "./stun_client.ts";
 

@@ -10,7 +10,7 @@
  */
 import { crc32 } from "node:zlib";
 import type { RandomSource } from "../crypto/random.ts";
-import { formatIP, parseIP } from "./ip_text.ts";
+import { formatUnmappedIPAddress, parseIPAddress } from "../netaddr/ip_address.ts";
 
 /** The magic cookie in bytes 4–7 of every RFC 5389 message. */
 export const STUN_MAGIC_COOKIE = 0x2112a442;
@@ -215,7 +215,7 @@ export function bindingResponse(
   address: { ip: string; port: number },
 ): Uint8Array {
   checkTransactionId(transactionId);
-  const ip = parseIP(address.ip);
+  const ip = parseIPAddress(address.ip);
   if (!ip) throw new TypeError(`not an IP address: ${JSON.stringify(address.ip)}`);
   if (!Number.isInteger(address.port) || address.port < 0 || address.port > 0xffff) {
     throw new RangeError(`not a port: ${address.port}`);
@@ -292,7 +292,7 @@ function readAddress(value: Uint8Array, mask: Uint8Array | undefined): StunMappe
     port ^= STUN_MAGIC_COOKIE >>> 16;
     for (let i = 0; i < length; i++) ip[i] ^= mask[i];
   }
-  const text = formatIP(ip);
+  const text = formatUnmappedIPAddress(ip);
   return { ip: text, port, family: text.includes(":") ? 6 : 4 };
 }
 

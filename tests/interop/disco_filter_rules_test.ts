@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { ControlClient } from "../../network/control/control_client.ts";
 import type { FilterRule, MapResponse } from "../../network/control/map_response.ts";
 import { DiscoPrivateKey, MachinePrivateKey, NodePrivateKey } from "../../network/crypto/keys.ts";
-import { IPProto } from "../../network/filter/filter_packet.ts";
+import { IPProtocol } from "../../network/netaddr/ip_protocol.ts";
 import { PacketFilter } from "../../network/filter/packet_filter.ts";
 import { type HeadscaleServer, OWN_NODES_ONLY_POLICY, startHeadscale } from "./headscale.ts";
 import { readPeerPins } from "./peers.ts";
@@ -163,17 +163,17 @@ for (const version of readPeerPins().headscaleVersions) {
       ) {
         for (const port of [22, 80, 41641, 65535]) {
           assert.equal(
-            a1Filter.check(src, dst, port, IPProto.TCP).accept,
+            a1Filter.check(src, dst, port, IPProtocol.TCP).accept,
             true,
             `a2 → a1 tcp/${port} (${src})`,
           );
           assert.equal(
-            a1Filter.check(src, dst, port, IPProto.UDP).accept,
+            a1Filter.check(src, dst, port, IPProtocol.UDP).accept,
             true,
             `a2 → a1 udp/${port} (${src})`,
           );
         }
-        const icmp = src.includes(":") ? IPProto.ICMPv6 : IPProto.ICMPv4;
+        const icmp = src.includes(":") ? IPProtocol.ICMPv6 : IPProtocol.ICMPv4;
         assert.equal(a1Filter.check(src, dst, 0, icmp).accept, true, `a2 → a1 ping (${src})`);
       }
       // b1 (another user) may not, over either family.
@@ -181,31 +181,37 @@ for (const version of readPeerPins().headscaleVersions) {
         const [src, dst] of [[v4(b1Addresses), v4(a1Addresses)], [v6(b1Addresses), v6(a1Addresses)]]
       ) {
         for (const port of [22, 80, 41641]) {
-          const tcp = a1Filter.check(src, dst, port, IPProto.TCP);
+          const tcp = a1Filter.check(src, dst, port, IPProtocol.TCP);
           assert.deepEqual(
             [tcp.accept, tcp.reason],
             [false, "no-rule-matched"],
             `b1 → a1 tcp/${port}`,
           );
           assert.equal(
-            a1Filter.check(src, dst, port, IPProto.UDP).accept,
+            a1Filter.check(src, dst, port, IPProtocol.UDP).accept,
             false,
             `b1 → a1 udp/${port}`,
           );
         }
-        const icmp = src.includes(":") ? IPProto.ICMPv6 : IPProto.ICMPv4;
+        const icmp = src.includes(":") ? IPProtocol.ICMPv6 : IPProtocol.ICMPv4;
         assert.equal(a1Filter.check(src, dst, 0, icmp).accept, false, `b1 → a1 ping (${src})`);
       }
       // Nor may a2 reach an address that is not a1's.
-      assert.equal(a1Filter.check(v4(a2Addresses), v4(b1Addresses), 22, IPProto.TCP).accept, false);
+      assert.equal(
+        a1Filter.check(v4(a2Addresses), v4(b1Addresses), 22, IPProtocol.TCP).accept,
+        false,
+      );
 
       // b1 alone: rules that admit no one else; a1 cannot reach b1.
       const { filter: b1Filter } = PacketFilter.fromRules(rulesOf(b1Map), {
         localAddresses: b1Addresses,
       });
-      assert.equal(b1Filter.check(v4(a1Addresses), v4(b1Addresses), 22, IPProto.TCP).accept, false);
       assert.equal(
-        b1Filter.check(v6(a2Addresses), v6(b1Addresses), 443, IPProto.TCP).accept,
+        b1Filter.check(v4(a1Addresses), v4(b1Addresses), 22, IPProtocol.TCP).accept,
+        false,
+      );
+      assert.equal(
+        b1Filter.check(v6(a2Addresses), v6(b1Addresses), 443, IPProtocol.TCP).accept,
         false,
       );
     } catch (error) {
@@ -235,11 +241,11 @@ for (const version of readPeerPins().headscaleVersions) {
       const a1Addresses = a1Map.Node!.Addresses!;
       const b1Addresses = a1Map.Peers![0].Addresses!;
       const { filter } = PacketFilter.fromRules(rules, { localAddresses: a1Addresses });
-      assert.equal(filter.check(v4(b1Addresses), v4(a1Addresses), 22, IPProto.TCP).accept, true);
-      assert.equal(filter.check(v6(b1Addresses), v6(a1Addresses), 53, IPProto.UDP).accept, true);
+      assert.equal(filter.check(v4(b1Addresses), v4(a1Addresses), 22, IPProtocol.TCP).accept, true);
+      assert.equal(filter.check(v6(b1Addresses), v6(a1Addresses), 53, IPProtocol.UDP).accept, true);
       // Still only to a1's own addresses.
       assert.equal(
-        filter.check(v4(b1Addresses), "100.64.99.99", 22, IPProto.TCP).reason,
+        filter.check(v4(b1Addresses), "100.64.99.99", 22, IPProtocol.TCP).reason,
         "destination-not-local",
       );
     } catch (error) {

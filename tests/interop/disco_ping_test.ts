@@ -30,7 +30,7 @@ import {
   sealDiscoMessage,
 } from "../../network/disco/disco_packet.ts";
 import { type DiscoAction, PeerPath, type PongResult } from "../../network/disco/peer_path.ts";
-import { AddrPort } from "../../network/filter/addr_port.ts";
+import { AddrPort } from "../../network/netaddr/addr_port.ts";
 import { type HeadscaleServer, startHeadscale } from "./headscale.ts";
 import { readPeerPins } from "./peers.ts";
 import { readLogTail, waitFor } from "./process.ts";

@@ -12,7 +12,7 @@
  * Round-trip times are printed.
  */
 import assert from "node:assert/strict";
-import { parseIPAddress } from "../../network/filter/ip_address.ts";
+import { parseIPAddress } from "../../network/netaddr/ip_address.ts";
 import type { MagicSockEvent } from "../../network/magicsock/magic_sock.ts";
 import { CitadelNode } from "../../network/node.ts";
 import { MemoryStateStore } from "../../state/memory_store.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { checksumAdd, checksumFinish, pseudoHeaderSum } from "./checksum.ts";
-import { IPProtocol } from "./ip_protocol.ts";
+import { IPProtocol } from "../../netaddr/ip_protocol.ts";
 import { emitICMPMessage, ICMP_HEADER_LENGTH } from "./icmp_message.ts";
 import { WireError } from "./wire_error.ts";
 

@@ -29,3 +29,27 @@ export function parseIPPacket(bytes: Uint8Array, options: IPv4ParseOptions = {})
   if (version === 6) return parseIPv6Packet(bytes);
   throw new WireError("bad-version", `IP version ${version}`);
 }
+
+/**
+ * The source (`which` = "source") or destination address of an IPv4 or IPv6
+ * packet, as a view into it (no copy); `undefined` when the packet is too
+ * short or not IP. For the per-packet paths that need only an address.
+ *
+ * @example
+ * ```ts
+ * const dst = ipPacketAddress(packet, "destination");
+ * ```
+ */
+export function ipPacketAddress(
+  packet: Uint8Array,
+  which: "source" | "destination",
+): Uint8Array | undefined {
+  const version = packet.length > 0 ? packet[0] >> 4 : 0;
+  if (version === 4 && packet.length >= 20) {
+    return which === "source" ? packet.subarray(12, 16) : packet.subarray(16, 20);
+  }
+  if (version === 6 && packet.length >= 40) {
+    return which === "source" ? packet.subarray(8, 24) : packet.subarray(24, 40);
+  }
+  return undefined;
+}

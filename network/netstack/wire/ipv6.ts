@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { IPProtocol } from "./ip_protocol.ts";
+import { IPProtocol } from "../../netaddr/ip_protocol.ts";
 import { WireError } from "./wire_error.ts";
 
 /** Length of the fixed IPv6 header. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { checksumAdd, checksumFinish, pseudoHeaderSum } from "./checksum.ts";
-import { IPProtocol } from "./ip_protocol.ts";
+import { IPProtocol } from "../../netaddr/ip_protocol.ts";
 import { WireError } from "./wire_error.ts";
 
 /** Length of a TCP header without options. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { IPProtocol } from "./ip_protocol.ts";
+import { IPProtocol } from "../../netaddr/ip_protocol.ts";
 import { emitIPv4Header, IPV4_MIN_HEADER_LENGTH } from "./ipv4.ts";
 import { emitIPv6Header, IPV6_HEADER_LENGTH } from "./ipv6.ts";
 import { WireError } from "./wire_error.ts";

@@ -4,7 +4,7 @@ import {
   EarlyPayloadReader,
   MAX_EARLY_PAYLOAD_LENGTH,
 } from "../../../../network/control/early_payload.ts";
-import { NoiseProtocolError } from "../../../../network/control/noise_messages.ts";
+import { NoiseProtocolError } from "../../../../network/control/ts2021_messages.ts";
 import { fromHex, toHex } from "../crypto/hex.ts";
 
 const enc = new TextEncoder();

@@ -6,9 +6,9 @@
  */
 import * as http2 from "node:http2";
 import { ConnReader } from "../../../../network/control/conn_reader.ts";
-import { NoiseConn } from "../../../../network/control/noise_conn.ts";
+import { NoiseConn } from "../../../../network/control/ts2021_conn.ts";
 import { MachinePrivateKey } from "../../../../network/crypto/keys.ts";
-import { respondToInitiation } from "./noise_responder.ts";
+import { respondToInitiation } from "./ts2021_responder.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -12,13 +12,13 @@ import {
   NoiseDecryptError,
   NoiseFrameReader,
   NonceExhaustedError,
-} from "../../../../network/control/noise_conn.ts";
+} from "../../../../network/control/ts2021_conn.ts";
 import {
   NoiseProtocolError,
   parseErrorFrame,
-  parseInitiation,
-  parseResponse,
-} from "../../../../network/control/noise_messages.ts";
+  parseTS2021Initiation,
+  parseTS2021Response,
+} from "../../../../network/control/ts2021_messages.ts";
 import { seededRandom } from "../crypto/seeded_random.ts";
 
 const ITERATIONS = 2000;
@@ -45,8 +45,8 @@ Deno.test("hostile input: Noise messages, records and early payloads", () => {
     const bytes = rng.bytes(rng.below(200));
     // Bias towards plausible headers.
     if (bytes.length > 3 && rng.below(2) === 0) bytes[0] = 1 + rng.below(4);
-    expectOnly(rng.seed, () => parseInitiation(bytes), NoiseProtocolError);
-    expectOnly(rng.seed, () => parseResponse(bytes), NoiseProtocolError);
+    expectOnly(rng.seed, () => parseTS2021Initiation(bytes), NoiseProtocolError);
+    expectOnly(rng.seed, () => parseTS2021Response(bytes), NoiseProtocolError);
     expectOnly(rng.seed, () => parseErrorFrame(bytes), NoiseProtocolError);
     const reader = new NoiseFrameReader(key);
     expectOnly(

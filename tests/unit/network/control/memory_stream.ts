@@ -2,7 +2,7 @@
  * An in-memory byte stream pair with the `Deno.Conn` read/write/close shape
  * (network/control/noise_conn.ts `ByteStream`), for transport tests.
  */
-import type { ByteStream } from "../../../../network/control/noise_conn.ts";
+import type { ByteStream } from "../../../../network/control/ts2021_conn.ts";
 
 /** One end of an in-memory pipe. Reads return whatever was written, in order. */
 export class MemoryStream implements ByteStream {

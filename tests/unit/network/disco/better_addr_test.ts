@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { type AddrQuality, betterAddr } from "../../../../network/disco/better_addr.ts";
-import { AddrPort } from "../../../../network/filter/addr_port.ts";
+import { AddrPort } from "../../../../network/netaddr/addr_port.ts";
 
 const q = (addr: string, latencyMs: number, extra: Partial<AddrQuality> = {}): AddrQuality => ({
   addr: AddrPort.parse(addr),

@@ -14,7 +14,7 @@ import {
   marshalDiscoMessage,
   parseDiscoMessage,
 } from "../../../../network/disco/disco_message.ts";
-import { AddrPort } from "../../../../network/filter/addr_port.ts";
+import { AddrPort } from "../../../../network/netaddr/addr_port.ts";
 import {
   describeMessage,
   fromHex,

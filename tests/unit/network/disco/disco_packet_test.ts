@@ -17,7 +17,7 @@ import {
   openDiscoPacket,
   sealDiscoMessage,
 } from "../../../../network/disco/disco_packet.ts";
-import { AddrPort } from "../../../../network/filter/addr_port.ts";
+import { AddrPort } from "../../../../network/netaddr/addr_port.ts";
 import {
   describeMessage,
   fromHex,

@@ -6,7 +6,7 @@
 
 import { DiscoPrivateKey, DiscoPublicKey, NodePublicKey } from "../../../../network/crypto/keys.ts";
 import type { DiscoMessage } from "../../../../network/disco/disco_message.ts";
-import { AddrPort } from "../../../../network/filter/addr_port.ts";
+import { AddrPort } from "../../../../network/netaddr/addr_port.ts";
 
 /** One sealed message vector. */
 export interface MessageVector {

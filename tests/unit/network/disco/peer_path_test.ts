@@ -17,7 +17,7 @@ import {
 } from "../../../../network/disco/disco_constants.ts";
 import type { PingMessage } from "../../../../network/disco/disco_message.ts";
 import { type DiscoAction, type DiscoPath, PeerPath } from "../../../../network/disco/peer_path.ts";
-import { AddrPort } from "../../../../network/filter/addr_port.ts";
+import { AddrPort } from "../../../../network/netaddr/addr_port.ts";
 import { VirtualClock } from "./virtual_clock.ts";
 
 const DISCO = new DiscoPublicKey(new Uint8Array(32).fill(0x42));

@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { parseIPAddress } from "../../../../network/filter/ip_address.ts";
+import { IPPrefix, IPPrefixError } from "../../../../network/netaddr/ip_prefix.ts";
+import { parseIPAddress } from "../../../../network/netaddr/ip_address.ts";
 import {
   IPRange,
   IPSetParseError,
@@ -105,5 +106,6 @@ Deno.test("ip range: containment in place and by value", () => {
   assert.equal(IPRange.allIPv6().isAll, true);
   assert.equal(cgnat.isAll, false);
   assert.throws(() => new IPRange(ip("1.1.1.1"), ip("::1")), IPSetParseError);
-  assert.throws(() => IPRange.fromPrefix(ip("1.1.1.1"), 1.5), IPSetParseError);
+  assert.throws(() => new IPPrefix(ip("1.1.1.1"), 1.5), IPPrefixError);
+  assert.throws(() => IPRange.fromPrefix(IPPrefix.parse("1.1.1.1/8")), IPSetParseError);
 });

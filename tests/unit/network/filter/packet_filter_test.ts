@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import type { FilterRule } from "../../../../network/control/map_response.ts";
-import { IPProto, TCPFlag } from "../../../../network/filter/filter_packet.ts";
+import { TCPFlag } from "../../../../network/filter/filter_packet.ts";
+import { IPProtocol } from "../../../../network/netaddr/ip_protocol.ts";
 import { compileFilterRules } from "../../../../network/filter/filter_rules.ts";
 import { PacketFilter, PacketFilterError } from "../../../../network/filter/packet_filter.ts";
 import { buildPacket, type TestPacket } from "./test_packets.ts";
@@ -49,21 +50,21 @@ function verdict(filter: PacketFilter, packet: TestPacket): string {
 const syn = (src: string, dst: string, dstPort: number): TestPacket => ({
   src,
   dst,
-  proto: IPProto.TCP,
+  proto: IPProtocol.TCP,
   dstPort,
   tcpFlags: TCPFlag.SYN,
 });
 const udp = (src: string, dst: string, dstPort: number, srcPort = 40000): TestPacket => ({
   src,
   dst,
-  proto: IPProto.UDP,
+  proto: IPProtocol.UDP,
   srcPort,
   dstPort,
 });
 const ping = (src: string, dst: string): TestPacket => ({
   src,
   dst,
-  proto: src.includes(":") ? IPProto.ICMPv6 : IPProto.ICMPv4,
+  proto: src.includes(":") ? IPProtocol.ICMPv6 : IPProtocol.ICMPv4,
 });
 
 Deno.test("packet filter: before any netmap nothing new comes in (§6.5 NewAllowNone)", () => {
@@ -74,8 +75,8 @@ Deno.test("packet filter: before any netmap nothing new comes in (§6.5 NewAllow
     [syn(PEER4, ME4, 22), "drop:destination-not-local"],
     [{ ...syn(PEER4, ME4, 22), tcpFlags: TCPFlag.ACK }, "drop:destination-not-local"],
     [ping(PEER6, ME6), "drop:destination-not-local"],
-    [{ src: PEER4, dst: ME4, proto: IPProto.TSMP }, "drop:destination-not-local"],
-    [{ src: PEER4, dst: ME4, proto: IPProto.UDP, fragment: 20 }, "accept:fragment"],
+    [{ src: PEER4, dst: ME4, proto: IPProtocol.TSMP }, "drop:destination-not-local"],
+    [{ src: PEER4, dst: ME4, proto: IPProtocol.UDP, fragment: 20 }, "accept:fragment"],
   ];
   for (const [packet, want] of table) {
     assert.equal(verdict(filter, packet), want, JSON.stringify(packet));
@@ -105,8 +106,8 @@ for (const [name, rules] of [["no rules (null)", null], ["empty rules", []]] as 
       [{ ...ping(PEER6, ME6), icmpType: 2 }, "accept:icmp-response"],
       [{ ...ping(PEER6, ME6), icmpType: 3 }, "accept:icmp-response"],
       [{ ...ping(PEER6, ME6), icmpType: 4 }, "accept:icmp-response"],
-      [{ src: PEER4, dst: ME4, proto: IPProto.TSMP }, "accept:tsmp"],
-      [{ src: PEER6, dst: ME6, proto: IPProto.TSMP }, "accept:tsmp"],
+      [{ src: PEER4, dst: ME4, proto: IPProtocol.TSMP }, "accept:tsmp"],
+      [{ src: PEER6, dst: ME6, proto: IPProtocol.TSMP }, "accept:tsmp"],
       [{ src: PEER4, dst: ME4, proto: 47 }, "drop:no-rule-matched"],
       [syn(PEER4, OTHER4, 22), "drop:destination-not-local"],
     ];
@@ -133,7 +134,7 @@ Deno.test("packet filter: Headscale's rule without a policy allows everything to
       [ping(peer[1], ME6), "accept:icmp-allowed"],
       // Protocols beyond the default four need a rule that names them.
       [{ src: peer[0], dst: ME4, proto: 47 }, "drop:no-rule-matched"],
-      [{ src: peer[0], dst: ME4, proto: IPProto.SCTP, dstPort: 9 }, "drop:no-rule-matched"],
+      [{ src: peer[0], dst: ME4, proto: IPProtocol.SCTP, dstPort: 9 }, "drop:no-rule-matched"],
       // "*" destinations still mean our own addresses only.
       [syn(peer[0], OTHER4, 22), "drop:destination-not-local"],
       [syn(peer[1], OTHER6, 22), "drop:destination-not-local"],
@@ -261,7 +262,7 @@ Deno.test("packet filter: IPProto lists", () => {
     [rule([6]), udp(PEER4, ME4, 53), "drop:no-rule-matched"],
     [rule([17]), udp(PEER4, ME4, 53), "accept:allowed"],
     [rule([17]), syn(PEER4, ME4, 22), "drop:no-rule-matched"],
-    [rule([132]), { src: PEER4, dst: ME4, proto: IPProto.SCTP, dstPort: 9 }, "accept:allowed"],
+    [rule([132]), { src: PEER4, dst: ME4, proto: IPProtocol.SCTP, dstPort: 9 }, "accept:allowed"],
     [rule([47]), { src: PEER4, dst: ME4, proto: 47 }, "accept:other-protocol-allowed"],
     [rule([47]), { src: PEER6, dst: ME6, proto: 47 }, "accept:other-protocol-allowed"],
     // Portless protocols need a destination with every port.
@@ -279,10 +280,10 @@ Deno.test("packet filter: IPProto lists", () => {
     // ICMPv6 inside IPv4 is "another protocol".
     [
       rule(undefined),
-      { src: PEER4, dst: ME4, proto: IPProto.ICMPv6 },
+      { src: PEER4, dst: ME4, proto: IPProtocol.ICMPv6 },
       "accept:other-protocol-allowed",
     ],
-    [rule([6]), { src: PEER4, dst: ME4, proto: IPProto.ICMPv6 }, "drop:no-rule-matched"],
+    [rule([6]), { src: PEER4, dst: ME4, proto: IPProtocol.ICMPv6 }, "drop:no-rule-matched"],
   ];
   for (const [rules, packet, want] of table) {
     assert.equal(
@@ -360,9 +361,11 @@ Deno.test("packet filter: replies to our own UDP flows pass without rules (flow 
   // IPv6 and SCTP too; TCP is not tracked (non-SYN passes anyway).
   filter.runOut(buildPacket(udp(ME6, PEER6, 443, 6000)));
   assert.equal(verdict(filter, udp(PEER6, ME6, 6000, 443)), "accept:udp-reply");
-  filter.runOut(buildPacket({ src: ME4, dst: PEER4, proto: IPProto.SCTP, srcPort: 7, dstPort: 8 }));
+  filter.runOut(
+    buildPacket({ src: ME4, dst: PEER4, proto: IPProtocol.SCTP, srcPort: 7, dstPort: 8 }),
+  );
   assert.equal(
-    verdict(filter, { src: PEER4, dst: ME4, proto: IPProto.SCTP, srcPort: 8, dstPort: 7 }),
+    verdict(filter, { src: PEER4, dst: ME4, proto: IPProtocol.SCTP, srcPort: 8, dstPort: 7 }),
     "accept:udp-reply",
   );
   filter.runOut(buildPacket(syn(ME4, PEER4, 22)));
@@ -407,7 +410,7 @@ Deno.test("packet filter: pre-checks in both directions", () => {
     [syn(PEER4, "10.0.0.7", 80), "accept:tcp-allowed", "accept:outbound"],
     [syn(PEER4, "10.0.1.7", 80), "drop:destination-not-local", "accept:outbound"],
     [
-      { src: PEER4, dst: ME4, proto: IPProto.UDP, fragment: 100 },
+      { src: PEER4, dst: ME4, proto: IPProtocol.UDP, fragment: 100 },
       "accept:fragment",
       "accept:fragment",
     ],
@@ -444,14 +447,14 @@ Deno.test("packet filter: check() judges the first packet of a new flow", () => 
     SrcIPs: [PEER4],
     DstPorts: [{ IP: ME4, Ports: { First: 22, Last: 22 } }],
   }]);
-  assert.equal(filter.check(PEER4, ME4, 22, IPProto.TCP).accept, true);
-  assert.equal(filter.check(PEER4, ME4, 23, IPProto.TCP).accept, false);
-  assert.equal(filter.check(PEER4, ME4, 22, IPProto.UDP).accept, true);
-  assert.equal(filter.check(PEER4, ME4, 0, IPProto.ICMPv4).accept, true);
-  assert.equal(filter.check(OTHER4, ME4, 0, IPProto.ICMPv4).accept, false);
-  assert.equal(filter.check(PEER4, ME6, 22, IPProto.TCP).accept, false, "mixed families");
-  assert.equal(filter.check("nonsense", ME4, 22, IPProto.TCP).accept, false);
-  assert.equal(filter.check(PEER4, ME4, 0, IPProto.TSMP).reason, "tsmp");
+  assert.equal(filter.check(PEER4, ME4, 22, IPProtocol.TCP).accept, true);
+  assert.equal(filter.check(PEER4, ME4, 23, IPProtocol.TCP).accept, false);
+  assert.equal(filter.check(PEER4, ME4, 22, IPProtocol.UDP).accept, true);
+  assert.equal(filter.check(PEER4, ME4, 0, IPProtocol.ICMPv4).accept, true);
+  assert.equal(filter.check(OTHER4, ME4, 0, IPProtocol.ICMPv4).accept, false);
+  assert.equal(filter.check(PEER4, ME6, 22, IPProtocol.TCP).accept, false, "mixed families");
+  assert.equal(filter.check("nonsense", ME4, 22, IPProtocol.TCP).accept, false);
+  assert.equal(filter.check(PEER4, ME4, 0, IPProtocol.TSMP).reason, "tsmp");
 });
 
 Deno.test("packet filter: results are shared constants; bad local addresses are refused", () => {

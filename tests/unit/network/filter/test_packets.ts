@@ -3,7 +3,7 @@
  * reads, with correct lengths (checksums are not the filter's business).
  */
 
-import { parseIPAddress } from "../../../../network/filter/ip_address.ts";
+import { parseIPAddress } from "../../../../network/netaddr/ip_address.ts";
 
 /** What to put in a test packet. */
 export interface TestPacket {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { systemRandom } from "../../../../network/crypto/random.ts";
 import { DerpClient } from "../../../../network/derp/derp_client.ts";
 import { openDiscoPacket, sealDiscoMessage } from "../../../../network/disco/disco_packet.ts";
-import { parseIPAddress } from "../../../../network/filter/ip_address.ts";
+import { parseIPAddress } from "../../../../network/netaddr/ip_address.ts";
 import { MagicSock, MagicSockStateError } from "../../../../network/magicsock/mod.ts";
 import { startFakeDerpServer } from "../derp/fake_derp_server.ts";
 import { echoRequest, netmapFor, REGION, side, until } from "./two_planes.ts";

@@ -3,7 +3,7 @@
  * a one-region DERP map for the in-process relay, and an ICMP echo request.
  */
 import { DiscoPrivateKey, NodePrivateKey } from "../../../../network/crypto/keys.ts";
-import { parseIPAddress } from "../../../../network/filter/ip_address.ts";
+import { parseIPAddress } from "../../../../network/netaddr/ip_address.ts";
 import { type DataPlaneNetmap, IPPrefix } from "../../../../network/magicsock/mod.ts";
 
 /** The DERP region both data planes call home. */

@@ -4,7 +4,7 @@
  * for others' addresses, replies, corruption, fragments or truncation.
  */
 import assert from "node:assert/strict";
-import { parseIPAddress } from "../../../../network/filter/ip_address.ts";
+import { parseIPAddress } from "../../../../network/netaddr/ip_address.ts";
 import { buildEchoReply } from "../../../../network/netstack/echo_responder.ts";
 
 const US4 = parseIPAddress("100.64.0.1")!;

@@ -12,11 +12,11 @@ import type { MachinePrivateKey, MachinePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
 import { generatePrivateKey, publicKeyFromPrivate, x25519 } from "../crypto/x25519.ts";
 import {
-  type InitiationMessage,
   NoiseProtocolError,
-  parseResponse,
-  serializeInitiation,
-} from "./noise_messages.ts";
+  parseTS2021Response,
+  serializeTS2021Initiation,
+  type TS2021Initiation,
+} from "./ts2021_messages.ts";
 
 /** The Noise protocol name (§4.1); longer than 32 bytes, so h0 is its hash. */
 export const NOISE_PROTOCOL_NAME = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
@@ -159,14 +159,14 @@ export class ClientHandshake {
     const sealedMachineKey = state.encryptAndHash(esKey, machineKey.publicKey().bytes);
     const ssKey = state.mixDH(machineKey.secret, serverPublic.bytes);
     const payloadTag = state.encryptAndHash(ssKey, EMPTY);
-    const message: InitiationMessage = {
+    const message: TS2021Initiation = {
       protocolVersion,
       ephemeralPublic,
       sealedMachineKey,
       payloadTag,
     };
     return new ClientHandshake(
-      serializeInitiation(message),
+      serializeTS2021Initiation(message),
       state,
       ephemeralPrivate,
       machineKey,
@@ -182,7 +182,7 @@ export class ClientHandshake {
   finish(responseBytes: Uint8Array): HandshakeResult {
     if (this.#finished) throw new NoiseProtocolError("handshake already finished");
     this.#finished = true;
-    const response = parseResponse(responseBytes);
+    const response = parseTS2021Response(responseBytes);
     const state = this.#state;
     state.mixHash(response.ephemeralPublic);
     state.mixDH(this.#ephemeralPrivate, response.ephemeralPublic);

@@ -19,7 +19,7 @@ import {
   MSG_TYPE_RECORD,
   NoiseProtocolError,
   writeRecordHeader,
-} from "./noise_messages.ts";
+} from "./ts2021_messages.ts";
 
 const TAG_LENGTH = 16;
 const U32 = 0x1_0000_0000;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { parseIPAddress } from "../../../../network/filter/ip_address.ts";
+import { parseIPAddress } from "../../../../network/netaddr/ip_address.ts";
 import { internetChecksum } from "../../../../network/netstack/wire/checksum.ts";
-import { isTSMPPacket, tsmpPong } from "../../../../network/magicsock/tsmp.ts";
-import { IPProtocol } from "../../../../network/netstack/wire/ip_protocol.ts";
+import { isTSMPPacket, tsmpPong } from "../../../../network/netstack/tsmp_responder.ts";
+import { IPProtocol } from "../../../../network/netaddr/ip_protocol.ts";
 import { TSMPType } from "../../../../network/netstack/wire/tsmp.ts";
 
 const US4 = parseIPAddress("100.64.0.1")!;

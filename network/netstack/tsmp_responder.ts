@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { ipAddressEquals } from "../filter/ip_address.ts";
-import { parseIPPacket } from "../netstack/wire/ip_packet.ts";
-import { IPProtocol } from "../netstack/wire/ip_protocol.ts";
-import { emitTSMPPacket, parseTSMPMessage, tsmpMessageLength } from "../netstack/wire/tsmp.ts";
+import { ipAddressEquals } from "../netaddr/ip_address.ts";
+import { parseIPPacket } from "./wire/ip_packet.ts";
+import { IPProtocol } from "../netaddr/ip_protocol.ts";
+import { emitTSMPPacket, parseTSMPMessage, tsmpMessageLength } from "./wire/tsmp.ts";
 
 /** Whether `packet` is an IPv4 or IPv6 packet of protocol 99 (TSMP, any type). */
 export function isTSMPPacket(packet: Uint8Array): boolean {

@@ -10,14 +10,14 @@ import {
   NoiseProtocolError,
   parseErrorFrame,
   parseFrameHeader,
-  parseInitiation,
-  parseResponse,
+  parseTS2021Initiation,
+  parseTS2021Response,
   RESPONSE_LENGTH,
   serializeErrorFrame,
-  serializeInitiation,
-  serializeResponse,
+  serializeTS2021Initiation,
+  serializeTS2021Response,
   writeRecordHeader,
-} from "../../../../network/control/noise_messages.ts";
+} from "../../../../network/control/ts2021_messages.ts";
 import { countingBytes, fromHex, toHex } from "../crypto/hex.ts";
 
 Deno.test("noise_messages: sizes are those of the reference (§4.3, §4.4, §5)", () => {
@@ -36,33 +36,33 @@ Deno.test("noise_messages: initiation layout and round trip", () => {
     sealedMachineKey: countingBytes(48, 100),
     payloadTag: countingBytes(16, 200),
   };
-  const bytes = serializeInitiation(message);
+  const bytes = serializeTS2021Initiation(message);
   assert.equal(bytes.length, 101);
   // Version 143 = 0x008f, big-endian; type 1; payload length 96 = 0x0060.
   assert.equal(toHex(bytes.subarray(0, 5)), "008f010060");
   assert.deepEqual(bytes.subarray(5, 37), message.ephemeralPublic);
   assert.deepEqual(bytes.subarray(37, 85), message.sealedMachineKey);
   assert.deepEqual(bytes.subarray(85), message.payloadTag);
-  assert.deepEqual(parseInitiation(bytes), message);
+  assert.deepEqual(parseTS2021Initiation(bytes), message);
 });
 
 Deno.test("noise_messages: initiation rejects wrong size, type and length", () => {
-  const good = serializeInitiation({
+  const good = serializeTS2021Initiation({
     protocolVersion: 1,
     ephemeralPublic: new Uint8Array(32),
     sealedMachineKey: new Uint8Array(48),
     payloadTag: new Uint8Array(16),
   });
-  assert.throws(() => parseInitiation(good.subarray(0, 100)), NoiseProtocolError);
+  assert.throws(() => parseTS2021Initiation(good.subarray(0, 100)), NoiseProtocolError);
   const wrongType = good.slice();
   wrongType[2] = 2;
-  assert.throws(() => parseInitiation(wrongType), NoiseProtocolError);
+  assert.throws(() => parseTS2021Initiation(wrongType), NoiseProtocolError);
   const wrongLength = good.slice();
   wrongLength[4] = 95;
-  assert.throws(() => parseInitiation(wrongLength), NoiseProtocolError);
+  assert.throws(() => parseTS2021Initiation(wrongLength), NoiseProtocolError);
   assert.throws(
     () =>
-      serializeInitiation({
+      serializeTS2021Initiation({
         protocolVersion: 70000,
         ephemeralPublic: new Uint8Array(32),
         sealedMachineKey: new Uint8Array(48),
@@ -74,17 +74,17 @@ Deno.test("noise_messages: initiation rejects wrong size, type and length", () =
 
 Deno.test("noise_messages: response layout and round trip", () => {
   const message = { ephemeralPublic: countingBytes(32, 7), payloadTag: countingBytes(16, 99) };
-  const bytes = serializeResponse(message);
+  const bytes = serializeTS2021Response(message);
   assert.equal(bytes.length, 51);
   assert.equal(toHex(bytes.subarray(0, 3)), "020030");
-  assert.deepEqual(parseResponse(bytes), message);
+  assert.deepEqual(parseTS2021Response(bytes), message);
   const wrongType = bytes.slice();
   wrongType[0] = 4;
-  assert.throws(() => parseResponse(wrongType), NoiseProtocolError);
+  assert.throws(() => parseTS2021Response(wrongType), NoiseProtocolError);
   const wrongLength = bytes.slice();
   wrongLength[2] = 47;
-  assert.throws(() => parseResponse(wrongLength), NoiseProtocolError);
-  assert.throws(() => parseResponse(bytes.subarray(0, 50)), NoiseProtocolError);
+  assert.throws(() => parseTS2021Response(wrongLength), NoiseProtocolError);
+  assert.throws(() => parseTS2021Response(bytes.subarray(0, 50)), NoiseProtocolError);
 });
 
 Deno.test("noise_messages: error frame carries text and truncates at 65535 bytes", () => {

@@ -1,6 +1,6 @@
 /**
  * A test-only ts2021 Noise responder (the server side of reference §4),
- * written independently of network/control/noise_handshake.ts from the
+ * written independently of network/control/ts2021_handshake.ts from the
  * primitives: it parses the initiation by offsets, spells out HKDF with
  * HMAC-BLAKE2s, and builds the response by hand.
  */

@@ -6,12 +6,12 @@ import {
   NoiseFrameReader,
   NoiseFrameWriter,
   NonceExhaustedError,
-} from "../../../../network/control/noise_conn.ts";
-import { NoiseProtocolError } from "../../../../network/control/noise_messages.ts";
+} from "../../../../network/control/ts2021_conn.ts";
+import { NoiseProtocolError } from "../../../../network/control/ts2021_messages.ts";
 import { chachaOpen } from "../../../../network/crypto/chacha20poly1305.ts";
 import { countingBytes } from "../crypto/hex.ts";
 import { MemoryStream } from "./memory_stream.ts";
-import { sealRecord, transportNonce } from "./noise_responder.ts";
+import { sealRecord, transportNonce } from "./ts2021_responder.ts";
 
 const KEY_A = countingBytes(32, 1);
 const KEY_B = countingBytes(32, 101);
@@ -35,7 +35,7 @@ function collect(reader: NoiseFrameReader, chunks: Uint8Array[]): Uint8Array[] {
   return out;
 }
 
-Deno.test("noise_conn: writes split at 4077 plaintext bytes, frames at most 4096", () => {
+Deno.test("ts2021_conn: writes split at 4077 plaintext bytes, frames at most 4096", () => {
   const writer = new NoiseFrameWriter(KEY_A);
   const records = splitRecords(writer.seal(countingBytes(4077 * 2 + 1)));
   assert.deepEqual(records.map((r) => r.length), [4096, 4096, 3 + 1 + 16]);
@@ -44,7 +44,7 @@ Deno.test("noise_conn: writes split at 4077 plaintext bytes, frames at most 4096
   assert.deepEqual(empty.map((r) => r.length), [19]);
 });
 
-Deno.test("noise_conn: nonces are 4 zero bytes + u64 big-endian counter (§5)", () => {
+Deno.test("ts2021_conn: nonces are 4 zero bytes + u64 big-endian counter (§5)", () => {
   const writer = new NoiseFrameWriter(KEY_A);
   for (let i = 0n; i < 300n; i++) {
     const plaintext = enc.encode(`message ${i}`);
@@ -63,7 +63,7 @@ Deno.test("noise_conn: nonces are 4 zero bytes + u64 big-endian counter (§5)", 
   );
 });
 
-Deno.test("noise_conn: reader reassembles records from any chunking", () => {
+Deno.test("ts2021_conn: reader reassembles records from any chunking", () => {
   const messages = [enc.encode("a"), countingBytes(4077), enc.encode(""), countingBytes(100, 9)];
   const wire: number[] = [];
   messages.forEach((m, i) => wire.push(...sealRecord(KEY_B, BigInt(i), m)));
@@ -76,7 +76,7 @@ Deno.test("noise_conn: reader reassembles records from any chunking", () => {
   }
 });
 
-Deno.test("noise_conn: zero-length records are skipped but use a nonce", () => {
+Deno.test("ts2021_conn: zero-length records are skipped but use a nonce", () => {
   const wire = [
     sealRecord(KEY_B, 0n, new Uint8Array(0)),
     sealRecord(KEY_B, 1n, new Uint8Array(0)),
@@ -86,7 +86,7 @@ Deno.test("noise_conn: zero-length records are skipped but use a nonce", () => {
   assert.deepEqual(out.map((p) => dec.decode(p)), ["x"]);
 });
 
-Deno.test("noise_conn: the first bad record poisons the reader", () => {
+Deno.test("ts2021_conn: the first bad record poisons the reader", () => {
   const reader = new NoiseFrameReader(KEY_B);
   const good = sealRecord(KEY_B, 0n, enc.encode("ok"));
   const bad = sealRecord(KEY_B, 1n, enc.encode("tampered"));
@@ -97,7 +97,7 @@ Deno.test("noise_conn: the first bad record poisons the reader", () => {
   assert.throws(() => collect(reader, [sealRecord(KEY_B, 1n, enc.encode("x"))]), NoiseDecryptError);
 });
 
-Deno.test("noise_conn: wrong type, oversize frame and too-short ciphertext are fatal", () => {
+Deno.test("ts2021_conn: wrong type, oversize frame and too-short ciphertext are fatal", () => {
   const record = sealRecord(KEY_B, 0n, enc.encode("x"));
   const wrongType = record.slice();
   wrongType[0] = 2;
@@ -113,7 +113,7 @@ Deno.test("noise_conn: wrong type, oversize frame and too-short ciphertext are f
   );
 });
 
-Deno.test("noise_conn: nonce 2^64-1 is never used (exhaustion)", () => {
+Deno.test("ts2021_conn: nonce 2^64-1 is never used (exhaustion)", () => {
   const max = (1n << 64n) - 1n;
   const writer = new NoiseFrameWriter(KEY_A, max - 1n);
   const last = writer.seal(enc.encode("last"));
@@ -134,7 +134,7 @@ Deno.test("noise_conn: nonce 2^64-1 is never used (exhaustion)", () => {
   assert.deepEqual(carry.seal(enc.encode("c")), sealRecord(KEY_A, 0x1_0000_0000n, enc.encode("c")));
 });
 
-Deno.test("noise_conn: NoiseConn duplex carries bytes both ways with initial bytes and a filter", async () => {
+Deno.test("ts2021_conn: NoiseConn duplex carries bytes both ways with initial bytes and a filter", async () => {
   const [clientEnd, serverEnd] = MemoryStream.pair();
   clientEnd.maxReadChunk = 1000;
   const first = sealRecord(KEY_B, 0n, enc.encode("HEAD"));
@@ -172,7 +172,7 @@ Deno.test("noise_conn: NoiseConn duplex carries bytes both ways with initial byt
   assert.equal(clientEnd.closed, true);
 });
 
-Deno.test("noise_conn: NoiseConn reports a bad record and EOF inside a frame as errors", async () => {
+Deno.test("ts2021_conn: NoiseConn reports a bad record and EOF inside a frame as errors", async () => {
   {
     const [clientEnd, serverEnd] = MemoryStream.pair();
     const conn = new NoiseConn(clientEnd, { sendKey: KEY_A, receiveKey: KEY_B });
@@ -203,7 +203,7 @@ Deno.test("noise_conn: NoiseConn reports a bad record and EOF inside a frame as 
   }
 });
 
-Deno.test("noise_conn: back-pressure pauses reading from the stream", async () => {
+Deno.test("ts2021_conn: back-pressure pauses reading from the stream", async () => {
   const [clientEnd, serverEnd] = MemoryStream.pair();
   const conn = new NoiseConn(clientEnd, { sendKey: KEY_A, receiveKey: KEY_B });
   const records: number[] = [];

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { formatIP, isIPv4Mapped, parseIP } from "../../../../network/stun/ip_text.ts";
+import {
+  formatUnmappedIPAddress as formatIP,
+  isIPv4Mapped,
+  parseIPAddress as parseIP,
+} from "../../../../network/netaddr/ip_address.ts";
 
 Deno.test("formatIP: IPv4, canonical IPv6 (RFC 5952 §4), mapped IPv4 unmapped", () => {
   const cases: [string, string][] = [

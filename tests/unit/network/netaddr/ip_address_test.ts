@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { AddrPort, AddrPortError } from "../../../../network/filter/addr_port.ts";
+import { AddrPort, AddrPortError } from "../../../../network/netaddr/addr_port.ts";
 import {
   formatIPAddress,
   ipAddressAs16,
@@ -16,7 +16,7 @@ import {
   isPrivateIP,
   parseIPAddress,
   unmapIPAddress,
-} from "../../../../network/filter/ip_address.ts";
+} from "../../../../network/netaddr/ip_address.ts";
 
 const ip = (text: string) => {
   const parsed = parseIPAddress(text);

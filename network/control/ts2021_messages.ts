@@ -44,7 +44,7 @@ export class NoiseProtocolError extends Error {
 }
 
 /** The parsed fields of a handshake initiation (§4.3). */
-export interface InitiationMessage {
+export interface TS2021Initiation {
   /** Protocol version the client claims (its capability version). */
   protocolVersion: number;
   /** Client ephemeral public key, 32 bytes in clear. */
@@ -56,7 +56,7 @@ export interface InitiationMessage {
 }
 
 /** The parsed fields of a handshake response (§4.4). */
-export interface ResponseMessage {
+export interface TS2021Response {
   /** Server ephemeral public key, 32 bytes in clear. */
   ephemeralPublic: Uint8Array;
   /** Tag over the empty payload under the `se` key, 16 bytes. */
@@ -78,7 +78,7 @@ function checkLength(bytes: Uint8Array, length: number, what: string): void {
 }
 
 /** Serializes an initiation into its 101-byte wire form (§4.3). */
-export function serializeInitiation(message: InitiationMessage): Uint8Array {
+export function serializeTS2021Initiation(message: TS2021Initiation): Uint8Array {
   const { protocolVersion } = message;
   if (!Number.isInteger(protocolVersion) || protocolVersion < 0 || protocolVersion > 0xffff) {
     throw new RangeError(`protocol version ${protocolVersion} does not fit in a u16`);
@@ -98,7 +98,7 @@ export function serializeInitiation(message: InitiationMessage): Uint8Array {
 }
 
 /** Parses a 101-byte initiation; throws {@link NoiseProtocolError} when malformed. */
-export function parseInitiation(bytes: Uint8Array): InitiationMessage {
+export function parseTS2021Initiation(bytes: Uint8Array): TS2021Initiation {
   checkLength(bytes, INITIATION_LENGTH, "initiation");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes[2] !== MSG_TYPE_INITIATION) {
@@ -116,7 +116,7 @@ export function parseInitiation(bytes: Uint8Array): InitiationMessage {
 }
 
 /** Serializes a response into its 51-byte wire form (§4.4). */
-export function serializeResponse(message: ResponseMessage): Uint8Array {
+export function serializeTS2021Response(message: TS2021Response): Uint8Array {
   checkLength(message.ephemeralPublic, 32, "response ephemeral key");
   checkLength(message.payloadTag, 16, "response payload tag");
   const out = new Uint8Array(RESPONSE_LENGTH);
@@ -130,7 +130,7 @@ export function serializeResponse(message: ResponseMessage): Uint8Array {
  * Parses a 51-byte response. A type-3 error frame here is reported by
  * {@link parseFrameHeader} callers first; this function only accepts type 2.
  */
-export function parseResponse(bytes: Uint8Array): ResponseMessage {
+export function parseTS2021Response(bytes: Uint8Array): TS2021Response {
   checkLength(bytes, RESPONSE_LENGTH, "response");
   const header = parseFrameHeader(bytes);
   if (header.type !== MSG_TYPE_RESPONSE) {

@@ -1,16 +1,22 @@
 /**
  * IP protocol / IPv6 next-header numbers (IANA "Assigned Internet Protocol
- * Numbers") that the netstack's wire formats name.
+ * Numbers") that the wire formats and the packet filter name, plus the two
+ * markers Tailscale's `types/ipproto` adds for its packet decoder: `Unknown`
+ * (shares 0 with Hop-by-Hop, as there) and `Fragment`.
  *
  * @module
  */
 
 /** Protocol numbers carried in the IPv4 protocol field and IPv6 next-header chain. */
 export const IPProtocol = {
+  /** Decoder marker: not an IP packet we understand, or a malformed one (`ipproto.Unknown`). */
+  Unknown: 0,
   /** IPv6 Hop-by-Hop Options (RFC 8200 §4.3). */
   HopByHop: 0,
   /** ICMP for IPv4 (RFC 792). */
   ICMPv4: 1,
+  /** IGMP (RFC 3376). */
+  IGMP: 2,
   /** TCP (RFC 9293). */
   TCP: 6,
   /** UDP (RFC 768). */
@@ -35,6 +41,10 @@ export const IPProtocol = {
   MobilityHeader: 135,
   /** Host Identity Protocol (RFC 7401). */
   HIP: 139,
+  /** SCTP (RFC 9260). */
+  SCTP: 132,
   /** Shim6 (RFC 5533). */
   Shim6: 140,
+  /** Decoder marker, not a real number: a non-first fragment (`ipproto.Fragment`). */
+  Fragment: 0xff,
 } as const;

@@ -122,6 +122,21 @@ export function formatIPAddress(ip: Uint8Array): string {
   return `${left}::${right}`;
 }
 
+/**
+ * Formats like {@link formatIPAddress}, but an IPv4-mapped IPv6 address
+ * prints as the IPv4 address: how STUN and DERP read addresses off the wire
+ * (Go's `netip.Addr.Unmap` before `String`). Throws a RangeError for a
+ * length other than 4 or 16.
+ *
+ * @example
+ * ```ts
+ * formatUnmappedIPAddress(parseIPAddress("::ffff:10.0.0.1")!); // "10.0.0.1"
+ * ```
+ */
+export function formatUnmappedIPAddress(ip: Uint8Array): string {
+  return formatIPAddress(unmapIPAddress(ip));
+}
+
 /** Whether 16 bytes are an IPv4-mapped IPv6 address (`::ffff:0:0/96`, RFC 4291 §2.5.5.2). */
 export function isIPv4Mapped(ip: Uint8Array): boolean {
   if (ip.length !== IPV6_LENGTH) return false;

@@ -5,14 +5,14 @@ import {
   NOISE_PROTOCOL_NAME,
   NoiseHandshakeError,
   protocolVersionPrologue,
-} from "../../../../network/control/noise_handshake.ts";
-import { NoiseFrameReader, NoiseFrameWriter } from "../../../../network/control/noise_conn.ts";
-import { NoiseProtocolError } from "../../../../network/control/noise_messages.ts";
+} from "../../../../network/control/ts2021_handshake.ts";
+import { NoiseFrameReader, NoiseFrameWriter } from "../../../../network/control/ts2021_conn.ts";
+import { NoiseProtocolError } from "../../../../network/control/ts2021_messages.ts";
 import { blake2s } from "../../../../network/crypto/blake2s.ts";
 import { MachinePrivateKey, MachinePublicKey } from "../../../../network/crypto/keys.ts";
 import type { RandomSource } from "../../../../network/crypto/random.ts";
 import { fromHex, toHex } from "../crypto/hex.ts";
-import { respondToInitiation } from "./noise_responder.ts";
+import { respondToInitiation } from "./ts2021_responder.ts";
 
 const GO_VECTOR = JSON.parse(
   Deno.readTextFileSync(new URL("./testdata/controlbase_go_vector.json", import.meta.url)),
