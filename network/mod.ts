@@ -30,6 +30,7 @@ export * from "./node_types.ts";
 export * from "./node_errors.ts";
 export { CitadelNode, type CitadelNodeOptions, type NodeDataPlaneOptions } from "./node.ts";
 // The data plane a node starts with the `dataPlane` option (its options, events and counters).
+export type * from "./engine/mod.ts";
 export type * from "./magicsock/mod.ts";
 // The state store is pluggable: library users may pass their own StateStore.
 export {

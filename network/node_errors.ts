@@ -1,18 +1,11 @@
 /**
- * Errors of the node facade (the control client's own are in
- * control/control_errors.ts).
+ * Errors of the node facade (the control client's and the control
+ * session's own are in control/control_errors.ts; the two login errors are
+ * re-exported here, where callers of the facade look for them).
  *
  * @module
  */
-
-/** Thrown by calls that need state when there is none ("not logged in"). */
-export class NotLoggedInError extends Error {
-  /** Names the state directory that holds no state. */
-  constructor(readonly stateDir: string) {
-    super(`not logged in (no state in ${stateDir})`);
-    this.name = "NotLoggedInError";
-  }
-}
+export { NexusMismatchError, NotLoggedInError } from "./control/control_errors.ts";
 
 /** Thrown by functions whose network part does not exist yet. */
 export class NotImplementedError extends Error {
@@ -20,21 +13,6 @@ export class NotImplementedError extends Error {
   constructor(what: string) {
     super(`${what} is not implemented yet`);
     this.name = "NotImplementedError";
-  }
-}
-
-/** The state directory belongs to a different Nexus than the one asked for. */
-export class NexusMismatchError extends Error {
-  /** The three locations, for the message and for callers' hints. */
-  constructor(
-    readonly stateLocation: string,
-    readonly savedNexus: string,
-    readonly requestedNexus: string,
-  ) {
-    super(
-      `the state in ${stateLocation} belongs to ${savedNexus}, not ${requestedNexus}`,
-    );
-    this.name = "NexusMismatchError";
   }
 }
 

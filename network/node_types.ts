@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ControlSessionEvent } from "./control/control_session.ts";
 
 /** One peer as status reports it. JSON keys are part of `citadel status --json`. */
 export interface PeerStatus {
@@ -42,16 +43,8 @@ export interface NodeStatus {
   peers: PeerStatus[];
 }
 
-/** Progress and change events a node reports while it runs. */
-export type NodeEvent =
-  | { kind: "connecting"; nexus: string; attempt: number }
-  | { kind: "auth-url"; url: string }
-  | { kind: "registered"; nodeName: string | null; nodeIP: string | null }
-  | { kind: "netmap"; summary: string }
-  | { kind: "disconnected"; reason: string; retryInMs: number }
-  | { kind: "reconnected" }
-  | { kind: "warning"; message: string }
-  | { kind: "failed"; error: Error };
+/** Progress and change events a node reports while it runs (its control session's). */
+export type NodeEvent = ControlSessionEvent;
 
 /** Options for {@link connect}. */
 export interface ConnectOptions {

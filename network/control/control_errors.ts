@@ -136,3 +136,42 @@ export function redactSecret(text: string, secret: string | undefined): string {
   if (tail.length >= 16) out = out.split(tail).join("[redacted]");
   return out;
 }
+
+/** Thrown by calls that need state when there is none ("not logged in"). */
+export class NotLoggedInError extends Error {
+  /** Names the state directory that holds no state. */
+  constructor(readonly stateDir: string) {
+    super(`not logged in (no state in ${stateDir})`);
+    this.name = "NotLoggedInError";
+  }
+}
+
+/** The state directory belongs to a different Nexus than the one asked for. */
+export class NexusMismatchError extends Error {
+  /** The three locations, for the message and for callers' hints. */
+  constructor(
+    readonly stateLocation: string,
+    readonly savedNexus: string,
+    readonly requestedNexus: string,
+  ) {
+    super(
+      `the state in ${stateLocation} belongs to ${savedNexus}, not ${requestedNexus}`,
+    );
+    this.name = "NexusMismatchError";
+  }
+}
+
+/** Why the netmap refused input. */
+export type NetmapErrorCode = "initial-map-lacks-node" | "bad-snapshot";
+
+/** A message or snapshot the netmap cannot take. */
+export class NetmapError extends Error {
+  /** Machine-readable reason. */
+  readonly code: NetmapErrorCode;
+  /** Creates the error with its reason code. */
+  constructor(code: NetmapErrorCode, message: string) {
+    super(message);
+    this.name = "NetmapError";
+    this.code = code;
+  }
+}

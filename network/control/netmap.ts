@@ -21,15 +21,12 @@ import type {
   ControlDialPlan,
   Debug,
   DERPMap,
-  DERPRegion,
   DisplayMessage,
   DNSConfig,
   FilterRule,
   MapResponse,
   Node,
   NodeID,
-  PeerChange,
-  PingRequest,
   SSHPolicy,
   TKAInfo,
   UserID,
@@ -42,180 +39,38 @@ import {
   type PeerSummary,
   summarizeNode,
 } from "./node_summary.ts";
+import { NetmapError } from "./control_errors.ts";
+import { emptyNetmapChange, type NetmapChange } from "./netmap_change.ts";
+import {
+  applyNamedEntries,
+  byNumber,
+  flattenFilters,
+  jsonEqual,
+  mergeDERPMap,
+  nodeIDFromKey,
+  normalizeNode,
+  patchPeer,
+} from "./netmap_nodes.ts";
+import { type NetmapSnapshot, parseNetmapSnapshot, SNAPSHOT_VERSION } from "./netmap_snapshot.ts";
 
-/** The magic IP of the legacy `Node.DERP` form `"127.3.3.40:<region>"`. */
-const DERP_MAGIC_IP = "127.3.3.40";
+// What callers of the netmap use, from the modules that hold it.
+export { NetmapError, type NetmapErrorCode } from "./control_errors.ts";
+export {
+  describeNetmapChange,
+  emptyNetmapChange,
+  type NetmapChange,
+  netmapChanged,
+} from "./netmap_change.ts";
+export { mergeDERPMap, normalizeNode } from "./netmap_nodes.ts";
+export { type NetmapSnapshot, parseNetmapSnapshot } from "./netmap_snapshot.ts";
+
 /** The named filter chunk the legacy `PacketFilter` field stands for (reference §10.1). */
 const BASE_FILTER = "base";
-/** Key that, with a `null` value, clears all chunks first (`PacketFilters`, `DisplayMessages`). */
-const CLEAR_ALL = "*";
-/** Version of {@link NetmapSnapshot}. */
-const SNAPSHOT_VERSION = 1;
-
-/** Why the netmap refused input. */
-export type NetmapErrorCode = "initial-map-lacks-node" | "bad-snapshot";
-
-/** A message or snapshot the netmap cannot take. */
-export class NetmapError extends Error {
-  /** Machine-readable reason. */
-  readonly code: NetmapErrorCode;
-  /** Creates the error with its reason code. */
-  constructor(code: NetmapErrorCode, message: string) {
-    super(message);
-    this.name = "NetmapError";
-    this.code = code;
-  }
-}
-
-/** What one {@link Netmap.apply} changed, and the one-shot directives it carried. */
-export interface NetmapChange {
-  /** The message was a keep-alive (only the directives below may be set). */
-  keepAlive: boolean;
-  /** The message was the stream's full snapshot. */
-  fullMap: boolean;
-  /** The self node differs. */
-  selfChanged: boolean;
-  /** Peers that appeared, sorted. */
-  peersAdded: NodeID[];
-  /** Peers that went away, sorted. */
-  peersRemoved: NodeID[];
-  /** Peers still present whose node differs, sorted. */
-  peersUpdated: NodeID[];
-  /** The merged DERP map differs. */
-  derpMapChanged: boolean;
-  /** The flattened packet filter differs. */
-  filterChanged: boolean;
-  /** The DNS configuration differs. */
-  dnsChanged: boolean;
-  /** The tailnet domain differs. */
-  domainChanged: boolean;
-  /** A user profile was added or changed. */
-  userProfilesChanged: boolean;
-  /** The SSH policy differs. */
-  sshPolicyChanged: boolean;
-  /** Health (`Health` or `DisplayMessages`) differs. */
-  healthChanged: boolean;
-  /** A ping to answer (the caller dedupes by URL across streams), else null. */
-  pingRequest: PingRequest | null;
-  /** A URL to open, when it differs from the last one on this stream; else null. */
-  popBrowserURL: string | null;
-  /** The server's clock, when sent; else null. */
-  controlTime: string | null;
-  /** Debug directives, when sent; else null. */
-  debug: Debug | null;
-  /** A new control dial plan, when sent; else null. */
-  controlDialPlan: ControlDialPlan | null;
-  /** Update availability, when sent; else null. */
-  clientVersion: ClientVersion | null;
-}
 
 /** Options for {@link Netmap}. */
 export interface NetmapOptions {
   /** Time source for `PeerSeenChange` (only `now` is used); defaults to the system clock. */
   clock?: Pick<Clock, "now">;
-}
-
-/** The netmap as plain JSON data, for the state cache. */
-export interface NetmapSnapshot {
-  /** Format version (1). */
-  version: number;
-  /** The self node. */
-  self: Node | null;
-  /** Peers, sorted by ID. */
-  peers: Node[];
-  /** The merged DERP map. */
-  derpMap: DERPMap | null;
-  /** Named packet-filter chunks. */
-  packetFilters: Record<string, FilterRule[]>;
-  /** DNS configuration. */
-  dnsConfig: DNSConfig | null;
-  /** Tailnet domain. */
-  domain: string;
-  /** User profiles, sorted by ID. */
-  userProfiles: UserProfile[];
-  /** Whether to report services. */
-  collectServices: boolean;
-  /** Tailscale SSH policy. */
-  sshPolicy: SSHPolicy | null;
-  /** Health problems (old form). */
-  health: string[] | null;
-  /** Structured health messages. */
-  displayMessages: Record<string, DisplayMessage>;
-  /** Tailnet-lock state. */
-  tkaInfo: TKAInfo | null;
-  /** Last server clock seen. */
-  controlTime: string | null;
-}
-
-/** Whether a change has anything worth logging (directives aside). */
-export function netmapChanged(change: NetmapChange): boolean {
-  return change.selfChanged || change.peersAdded.length > 0 || change.peersRemoved.length > 0 ||
-    change.peersUpdated.length > 0 || change.derpMapChanged || change.filterChanged ||
-    change.dnsChanged || change.domainChanged || change.userProfilesChanged ||
-    change.sshPolicyChanged || change.healthChanged;
-}
-
-/**
- * A one-line description of a change for logs, e.g.
- * `"full map: self, +3 peers, DERP map, filter"`; "" when nothing changed.
- */
-export function describeNetmapChange(change: NetmapChange): string {
-  const parts: string[] = [];
-  if (change.selfChanged) parts.push("self");
-  const count = (n: number, sign: string, what: string) => {
-    if (n > 0) parts.push(`${sign}${n} ${what}${n === 1 ? "" : "s"}`);
-  };
-  count(change.peersAdded.length, "+", "peer");
-  count(change.peersRemoved.length, "-", "peer");
-  count(change.peersUpdated.length, "~", "peer");
-  if (change.derpMapChanged) parts.push("DERP map");
-  if (change.filterChanged) parts.push("filter");
-  if (change.dnsChanged) parts.push("DNS");
-  if (change.domainChanged) parts.push("domain");
-  if (change.userProfilesChanged) parts.push("user profiles");
-  if (change.sshPolicyChanged) parts.push("SSH policy");
-  if (change.healthChanged) parts.push("health");
-  if (parts.length === 0) return change.fullMap ? "full map: no changes" : "";
-  return (change.fullMap ? "full map: " : "") + parts.join(", ");
-}
-
-/**
- * Normalises a node as the Go client does on receipt (reference §10.2):
- * legacy `DERP` becomes `HomeDERP`, a missing `AllowedIPs` becomes a copy of
- * `Addresses` (also forced for `UnsignedPeerAPIOnly` nodes), a zero
- * `KeyExpiry` is dropped, deprecated `Capabilities` fold into `CapMap`, and
- * client-computed names are dropped. Returns a new object.
- */
-export function normalizeNode(input: Node): Node {
-  const node: Node = { ...input };
-  if (node.DERP !== undefined) {
-    if (!node.HomeDERP && typeof node.DERP === "string") {
-      const colon = node.DERP.lastIndexOf(":");
-      const region = Number(node.DERP.slice(colon + 1));
-      if (node.DERP.slice(0, colon) === DERP_MAGIC_IP && Number.isSafeInteger(region)) {
-        node.HomeDERP = region;
-      }
-    }
-    delete node.DERP;
-  }
-  if (
-    node.AllowedIPs == null ||
-    (node.UnsignedPeerAPIOnly && !sameList(node.AllowedIPs, node.Addresses))
-  ) {
-    node.AllowedIPs = node.Addresses ? [...node.Addresses] : null;
-  }
-  if (node.KeyExpiry !== undefined && (node.KeyExpiry === null || isGoZeroTime(node.KeyExpiry))) {
-    delete node.KeyExpiry;
-  }
-  if (node.Capabilities && node.Capabilities.length > 0) {
-    const capMap = { ...(node.CapMap ?? {}) };
-    for (const cap of node.Capabilities) if (!(cap in capMap)) capMap[cap] = null;
-    node.CapMap = capMap;
-    delete node.Capabilities;
-  }
-  delete node.ComputedName;
-  delete node.ComputedNameWithHost;
-  return node;
 }
 
 /** The network map of one node. */
@@ -270,7 +125,7 @@ export class Netmap {
    * state untouched (the Go client aborts the poll then).
    */
   apply(response: MapResponse): NetmapChange {
-    const change = emptyChange();
+    const change = emptyNetmapChange();
     if (response.PingRequest) change.pingRequest = response.PingRequest;
     if (response.PopBrowserURL && response.PopBrowserURL !== this.#lastPopBrowserURL) {
       this.#lastPopBrowserURL = response.PopBrowserURL;
@@ -312,7 +167,9 @@ export class Netmap {
     }
     if (response.SSHPolicy) this.#sshPolicy = response.SSHPolicy;
     if (response.Health) this.#health = response.Health;
-    if (response.DisplayMessages) this.#applyDisplayMessages(response.DisplayMessages);
+    if (response.DisplayMessages) {
+      applyNamedEntries(this.#displayMessages, response.DisplayMessages);
+    }
     if (response.TKAInfo) this.#tkaInfo = response.TKAInfo;
     if (response.DomainDataPlaneAuditLogID) {
       this.#domainAuditLogID = response.DomainDataPlaneAuditLogID;
@@ -493,52 +350,26 @@ export class Netmap {
    * map replaces it. Throws {@link NetmapError} (`bad-snapshot`).
    */
   static restore(snapshot: unknown, options: NetmapOptions = {}): Netmap {
-    const bad = (why: string) => new NetmapError("bad-snapshot", `netmap snapshot: ${why}`);
-    if (!isObject(snapshot)) throw bad("not an object");
-    if (snapshot.version !== SNAPSHOT_VERSION) throw bad(`unsupported version ${snapshot.version}`);
+    const saved = parseNetmapSnapshot(snapshot);
     const netmap = new Netmap(options);
-    if (snapshot.self !== null) {
-      if (!isNode(snapshot.self)) throw bad("self is not a node");
-      netmap.#self = normalizeNode(snapshot.self);
-    }
-    if (!Array.isArray(snapshot.peers)) throw bad("peers is not a list");
-    for (const peer of snapshot.peers) {
-      if (!isNode(peer)) throw bad("a peer is not a node");
-      netmap.#peers.set(peer.ID, normalizeNode(peer));
-    }
-    if (snapshot.derpMap !== null) {
-      if (!isObject(snapshot.derpMap)) throw bad("derpMap is not an object");
-      netmap.#derpMap = mergeDERPMap(null, snapshot.derpMap as unknown as DERPMap);
-    }
-    if (!isObject(snapshot.packetFilters)) throw bad("packetFilters is not an object");
-    for (const [name, rules] of Object.entries(snapshot.packetFilters)) {
-      if (!Array.isArray(rules)) throw bad(`filter chunk ${name} is not a list`);
+    netmap.#self = saved.self;
+    for (const peer of saved.peers) netmap.#peers.set(peer.ID, peer);
+    netmap.#derpMap = saved.derpMap;
+    for (const [name, rules] of Object.entries(saved.packetFilters)) {
       netmap.#filterChunks.set(name, rules);
     }
     if (netmap.#filterChunks.size > 0) netmap.#packetFilter = flattenFilters(netmap.#filterChunks);
-    netmap.#dnsConfig = optionalObject(snapshot.dnsConfig, "dnsConfig", bad) as DNSConfig | null;
-    if (typeof snapshot.domain !== "string") throw bad("domain is not a string");
-    netmap.#domain = snapshot.domain;
-    if (!Array.isArray(snapshot.userProfiles)) throw bad("userProfiles is not a list");
-    for (const profile of snapshot.userProfiles) {
-      if (!isObject(profile) || typeof profile.ID !== "number") throw bad("bad user profile");
-      netmap.#userProfiles.set(profile.ID, profile as unknown as UserProfile);
+    netmap.#dnsConfig = saved.dnsConfig;
+    netmap.#domain = saved.domain;
+    for (const profile of saved.userProfiles) netmap.#userProfiles.set(profile.ID, profile);
+    netmap.#collectServices = saved.collectServices;
+    netmap.#sshPolicy = saved.sshPolicy;
+    netmap.#health = saved.health;
+    for (const [id, message] of Object.entries(saved.displayMessages)) {
+      netmap.#displayMessages.set(id, message);
     }
-    netmap.#collectServices = snapshot.collectServices === true;
-    netmap.#sshPolicy = optionalObject(snapshot.sshPolicy, "sshPolicy", bad) as SSHPolicy | null;
-    if (snapshot.health !== null && !Array.isArray(snapshot.health)) {
-      throw bad("health is not a list");
-    }
-    netmap.#health = snapshot.health as string[] | null;
-    if (!isObject(snapshot.displayMessages)) throw bad("displayMessages is not an object");
-    for (const [id, message] of Object.entries(snapshot.displayMessages)) {
-      netmap.#displayMessages.set(id, message as DisplayMessage);
-    }
-    netmap.#tkaInfo = optionalObject(snapshot.tkaInfo, "tkaInfo", bad) as TKAInfo | null;
-    if (snapshot.controlTime !== null && typeof snapshot.controlTime !== "string") {
-      throw bad("controlTime is not a string");
-    }
-    netmap.#controlTime = snapshot.controlTime as string | null;
+    netmap.#tkaInfo = saved.tkaInfo;
+    netmap.#controlTime = saved.controlTime;
     return netmap;
   }
 
@@ -676,170 +507,10 @@ export class Netmap {
   }
 
   #applyFilters(response: MapResponse): void {
-    let touched = false;
-    if (response.PacketFilter) {
-      this.#filterChunks.set(BASE_FILTER, response.PacketFilter);
-      touched = true;
-    }
-    const named = response.PacketFilters;
-    if (named) {
-      touched = true;
-      if (CLEAR_ALL in named && named[CLEAR_ALL] === null) this.#filterChunks.clear();
-      for (const [name, rules] of Object.entries(named)) {
-        if (name === CLEAR_ALL) continue;
-        if (rules) this.#filterChunks.set(name, rules);
-        else this.#filterChunks.delete(name);
-      }
-    }
-    if (touched) this.#packetFilter = flattenFilters(this.#filterChunks);
-  }
-
-  #applyDisplayMessages(messages: Record<string, DisplayMessage | null>): void {
-    if (CLEAR_ALL in messages && messages[CLEAR_ALL] === null) this.#displayMessages.clear();
-    for (const [id, message] of Object.entries(messages)) {
-      if (id === CLEAR_ALL) continue;
-      if (message) this.#displayMessages.set(id, message);
-      else this.#displayMessages.delete(id);
+    if (response.PacketFilter) this.#filterChunks.set(BASE_FILTER, response.PacketFilter);
+    if (response.PacketFilters) applyNamedEntries(this.#filterChunks, response.PacketFilters);
+    if (response.PacketFilter || response.PacketFilters) {
+      this.#packetFilter = flattenFilters(this.#filterChunks);
     }
   }
-}
-
-/** Applies one `PeersChangedPatch` entry to a copy of the peer (reference §10.3). */
-function patchPeer(peer: Node, patch: PeerChange): Node {
-  const next: Node = { ...peer };
-  if (patch.DERPRegion) next.HomeDERP = patch.DERPRegion;
-  if (patch.Cap) next.Cap = patch.Cap;
-  if (patch.CapMap != null) next.CapMap = patch.CapMap;
-  if (patch.Endpoints != null) next.Endpoints = patch.Endpoints;
-  if (patch.Key != null) next.Key = patch.Key;
-  if (patch.KeySignature != null) next.KeySignature = patch.KeySignature;
-  if (patch.DiscoKey != null) next.DiscoKey = patch.DiscoKey;
-  if (patch.Online != null) next.Online = patch.Online;
-  if (patch.LastSeen != null) next.LastSeen = patch.LastSeen;
-  if (patch.KeyExpiry != null) {
-    // Headscale sends the zero time to clear an expiry on relogin.
-    if (isGoZeroTime(patch.KeyExpiry)) delete next.KeyExpiry;
-    else next.KeyExpiry = patch.KeyExpiry;
-  }
-  return next;
-}
-
-/**
- * Merges a received DERP map into the previous one (reference §10.4): null
- * regions are dropped; null `Regions` keeps the old regions and
- * `omitDefaultRegions`; null `HomeParams` keeps the old one; null
- * `HomeParams.RegionScore` keeps the old scores.
- */
-export function mergeDERPMap(previous: DERPMap | null, received: DERPMap): DERPMap {
-  let regions: Record<string, DERPRegion> | null = null;
-  if (received.Regions) {
-    regions = {};
-    for (const [id, region] of Object.entries(received.Regions)) if (region) regions[id] = region;
-  }
-  const merged: DERPMap = { Regions: regions ?? {} };
-  let omit = received.omitDefaultRegions === true;
-  let homeParams = received.HomeParams ?? null;
-  if (previous) {
-    if (regions === null) {
-      merged.Regions = previous.Regions;
-      omit = previous.omitDefaultRegions === true;
-    }
-    if (homeParams === null) {
-      homeParams = previous.HomeParams ?? null;
-    } else if (previous.HomeParams && homeParams.RegionScore == null) {
-      homeParams = { ...homeParams, RegionScore: previous.HomeParams.RegionScore };
-    }
-  }
-  if (homeParams) merged.HomeParams = homeParams;
-  if (omit) merged.omitDefaultRegions = true;
-  return merged;
-}
-
-/** All chunks concatenated in key order (Go's sorted string keys). */
-function flattenFilters(chunks: Map<string, FilterRule[]>): FilterRule[] {
-  const names = [...chunks.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const out: FilterRule[] = [];
-  for (const name of names) out.push(...chunks.get(name)!);
-  return out;
-}
-
-/** A node ID from a JSON object key; null when not an exact safe integer. */
-function nodeIDFromKey(key: string): NodeID | null {
-  const id = Number(key);
-  return Number.isSafeInteger(id) && key.trim() !== "" ? id : null;
-}
-
-function emptyChange(): NetmapChange {
-  return {
-    keepAlive: false,
-    fullMap: false,
-    selfChanged: false,
-    peersAdded: [],
-    peersRemoved: [],
-    peersUpdated: [],
-    derpMapChanged: false,
-    filterChanged: false,
-    dnsChanged: false,
-    domainChanged: false,
-    userProfilesChanged: false,
-    sshPolicyChanged: false,
-    healthChanged: false,
-    pingRequest: null,
-    popBrowserURL: null,
-    controlTime: null,
-    debug: null,
-    controlDialPlan: null,
-    clientVersion: null,
-  };
-}
-
-function byNumber(a: number, b: number): number {
-  return a - b;
-}
-
-function sameList(
-  a: readonly string[] | null | undefined,
-  b: readonly string[] | null | undefined,
-): boolean {
-  if (!a || !b) return !a === !b;
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isNode(value: unknown): value is Node {
-  return isObject(value) && Number.isSafeInteger(value.ID);
-}
-
-function optionalObject(value: unknown, what: string, bad: (why: string) => Error): object | null {
-  if (value === null || value === undefined) return null;
-  if (!isObject(value)) throw bad(`${what} is not an object`);
-  return value;
-}
-
-/**
- * Structural equality of JSON values, with `undefined` properties treated as
- * absent (as they serialise).
- */
-function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  let count = 0;
-  for (const key in ao) {
-    if (ao[key] === undefined) continue;
-    count++;
-    if (!jsonEqual(ao[key], bo[key])) return false;
-  }
-  for (const key in bo) if (bo[key] !== undefined) count--;
-  return count === 0;
 }

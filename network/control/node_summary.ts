@@ -7,6 +7,8 @@
  */
 import type { DERPRegionID, Node, NodeID } from "./map_response.ts";
 import { isGoZeroTime, parseGoTime } from "./go_time.ts";
+import { formatIPAddress } from "../netaddr/ip_address.ts";
+import { IPPrefix } from "../netaddr/ip_prefix.ts";
 
 /** One peer as the CLI shows it. */
 export interface PeerSummary {
@@ -57,11 +59,11 @@ export interface NodeAddresses {
 export function nodeAddresses(prefixes: readonly string[] | null | undefined): NodeAddresses {
   let ipv4: string | null = null;
   let ipv6: string | null = null;
-  for (const prefix of prefixes ?? []) {
-    const slash = prefix.indexOf("/");
-    const addr = slash < 0 ? prefix : prefix.slice(0, slash);
-    if (addr.includes(":")) ipv6 ??= addr;
-    else ipv4 ??= addr;
+  for (const text of prefixes ?? []) {
+    const prefix = IPPrefix.tryParse(text);
+    if (!prefix) continue;
+    if (prefix.is4) ipv4 ??= formatIPAddress(prefix.ip);
+    else ipv6 ??= formatIPAddress(prefix.ip);
   }
   return { ipv4, ipv6 };
 }

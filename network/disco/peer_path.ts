@@ -33,7 +33,6 @@ import {
   heartbeatInterval,
   maxCandidatesBeforePrune,
   pingTimeoutDuration,
-  pongHistoryCount,
   sessionActiveTimeout,
   trustUDPAddrDuration,
   upgradeUDPDirectInterval,
@@ -44,120 +43,26 @@ import {
   type PingMessage,
   type PongMessage,
 } from "./disco_message.ts";
+import type {
+  BestPath,
+  CandidateSource,
+  CandidateView,
+  DiscoAction,
+  DiscoPath,
+  PeerPathNode,
+  PingPurpose,
+  PongResult,
+  SendRoute,
+} from "./disco_path.ts";
+import {
+  addPongRecord,
+  type Candidate,
+  clearCandidate,
+  newCandidate,
+  shouldDeleteCandidate,
+} from "./endpoint_candidate.ts";
 
-/** A way to reach the peer: a UDP endpoint, or DERP (by region ID). */
-export type DiscoPath =
-  | {
-    /** Direct UDP. */
-    readonly via: "udp";
-    /** The peer's endpoint. */
-    readonly addr: AddrPort;
-  }
-  | {
-    /** Relayed by a DERP server. */
-    readonly via: "derp";
-    /** DERP region ID. */
-    readonly region: number;
-  };
-
-/** Why a Ping was sent (Go's `discoPingPurpose`). */
-export type PingPurpose =
-  /** Checking whether a candidate path works. */
-  | "discovery"
-  /** Keeping the best path alive while the session is active. */
-  | "heartbeat"
-  /** Asked for by a user (`ping` command); may go over DERP. */
-  | "cli";
-
-/** Something the caller must do for this peer. */
-export type DiscoAction =
-  | {
-    /** Seal a disco Ping `{ txId, nodeKey: our node key }` to the peer's disco key and send it. */
-    readonly type: "send-ping";
-    /** Where to send it. Discovery and heartbeat Pings are always UDP. */
-    readonly path: DiscoPath;
-    /** The TxID to put in the Ping (12 random bytes). */
-    readonly txId: Uint8Array;
-    /** Why. */
-    readonly purpose: PingPurpose;
-  }
-  | {
-    /**
-     * Send our CallMeMaybe (our current endpoints) to the peer over DERP.
-     * Only if our endpoint list is fresher than `endpointsFreshEnoughDuration`;
-     * otherwise re-discover our endpoints first, then send (§2.6).
-     */
-    readonly type: "send-call-me-maybe";
-    /** The peer's home DERP region. */
-    readonly derpRegion: number;
-  }
-  | {
-    /** A user-requested (`cli`) Ping got no Pong in time; report it. */
-    readonly type: "ping-timed-out";
-    /** The Ping's TxID. */
-    readonly txId: Uint8Array;
-    /** Where it went. */
-    readonly path: DiscoPath;
-  };
-
-/** Where a WireGuard packet for the peer should go right now. Both null: no route. */
-export interface SendRoute {
-  /** The direct path, when one is known (trusted or not). */
-  readonly udp: AddrPort | null;
-  /** The DERP region, when the direct path is not trusted (or there is none). */
-  readonly derpRegion: number | null;
-}
-
-/** What a Pong for one of our Pings established. */
-export interface PongResult {
-  /** The Ping's TxID. */
-  readonly txId: Uint8Array;
-  /** Why the Ping was sent. */
-  readonly purpose: PingPurpose;
-  /** Where the Ping went. */
-  readonly path: DiscoPath;
-  /** Round-trip time in milliseconds. */
-  readonly latencyMs: number;
-  /** Where the peer says the Ping came from (our address as it sees it). */
-  readonly pongSrc: AddrPort;
-}
-
-/** The best direct path and its state. */
-export interface BestPath {
-  /** The endpoint. */
-  readonly addr: AddrPort;
-  /** Latency of its latest Pong, in milliseconds. */
-  readonly latencyMs: number;
-  /** Monotonic time until which it is used alone (no DERP copy). */
-  readonly trustedUntil: number;
-}
-
-/** Where a candidate endpoint came from. */
-export type CandidateSource = "netmap" | "call-me-maybe" | "ping";
-
-/** A read-only view of one candidate endpoint, for status and tests. */
-export interface CandidateView {
-  /** The endpoint. */
-  readonly addr: AddrPort;
-  /** Every source that currently vouches for it. */
-  readonly sources: readonly CandidateSource[];
-  /** Monotonic time of our last Ping to it, or null. */
-  readonly lastPing: number | null;
-  /** Latency of its latest Pong in milliseconds, or null. */
-  readonly latencyMs: number | null;
-  /** Number of Pong records kept (at most `pongHistoryCount`). */
-  readonly pongCount: number;
-}
-
-/** The peer fields from a netmap that path discovery needs. */
-export interface PeerPathNode {
-  /** The peer's disco key; null or zero when it has none (then no disco). */
-  readonly discoKey: DiscoPublicKey | null;
-  /** The peer's home DERP region ID; 0 when unknown. */
-  readonly homeDERP: number;
-  /** The peer's endpoints as `ip:port` text (netmap `Endpoints`); bad entries are skipped. */
-  readonly endpoints: readonly (string | AddrPort)[];
-}
+export type * from "./disco_path.ts";
 
 /** Options for {@link PeerPath}. */
 export interface PeerPathOptions {
@@ -165,25 +70,6 @@ export interface PeerPathOptions {
   readonly clock: Pick<Clock, "monotonic">;
   /** Source of Ping TxIDs. */
   readonly random: RandomSource;
-}
-
-interface PongRecord {
-  latencyMs: number;
-  pongAt: number;
-  from: AddrPort;
-  pongSrc: AddrPort;
-}
-
-interface Candidate {
-  readonly addr: AddrPort;
-  inNetmap: boolean;
-  lastPing: number | null;
-  /** Set for candidates learned from an incoming Ping: when the last one came. */
-  lastGotPing: number | null;
-  lastGotPingTxId: string | null;
-  callMeMaybeTime: number | null;
-  pongs: PongRecord[];
-  newestPong: number;
 }
 
 interface SentPing {
@@ -266,10 +152,10 @@ export class PeerPath {
       }
       const existing = this.#candidates.get(addr.key);
       if (existing) existing.inNetmap = true;
-      else this.#candidates.set(addr.key, this.#newCandidate(addr, { inNetmap: true }));
+      else this.#candidates.set(addr.key, newCandidate(addr, { inNetmap: true }));
     }
     for (const candidate of [...this.#candidates.values()]) {
-      if (this.#shouldDelete(candidate, now)) this.#deleteCandidate(candidate.addr);
+      if (shouldDeleteCandidate(candidate, now)) this.#deleteCandidate(candidate.addr);
     }
     return bogus;
   }
@@ -395,7 +281,7 @@ export class PeerPath {
     if (sent.path.via !== "udp") return result;
     const candidate = this.#candidates.get(sent.path.addr.key);
     if (!candidate) return result; // no longer a path we care about
-    this.#addPongRecord(candidate, { latencyMs, pongAt: now, from: from.addr, pongSrc: pong.src });
+    addPongRecord(candidate, { latencyMs, pongAt: now, from: from.addr, pongSrc: pong.src });
 
     const thisPong: AddrQuality = { addr: sent.path.addr, latencyMs };
     const current: AddrQuality | null = this.#best
@@ -425,7 +311,7 @@ export class PeerPath {
       named.add(addr.key);
       const existing = this.#candidates.get(addr.key);
       if (existing) existing.callMeMaybeTime = now;
-      else this.#candidates.set(addr.key, this.#newCandidate(addr, { callMeMaybeTime: now }));
+      else this.#candidates.set(addr.key, newCandidate(addr, { callMeMaybeTime: now }));
     }
     // Endpoints of an earlier CallMeMaybe that this one does not repeat lose
     // that backing. Go deletes them outright, even when the netmap also lists
@@ -433,7 +319,7 @@ export class PeerPath {
     for (const candidate of [...this.#candidates.values()]) {
       if (candidate.callMeMaybeTime === null || named.has(candidate.addr.key)) continue;
       candidate.callMeMaybeTime = null;
-      if (this.#shouldDelete(candidate, now)) this.#deleteCandidate(candidate.addr);
+      if (shouldDeleteCandidate(candidate, now)) this.#deleteCandidate(candidate.addr);
     }
     for (const candidate of this.#candidates.values()) candidate.lastPing = null;
     const actions: DiscoAction[] = [];
@@ -450,13 +336,13 @@ export class PeerPath {
   noteBadEndpoint(addr: AddrPort): void {
     this.#clearBest();
     const candidate = this.#candidates.get(addr.key);
-    if (candidate) this.#clearCandidate(candidate);
+    if (candidate) clearCandidate(candidate);
   }
 
   /** Our network changed (new interface, new NAT mapping): distrust every measurement. */
   noteConnectivityChange(): void {
     this.#clearBest();
-    for (const candidate of this.#candidates.values()) this.#clearCandidate(candidate);
+    for (const candidate of this.#candidates.values()) clearCandidate(candidate);
   }
 
   /**
@@ -559,59 +445,14 @@ export class PeerPath {
     return this.#clock.monotonic();
   }
 
-  #newCandidate(
-    addr: AddrPort,
-    init: Partial<
-      Pick<Candidate, "inNetmap" | "callMeMaybeTime" | "lastGotPing" | "lastGotPingTxId">
-    >,
-  ): Candidate {
-    return {
-      addr,
-      inNetmap: init.inNetmap ?? false,
-      lastPing: null,
-      lastGotPing: init.lastGotPing ?? null,
-      lastGotPingTxId: init.lastGotPingTxId ?? null,
-      callMeMaybeTime: init.callMeMaybeTime ?? null,
-      pongs: [],
-      newestPong: 0,
-    };
-  }
-
-  // Go's endpointState.shouldDeleteLocked.
-  #shouldDelete(candidate: Candidate, now: number): boolean {
-    if (candidate.callMeMaybeTime !== null) return false;
-    if (candidate.lastGotPing === null) return !candidate.inNetmap;
-    return now - candidate.lastGotPing > sessionActiveTimeout;
-  }
-
   #deleteCandidate(addr: AddrPort): void {
     this.#candidates.delete(addr.key);
     if (this.#best?.addr.key === addr.key) this.#best = null;
   }
 
-  // Go's endpointState.clear: forget measurements. Go also forgets the
-  // CallMeMaybe time; we keep it, so that a CallMeMaybe-only candidate is not
-  // dropped by the next discovery round after a network change.
-  #clearCandidate(candidate: Candidate): void {
-    candidate.lastPing = null;
-    candidate.lastGotPingTxId = null;
-    candidate.pongs = [];
-    candidate.newestPong = 0;
-  }
-
   #clearBest(): void {
     this.#best = null;
     this.#trustBestUntil = -Infinity;
-  }
-
-  #addPongRecord(candidate: Candidate, record: PongRecord): void {
-    if (candidate.pongs.length < pongHistoryCount) {
-      candidate.newestPong = candidate.pongs.length;
-      candidate.pongs.push(record);
-      return;
-    }
-    candidate.newestPong = (candidate.newestPong + 1) % pongHistoryCount;
-    candidate.pongs[candidate.newestPong] = record;
   }
 
   // Go's addCandidateEndpoint; true when the Ping is a duplicate.
@@ -626,11 +467,11 @@ export class PeerPath {
     }
     this.#candidates.set(
       addr.key,
-      this.#newCandidate(addr, { lastGotPing: now, lastGotPingTxId: txId }),
+      newCandidate(addr, { lastGotPing: now, lastGotPingTxId: txId }),
     );
     if (this.#candidates.size > maxCandidatesBeforePrune) {
       for (const candidate of [...this.#candidates.values()]) {
-        if (this.#shouldDelete(candidate, now)) this.#deleteCandidate(candidate.addr);
+        if (shouldDeleteCandidate(candidate, now)) this.#deleteCandidate(candidate.addr);
       }
     }
     return false;
@@ -657,7 +498,7 @@ export class PeerPath {
     this.#lastFullPing = now;
     let sentAny = false;
     for (const candidate of [...this.#candidates.values()]) {
-      if (this.#shouldDelete(candidate, now)) {
+      if (shouldDeleteCandidate(candidate, now)) {
         this.#deleteCandidate(candidate.addr);
         continue;
       }

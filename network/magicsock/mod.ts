@@ -1,14 +1,15 @@
 /**
- * magicsock, the data plane (data-plane reference §2): {@link MagicSock}
- * carries WireGuard over DERP to the peers of the netmap and answers disco
- * Pings; {@link dataPlaneNetmap} takes what it needs from control's netmap.
- * Direct UDP paths are opt-in (`udp` option): then one UDP socket carries
- * STUN, disco and WireGuard, and each peer's path is found by disco.
+ * magicsock, the paths to peers (data-plane reference §2): {@link MagicSock}
+ * sends WireGuard datagrams to a peer over DERP or a direct UDP path and
+ * demultiplexes what arrives, composed of the DERP link, the UDP socket,
+ * the disco driver and the peer map; {@link dataPlaneNetmap} takes what it
+ * needs from control's netmap. The engine (`../engine/`) drives it.
  *
  * @example
  * ```ts
  * import { dataPlaneNetmap, MagicSock } from "./mod.ts";
- * const sock = new MagicSock({ nodeKey, discoKey, onPacket: (p, from) => handle(p) });
+ * const sock = new MagicSock({ nodeKey, discoKey });
+ * sock.onDatagram = (datagram, source) => device.handle(datagram);
  * sock.setNetmap(dataPlaneNetmap(netmap));
  * await sock.start();
  * ```
@@ -18,8 +19,10 @@
 export * from "./magic_sock.ts";
 export * from "./data_plane_netmap.ts";
 export * from "./derp_home.ts";
-export * from "../netaddr/ip_prefix.ts";
-export * from "../netstack/tsmp_responder.ts";
+export * from "./derp_link.ts";
+export * from "./disco_driver.ts";
+export * from "./peer_map.ts";
+export * from "./udp_socket.ts";
 
 // Types the API above takes and returns, for readers of this module alone.
 export type { Clock, TimerHandle } from "../clock.ts";
@@ -40,4 +43,4 @@ export type {
 } from "../crypto/keys.ts";
 export type { RandomSource } from "../crypto/random.ts";
 export type { AddrPort } from "../netaddr/addr_port.ts";
-export type { PeerStats } from "../wireguard/peer.ts";
+export type { IPPrefix } from "../netaddr/ip_prefix.ts";

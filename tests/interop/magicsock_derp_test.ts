@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { parseIPAddress } from "../../network/netaddr/ip_address.ts";
-import type { MagicSockEvent } from "../../network/magicsock/magic_sock.ts";
+import type { DataPlaneEvent } from "../../network/engine/engine.ts";
 import { CitadelNode } from "../../network/node.ts";
 import { MemoryStateStore } from "../../state/memory_store.ts";
 import { EMBEDDED_DERP_REGION_ID, startHeadscale } from "./headscale.ts";
@@ -75,7 +75,7 @@ for (const version of readPeerPins().headscaleVersions) {
         hostname: "real-ts",
         env: { TS_DEBUG_ALWAYS_USE_DERP: "1" },
       });
-      const events: MagicSockEvent[] = [];
+      const events: DataPlaneEvent[] = [];
       const echoReplies: { sequence: number; at: number }[] = [];
       const node = new CitadelNode({
         controlURL: hs.url,

@@ -4,7 +4,8 @@
  */
 import { DiscoPrivateKey, NodePrivateKey } from "../../../../network/crypto/keys.ts";
 import { parseIPAddress } from "../../../../network/netaddr/ip_address.ts";
-import { type DataPlaneNetmap, IPPrefix } from "../../../../network/magicsock/mod.ts";
+import type { DataPlaneNetmap } from "../../../../network/magicsock/mod.ts";
+import { IPPrefix } from "../../../../network/netaddr/ip_prefix.ts";
 
 /** The DERP region both data planes call home. */
 export const REGION = 999;

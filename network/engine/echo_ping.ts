@@ -8,19 +8,19 @@
  *
  * @module
  */
-import type { RandomSource } from "./crypto/random.ts";
-import { ipAddressEquals } from "./netaddr/ip_address.ts";
-import { emitICMPv4Echo, parseICMPv4Message } from "./netstack/wire/icmpv4.ts";
+import type { RandomSource } from "../crypto/random.ts";
+import { ipAddressEquals } from "../netaddr/ip_address.ts";
+import { emitICMPv4Echo, parseICMPv4Message } from "../netstack/wire/icmpv4.ts";
 import {
   emitICMPv6Echo,
   parseICMPv6Message,
   verifyICMPv6Checksum,
-} from "./netstack/wire/icmpv6.ts";
-import { parseIPPacket } from "./netstack/wire/ip_packet.ts";
-import { IPProtocol } from "./netaddr/ip_protocol.ts";
-import { ICMP_HEADER_LENGTH } from "./netstack/wire/icmp_message.ts";
-import { emitIPv4Header, IPV4_MIN_HEADER_LENGTH } from "./netstack/wire/ipv4.ts";
-import { emitIPv6Header, IPV6_HEADER_LENGTH } from "./netstack/wire/ipv6.ts";
+} from "../netstack/wire/icmpv6.ts";
+import { parseIPPacket } from "../netstack/wire/ip_packet.ts";
+import { IPProtocol } from "../netaddr/ip_protocol.ts";
+import { ICMP_HEADER_LENGTH } from "../netstack/wire/icmp_message.ts";
+import { emitIPv4Header, IPV4_MIN_HEADER_LENGTH } from "../netstack/wire/ipv4.ts";
+import { emitIPv6Header, IPV6_HEADER_LENGTH } from "../netstack/wire/ipv6.ts";
 
 /** Payload carried by each request, so that a reply proves more than a header made it. */
 const ECHO_DATA_LENGTH = 16;

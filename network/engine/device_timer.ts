@@ -1,0 +1,60 @@
+/**
+ * One clock timer kept armed at the WireGuard device's earliest deadline
+ * (rekey, keepalive, handshake retry, key expiry: whitepaper §6), so the
+ * sans-I/O device runs on the injected clock without a timer per peer.
+ *
+ * @module
+ */
+import type { Clock, TimerHandle } from "../clock.ts";
+import type { DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
+
+/**
+ * The device's timer.
+ *
+ * @example
+ * ```ts
+ * const timer = new DeviceTimer(device, clock, (output) => flush(output));
+ * timer.arm(); // after every call into the device
+ * timer.stop();
+ * ```
+ */
+export class DeviceTimer {
+  readonly #device: WireGuardDevice;
+  readonly #clock: Clock;
+  readonly #onOutput: (output: DeviceOutput) => void;
+  #timer: TimerHandle | undefined;
+  #deadline: number | undefined;
+  #stopped = false;
+
+  /** A timer for `device`; `onOutput` takes what each expiry produced. */
+  constructor(device: WireGuardDevice, clock: Clock, onOutput: (output: DeviceOutput) => void) {
+    this.#device = device;
+    this.#clock = clock;
+    this.#onOutput = onOutput;
+  }
+
+  /** Re-arms at the device's earliest deadline, if it moved. */
+  arm(): void {
+    if (this.#stopped) return;
+    const deadline = this.#device.nextDeadline();
+    if (deadline === this.#deadline && this.#timer !== undefined) return;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#deadline = deadline;
+    if (deadline === undefined) return;
+    const wait = Math.max(0, deadline - this.#clock.monotonic());
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#deadline = undefined;
+      for (const output of this.#device.tick(this.#clock.monotonic())) this.#onOutput(output);
+      this.arm();
+    }, wait);
+  }
+
+  /** Disarms for good. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * The engine: the data plane of one node, as tailscale's
+ * `wgengine/userspace.go` wires magicsock, the WireGuard device and the tun
+ * wrapper. It owns {@link MagicSock} (paths to peers), the
+ * {@link WireGuardDevice} with its timer, and the {@link PacketPipeline} that
+ * every IP packet passes between WireGuard and anything local; it starts
+ * them, retries them and stops them.
+ *
+ * Inbound: a datagram from magicsock → the device (which checks the
+ * packet's source against the sender's allowed IPs, read from the current
+ * netmap at every packet) → the pipeline. Outbound: the pipeline → the peer
+ * whose allowed IPs hold the destination → the device → magicsock.
+ *
+ * @module
+ */
+import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import { Backoff } from "../control/backoff.ts";
+import type { NodePublicKey } from "../crypto/keys.ts";
+import { type RandomSource, systemRandom } from "../crypto/random.ts";
+import type { DataPlaneNetmap } from "../magicsock/data_plane_netmap.ts";
+import {
+  type DatagramSource,
+  MagicSock,
+  type MagicSockEvent,
+  type MagicSockOptions,
+  type MagicSockStats,
+} from "../magicsock/magic_sock.ts";
+import type { AddrPort } from "../netaddr/addr_port.ts";
+import { buildEchoReply } from "../netstack/echo_responder.ts";
+import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
+import type { PeerStats } from "../wireguard/peer.ts";
+import { DeviceTimer } from "./device_timer.ts";
+import { buildEchoRequest, EchoWaiters } from "./echo_ping.ts";
+import { PacketPipeline, type PipelineStats } from "./packet_pipeline.ts";
+
+/** Something that happened in the data plane, for logs and tests. */
+export type DataPlaneEvent = MagicSockEvent | { kind: "handshake"; peer: NodePublicKey };
+
+/** Options of an {@link Engine}. */
+export interface EngineOptions extends Omit<MagicSockOptions, "onEvent"> {
+  /** Receives every inbound packet that no local handler took, with its peer. */
+  onPacket?: (packet: Uint8Array, from: NodePublicKey) => void;
+  /** Answer ICMP echo requests to our addresses (default true). */
+  answerEchoRequests?: boolean;
+  /** Receives events worth a log line. */
+  onEvent?: (event: DataPlaneEvent) => void;
+}
+
+/** Counters of an {@link Engine}: magicsock's, the pipeline's and WireGuard's. */
+export interface EngineStats extends MagicSockStats, PipelineStats {
+  /** ICMP echo requests answered. */
+  echoRepliesSent: number;
+  /** Datagrams the WireGuard device refused (malformed, unauthentic, unknown index or peer). */
+  droppedByDevice: number;
+  /** Decrypted packets whose source is not among the sending peer's allowed IPs. */
+  droppedSourceNotAllowed: number;
+}
+
+/** How {@link Engine.startInBackground} reports. */
+export interface BackgroundStartOptions {
+  /** Ends the retries. */
+  signal: AbortSignal;
+  /** Called once the data plane is up, with the home DERP region; a throw counts as a failure. */
+  onStarted?: (homeRegion: number) => Promise<void> | void;
+  /** Called with each failed attempt before the next. */
+  onRetry?: (error: Error) => void;
+}
+
+/** What {@link Engine.ping} takes besides the addresses. */
+export interface EchoOptions {
+  /** How long to wait for the reply. */
+  timeoutMs: number;
+  /** The error to throw on timeout. */
+  timeoutError: () => Error;
+  /** Aborts the wait. */
+  signal?: AbortSignal;
+}
+
+/** Waits between data-plane start attempts. */
+const START_RETRY_MIN_MS = 1_000;
+const START_RETRY_MAX_MS = 30_000;
+
+/**
+ * The data plane of one node.
+ *
+ * @example
+ * ```ts
+ * const engine = new Engine({ nodeKey, discoKey, plainHTTPDerp: true, onPacket });
+ * engine.setNetmap(dataPlaneNetmap(netmap));
+ * await engine.start();
+ * engine.sendPacket(ipPacket);
+ * await engine.close();
+ * ```
+ */
+export class Engine {
+  readonly #options: EngineOptions;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #sock: MagicSock;
+  readonly #device: WireGuardDevice;
+  readonly #timer: DeviceTimer;
+  readonly #echoWaiters = new EchoWaiters();
+  readonly #handshakesSeen = new Map<string, number>();
+  readonly #counters = { echoRepliesSent: 0, droppedByDevice: 0, droppedSourceNotAllowed: 0 };
+  readonly #stop = new AbortController();
+  /** The one packet path: hooks and local handlers plug in here. */
+  readonly pipeline: PacketPipeline;
+
+  /** An engine with no peers; nothing is sent until {@link Engine.start}. */
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? systemRandom;
+    this.#sock = new MagicSock({ ...options, clock: this.#clock, random: this.#random });
+    this.#sock.onDatagram = (datagram, source) => this.#onDatagram(datagram, source);
+    const peers = this.#sock.peers;
+    this.#device = new WireGuardDevice({
+      localPrivateKey: options.nodeKey,
+      clock: this.#clock,
+      random: this.#random,
+      // Inbound handshakes only from netmap peers (§0.4).
+      lookupPeer: (key) => peers.byNodeKey(key.toText()) ? this.#peerOptions(key) : undefined,
+    });
+    this.#timer = new DeviceTimer(this.#device, this.#clock, (output) => this.#flush(output));
+    this.pipeline = new PacketPipeline({
+      selfIPs: () => peers.selfIPs,
+      sendToPeer: (packet, peer) => this.#sendToPeer(packet, peer),
+      route: (packet) => this.#route(packet),
+    });
+    if (options.answerEchoRequests ?? true) {
+      this.pipeline.addLocalHandler((packet, _from, reply) => {
+        const echo = buildEchoReply(packet, peers.selfIPs);
+        if (!echo) return false;
+        this.#counters.echoRepliesSent++;
+        reply(echo);
+        return true;
+      });
+    }
+    this.pipeline.addLocalHandler((packet) => this.#echoWaiters.take(packet));
+    if (options.onPacket) {
+      const onPacket = options.onPacket;
+      this.pipeline.addLocalHandler((packet, from) => {
+        onPacket(packet, from);
+        return true;
+      });
+    }
+  }
+
+  /** Traffic counters. */
+  get stats(): EngineStats {
+    return { ...this.#sock.stats, ...this.pipeline.stats, ...this.#counters };
+  }
+
+  /** The home DERP region ID, once started. */
+  get homeRegion(): number | undefined {
+    return this.#sock.homeRegion;
+  }
+
+  /** Whether a DERP connection to the home region is up right now. */
+  get derpConnected(): boolean {
+    return this.#sock.derpConnected;
+  }
+
+  /** The bound direct-path UDP address, when direct UDP is on. */
+  get udpAddress(): AddrPort | undefined {
+    return this.#sock.udpAddress;
+  }
+
+  /** Our UDP endpoints to advertise to control; empty without direct UDP. */
+  localEndpoints(): AddrPort[] {
+    return this.#sock.localEndpoints();
+  }
+
+  /** The trusted direct path to the peer with this key, or null (then DERP). */
+  directPath(key: NodePublicKey): AddrPort | null {
+    return this.#sock.directPath(key);
+  }
+
+  /** Whether the peer with this key has a usable WireGuard session now. */
+  hasSession(key: NodePublicKey): boolean {
+    return this.#device.peer(key)?.hasSession(this.#clock.monotonic()) ?? false;
+  }
+
+  /** The WireGuard counters of the peer with this key, once it has a WireGuard peer. */
+  peerStats(key: NodePublicKey): Readonly<PeerStats> | undefined {
+    return this.#device.peer(key)?.stats;
+  }
+
+  /**
+   * Takes a new netmap. Peers that left lose their WireGuard sessions; the
+   * allowed IPs of those that stay apply from the next packet on.
+   */
+  setNetmap(netmap: DataPlaneNetmap): void {
+    this.#sock.setNetmap(netmap);
+    const peers = this.#sock.peers;
+    for (const peer of [...this.#device.peers]) {
+      const text = peer.remotePublicKey.toText();
+      if (!peers.byNodeKey(text)) {
+        this.#device.removePeer(peer.remotePublicKey);
+        this.#handshakesSeen.delete(text);
+      }
+    }
+  }
+
+  /**
+   * Starts magicsock (home DERP, and the UDP socket when asked). Resolves
+   * with the home region ID; throws what {@link MagicSock.start} throws.
+   */
+  start(signal?: AbortSignal): Promise<number> {
+    return this.#sock.start(signal ? AbortSignal.any([signal, this.#stop.signal]) : undefined);
+  }
+
+  /**
+   * Starts the data plane, and when that fails, keeps trying in the
+   * background with backoff (1 s doubling to 30 s) until it starts, the
+   * signal aborts or the engine closes. Resolves with whether the first
+   * attempt succeeded.
+   */
+  async startInBackground(options: BackgroundStartOptions): Promise<boolean> {
+    const signal = AbortSignal.any([options.signal, this.#stop.signal]);
+    const attempt = async (): Promise<boolean> => {
+      try {
+        const region = this.homeRegion ?? await this.start(signal);
+        await options.onStarted?.(region);
+        return true;
+      } catch (err) {
+        if (signal.aborted) return true;
+        options.onRetry?.(err instanceof Error ? err : new Error(String(err)));
+        return false;
+      }
+    };
+    if (await attempt()) return true;
+    const backoff = new Backoff({
+      random: this.#random,
+      baseMs: START_RETRY_MIN_MS,
+      maxMs: START_RETRY_MAX_MS,
+    });
+    void (async () => {
+      while (!signal.aborted) {
+        try {
+          await this.#clock.sleep(backoff.nextDelayMs(), signal);
+        } catch {
+          return;
+        }
+        if (await attempt()) return;
+      }
+    })();
+    return false;
+  }
+
+  /**
+   * Sends one IP packet from us through the pipeline to the peer whose
+   * allowed IPs hold its destination (handshaking first when needed).
+   * Returns false when a hook dropped it or no peer routes it.
+   */
+  sendPacket(packet: Uint8Array): boolean {
+    return this.pipeline.outbound(packet);
+  }
+
+  /**
+   * ICMP echo from `source` (one of ours) to `destination`; resolves with
+   * the round trip in ms. A send that finds no path is not fatal: the
+   * timeout decides.
+   */
+  async ping(source: Uint8Array, destination: Uint8Array, options: EchoOptions): Promise<number> {
+    const { packet, key } = buildEchoRequest(source, destination, this.#random);
+    const waiter = this.#echoWaiters.wait(key);
+    let timer: TimerHandle | undefined;
+    let onAbort: (() => void) | undefined;
+    const started = this.#clock.monotonic();
+    try {
+      const failed = new Promise<never>((_, reject) => {
+        timer = this.#clock.setTimeout(() => reject(options.timeoutError()), options.timeoutMs);
+        onAbort = () => reject(options.signal!.reason);
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      this.sendPacket(packet);
+      await Promise.race([waiter.replied, failed]);
+    } finally {
+      waiter.cancel();
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+      if (onAbort) options.signal?.removeEventListener("abort", onAbort);
+    }
+    return this.#clock.monotonic() - started;
+  }
+
+  /** Closes magicsock, stops the timers and erases WireGuard sessions. */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    this.#timer.stop();
+    await this.#sock.close();
+    for (const peer of [...this.#device.peers]) this.#device.removePeer(peer.remotePublicKey);
+  }
+
+  #peerOptions(key: NodePublicKey) {
+    const peers = this.#sock.peers;
+    return {
+      // Cryptokey routing reads the current netmap's table at every packet.
+      isAllowedSource: (packet: Uint8Array) => {
+        if (peers.isAllowedSource(packet, key)) return true;
+        this.#counters.droppedSourceNotAllowed++;
+        return false;
+      },
+    };
+  }
+
+  #onDatagram(datagram: Uint8Array, _source: DatagramSource): boolean {
+    const output = this.#device.handleDatagram(datagram, this.#clock.monotonic());
+    if (!output) {
+      this.#counters.droppedByDevice++;
+      this.#timer.arm();
+      return false;
+    }
+    this.#flush(output);
+    return true;
+  }
+
+  #route(packet: Uint8Array): boolean {
+    const peer = this.#sock.peers.routeFor(packet);
+    if (!peer) {
+      this.#sock.noteNoRoute();
+      return false;
+    }
+    this.#sendToPeer(packet, peer.nodeKey);
+    return true;
+  }
+
+  #sendToPeer(packet: Uint8Array, key: NodePublicKey): void {
+    if (!this.#sock.peers.byNodeKey(key.toText())) {
+      this.#sock.noteNoRoute(); // a peer that left the netmap gets nothing more
+      return;
+    }
+    const wgPeer = this.#device.addPeer(key, this.#peerOptions(key));
+    this.#flush({ peer: wgPeer, ...wgPeer.sendPacket(packet, this.#clock.monotonic()) });
+  }
+
+  #flush(output: DeviceOutput): void {
+    const key = output.peer.remotePublicKey;
+    for (const datagram of output.send) this.#sock.send(key, datagram);
+    const handshakes = output.peer.stats.handshakes;
+    const text = key.toText();
+    if (handshakes !== (this.#handshakesSeen.get(text) ?? 0)) {
+      this.#handshakesSeen.set(text, handshakes);
+      this.#options.onEvent?.({ kind: "handshake", peer: key });
+    }
+    for (const packet of output.deliver) this.pipeline.inbound(packet, key);
+    this.#timer.arm();
+  }
+}

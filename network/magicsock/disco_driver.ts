@@ -1,0 +1,268 @@
+/**
+ * The disco side of magicsock (data-plane reference §2.5–2.9): opens and
+ * seals disco packets, answers Pings along the path they came, and, with
+ * direct UDP on, keeps one {@link PeerPath} per peer that pings its
+ * endpoints, takes Pongs and CallMeMaybe, and picks the path WireGuard
+ * datagrams take. One clock timer stays armed at the earliest PeerPath
+ * deadline (heartbeats, Ping timeouts).
+ *
+ * @module
+ */
+import type { Clock, TimerHandle } from "../clock.ts";
+import type { DiscoPrivateKey, NodePublicKey } from "../crypto/keys.ts";
+import type { RandomSource } from "../crypto/random.ts";
+import type { DiscoMessage } from "../disco/disco_message.ts";
+import { openDiscoPacket, sealDiscoMessage } from "../disco/disco_packet.ts";
+import { type DiscoAction, type DiscoPath, PeerPath } from "../disco/peer_path.ts";
+import { AddrPort } from "../netaddr/addr_port.ts";
+import type { DataPlanePeer } from "./data_plane_netmap.ts";
+import type { PeerMap } from "./peer_map.ts";
+
+/** `tailcfg.DerpMagicIP`: the fake address whose port carries a DERP region ID (§2.4). */
+const DERP_MAGIC_IP = Uint8Array.of(127, 3, 3, 40);
+
+/** The Pong source for a Ping that came over DERP: the magic IP and the region (§2.6). */
+function derpMagicAddr(via: DiscoPath): AddrPort {
+  return via.via === "derp" ? new AddrPort(DERP_MAGIC_IP, via.region) : via.addr;
+}
+
+/** Counters of a {@link DiscoDriver}. */
+export interface DiscoStats {
+  /** Disco Pings answered with a Pong. */
+  discoPingsAnswered: number;
+  /** Disco packets dropped (unknown sender, bad box, unhandled message). */
+  discoDropped: number;
+  /** Our disco Pings sent (over UDP or DERP). */
+  discoPingsSent: number;
+  /** Pongs to our disco Pings received. */
+  discoPongsReceived: number;
+  /** CallMeMaybe messages sent over DERP. */
+  callMeMaybeSent: number;
+}
+
+/** Where a WireGuard datagram to one peer goes now (§2.4). */
+export interface DatagramRoute {
+  /** The direct UDP endpoint, when there is one to use. */
+  udp: AddrPort | null;
+  /** Whether to send over DERP too (no trusted direct path yet). */
+  derp: boolean;
+}
+
+/** What a {@link DiscoDriver} needs from the rest of magicsock. */
+export interface DiscoDriverOptions {
+  /** Our disco key. */
+  discoKey: DiscoPrivateKey;
+  /** Our node key's public half, carried in our Pings. */
+  nodePublicKey: NodePublicKey;
+  /** The peers of the current netmap. */
+  peers: PeerMap;
+  /** Time and timers. */
+  clock: Clock;
+  /** Randomness for disco nonces and transaction IDs. */
+  random: RandomSource;
+  /** Whether direct UDP paths are on (then peers get a PeerPath). */
+  direct: boolean;
+  /** Sends a datagram over UDP; false when there is no socket. */
+  sendUDP: (to: AddrPort, packet: Uint8Array) => boolean;
+  /** Sends a payload over DERP to a peer; false when no DERP connection is up. */
+  sendDERP: (to: NodePublicKey, packet: Uint8Array) => boolean;
+  /** Our UDP endpoints, for CallMeMaybe. */
+  localEndpoints: () => readonly AddrPort[];
+  /** Our home DERP region, once known. */
+  homeRegion: () => number | undefined;
+  /** Told of each Ping answered. */
+  onPing?: (from: NodePublicKey, txId: Uint8Array) => void;
+}
+
+/**
+ * Disco for all peers of one data plane.
+ *
+ * @example
+ * ```ts
+ * const disco = new DiscoDriver({ discoKey, nodePublicKey, peers, clock, random, direct: true, … });
+ * disco.handlePacket(packet, { via: "derp", region: 1 }, srcKey);
+ * const route = disco.routeFor(peer);
+ * ```
+ */
+export class DiscoDriver {
+  /** Counters. */
+  readonly stats: DiscoStats = {
+    discoPingsAnswered: 0,
+    discoDropped: 0,
+    discoPingsSent: 0,
+    discoPongsReceived: 0,
+    callMeMaybeSent: 0,
+  };
+  readonly #options: DiscoDriverOptions;
+  #paths = new Map<string, PeerPath>();
+  #timer: TimerHandle | undefined;
+  #deadline: number | undefined;
+  #closed = false;
+
+  /** A driver with no paths yet; call {@link DiscoDriver.updatePeers} after each netmap. */
+  constructor(options: DiscoDriverOptions) {
+    this.#options = options;
+  }
+
+  /** Keeps one PeerPath per netmap peer with a disco key, fed from the netmap (§2.5). */
+  updatePeers(): void {
+    if (!this.#options.direct) return;
+    const next = new Map<string, PeerPath>();
+    for (const peer of this.#options.peers.peers) {
+      if (!peer.discoKey) continue;
+      const key = peer.nodeKey.toText();
+      const path = this.#paths.get(key) ??
+        new PeerPath({ clock: this.#options.clock, random: this.#options.random });
+      path.updateFromNode({
+        discoKey: peer.discoKey,
+        homeDERP: peer.homeDERP ?? 0,
+        endpoints: peer.endpoints ?? [],
+      });
+      next.set(key, path);
+    }
+    this.#paths = next;
+    this.#armTimer();
+  }
+
+  /**
+   * The trusted direct path to the peer with this key (a Pong over UDP in
+   * the last 6.5 s, §2.7), or null.
+   */
+  directPath(key: NodePublicKey): AddrPort | null {
+    const path = this.#paths.get(key.toText());
+    return path?.directTrusted ? path.bestPath!.addr : null;
+  }
+
+  /**
+   * Where a WireGuard datagram to `peer` goes: the trusted direct path
+   * alone, else over DERP (and to a candidate endpoint while discovering).
+   * Notes the send, which may start disco Pings (§2.4).
+   */
+  routeFor(peer: DataPlanePeer): DatagramRoute {
+    const path = this.#paths.get(peer.nodeKey.toText());
+    if (!path) return { udp: null, derp: true };
+    const { route, actions } = path.noteSend();
+    if (actions.length > 0) this.#perform(peer, actions);
+    return { udp: route.udp ?? null, derp: route.derpRegion !== null || !route.udp };
+  }
+
+  /**
+   * One disco packet over DERP (`src` is the frame's node key) or UDP.
+   * Pings are answered along the path they came (§2.6); with direct UDP on,
+   * Pongs and CallMeMaybe (over DERP only, §2.9) drive the peer's PeerPath.
+   */
+  handlePacket(packet: Uint8Array, via: DiscoPath, src: NodePublicKey | undefined): void {
+    const peers = this.#options.peers;
+    const opened = openDiscoPacket(
+      packet,
+      this.#options.discoKey,
+      (sender) => peers.sharedKey(sender.toText()),
+    );
+    if (!opened.ok) {
+      this.stats.discoDropped++;
+      return;
+    }
+    const peer = peers.byDiscoKey(opened.sender.toText())!;
+    const path = this.#paths.get(peer.nodeKey.toText());
+    const message = opened.message;
+    if (message.type === "ping") {
+      // Over DERP the sender is the frame's node key (§2.6 step 2); a Ping naming another is a lie.
+      const claimed = src ?? peer.nodeKey;
+      if (message.nodeKey && !message.nodeKey.equals(claimed)) {
+        this.stats.discoDropped++;
+        return;
+      }
+      if (via.via === "derp") path?.noteHeardViaDERP(via.region);
+      this.#options.onPing?.(claimed, message.txId);
+      const pong = path
+        ? path.handlePing(message, via)
+        : { type: "pong" as const, txId: message.txId, src: derpMagicAddr(via) };
+      if (!pong) return; // a duplicate Ping on that endpoint
+      this.stats.discoPingsAnswered++;
+      this.#send(peer, via, pong);
+      this.#armTimer();
+      return;
+    }
+    if (message.type === "pong" && path) {
+      if (path.handlePong(message, via)) this.stats.discoPongsReceived++;
+      this.#armTimer();
+      return;
+    }
+    if (message.type === "call-me-maybe" && path && via.via === "derp") {
+      this.#perform(peer, path.handleCallMeMaybe(message));
+      return;
+    }
+    this.stats.discoDropped++;
+  }
+
+  /** Stops the timer; nothing is sent afterwards. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#options.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #perform(peer: DataPlanePeer, actions: readonly DiscoAction[]): void {
+    const path = this.#paths.get(peer.nodeKey.toText());
+    for (const action of actions) {
+      if (action.type === "send-ping") {
+        const sent = this.#send(peer, action.path, {
+          type: "ping",
+          txId: action.txId,
+          nodeKey: this.#options.nodePublicKey,
+          padding: 0,
+        });
+        if (sent) this.stats.discoPingsSent++;
+        else path?.forgetPing(action.txId);
+      } else if (action.type === "send-call-me-maybe") {
+        const endpoints = this.#options.localEndpoints();
+        if (endpoints.length === 0) continue;
+        const region = this.#options.homeRegion() ?? action.derpRegion;
+        const message = { type: "call-me-maybe" as const, endpoints: [...endpoints] };
+        if (this.#send(peer, { via: "derp", region }, message)) this.stats.callMeMaybeSent++;
+      }
+    }
+    this.#armTimer();
+  }
+
+  #send(peer: DataPlanePeer, path: DiscoPath, message: DiscoMessage): boolean {
+    if (!peer.discoKey) return false;
+    const options = this.#options;
+    const packet = sealDiscoMessage(
+      message,
+      options.discoKey,
+      peer.discoKey,
+      options.random,
+      options.peers.sharedKey(peer.discoKey.toText()) ?? undefined,
+    );
+    if (path.via === "udp") return options.sendUDP(path.addr, packet);
+    // We hold only the home DERP connection; its server forwards to the peer's region (§3.8).
+    return options.sendDERP(peer.nodeKey, packet);
+  }
+
+  /** Keeps one clock timer at the earliest PeerPath deadline. */
+  #armTimer(): void {
+    if (this.#closed) return;
+    const clock = this.#options.clock;
+    let deadline: number | undefined;
+    for (const path of this.#paths.values()) {
+      const next = path.nextDeadline();
+      if (next !== null && (deadline === undefined || next < deadline)) deadline = next;
+    }
+    if (deadline === this.#deadline && this.#timer !== undefined) return;
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#deadline = deadline;
+    if (deadline === undefined) return;
+    const wait = Math.max(0, deadline - clock.monotonic());
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#deadline = undefined;
+      for (const peer of this.#options.peers.peers) {
+        const path = this.#paths.get(peer.nodeKey.toText());
+        if (path) this.#perform(peer, path.poll());
+      }
+      this.#armTimer();
+    }, wait);
+  }
+}

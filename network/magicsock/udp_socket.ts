@@ -1,0 +1,127 @@
+/**
+ * The direct-path UDP socket of magicsock (data-plane reference §2.2): one
+ * socket carries STUN, disco and WireGuard. It receives into one callback,
+ * sends without waiting, and says which of its addresses to advertise.
+ *
+ * @module
+ */
+import { AddrPort } from "../netaddr/addr_port.ts";
+import { isLoopbackIP, parseIPAddress } from "../netaddr/ip_address.ts";
+
+/** Where the direct-path UDP socket listens and which of its addresses are advertised. */
+export interface MagicSockUDPOptions {
+  /** Address to bind (`127.0.0.1`, `0.0.0.0`, …). */
+  hostname: string;
+  /** Port to bind; 0 or absent picks a free one. */
+  port?: number;
+  /**
+   * Which local addresses {@link UdpSocket.localEndpoints} offers peers:
+   * `loopback-only` (the default) offers loopback addresses alone, `all`
+   * every address of the bound interface(s).
+   */
+  advertise?: "loopback-only" | "all";
+}
+
+/**
+ * A bound UDP socket and its receive loop.
+ *
+ * @example
+ * ```ts
+ * const udp = UdpSocket.bind({ hostname: "127.0.0.1" }, (packet, from) => handle(packet, from));
+ * udp.send(AddrPort.parse("127.0.0.1:41641"), datagram);
+ * await udp.close();
+ * ```
+ */
+export class UdpSocket {
+  readonly #conn: Deno.DatagramConn;
+  readonly #options: MagicSockUDPOptions;
+  readonly #loop: Promise<void>;
+  readonly #address: AddrPort | undefined;
+  /** Sends that failed. */
+  sendErrors = 0;
+  /** Datagrams the receive callback threw on. */
+  receiveErrors = 0;
+
+  private constructor(
+    conn: Deno.DatagramConn,
+    options: MagicSockUDPOptions,
+    onDatagram: (packet: Uint8Array, from: AddrPort) => void,
+  ) {
+    this.#conn = conn;
+    this.#options = options;
+    const addr = conn.addr as Deno.NetAddr;
+    const ip = parseIPAddress(addr.hostname);
+    this.#address = ip ? new AddrPort(ip, addr.port) : undefined;
+    this.#loop = this.#receive(onDatagram);
+  }
+
+  /** Binds the socket and starts receiving into `onDatagram`. */
+  static bind(
+    options: MagicSockUDPOptions,
+    onDatagram: (packet: Uint8Array, from: AddrPort) => void,
+  ): UdpSocket {
+    const conn = Deno.listenDatagram({
+      transport: "udp",
+      hostname: options.hostname,
+      port: options.port ?? 0,
+    });
+    return new UdpSocket(conn, options, onDatagram);
+  }
+
+  /** The bound address. */
+  get address(): AddrPort | undefined {
+    return this.#address;
+  }
+
+  /**
+   * Our endpoints to advertise to control (`MapRequest.Endpoints`): a
+   * wildcard bind offers the interface addresses that
+   * {@link MagicSockUDPOptions.advertise} allows.
+   */
+  localEndpoints(): AddrPort[] {
+    const bound = this.#address;
+    if (!bound) return [];
+    const all = this.#options.advertise === "all";
+    const wildcard = bound.ip.every((b) => b === 0);
+    const candidates = wildcard
+      ? Deno.networkInterfaces()
+        .filter((i) => i.family === (bound.is4 ? "IPv4" : "IPv6") && !i.address.includes("%"))
+        .map((i) => parseIPAddress(i.address))
+        .filter((ip): ip is Uint8Array => !!ip)
+      : [bound.ip];
+    return candidates
+      .filter((ip) => all || isLoopbackIP(ip))
+      .map((ip) => new AddrPort(ip, bound.port));
+  }
+
+  /** Sends one datagram without waiting; a failure is counted. */
+  send(to: AddrPort, datagram: Uint8Array): void {
+    this.#conn.send(datagram, { transport: "udp", hostname: to.address, port: to.port })
+      .catch(() => this.sendErrors++);
+  }
+
+  /** Closes the socket and waits for the receive loop to end. */
+  async close(): Promise<void> {
+    this.#conn.close();
+    await this.#loop;
+  }
+
+  async #receive(onDatagram: (packet: Uint8Array, from: AddrPort) => void): Promise<void> {
+    for (;;) {
+      let packet: Uint8Array, addr: Deno.Addr;
+      try {
+        [packet, addr] = await this.#conn.receive();
+      } catch {
+        return; // closed
+      }
+      const net = addr as Deno.NetAddr;
+      const ip = parseIPAddress(net.hostname);
+      if (!ip) continue;
+      try {
+        onDatagram(packet, new AddrPort(ip, net.port));
+      } catch {
+        this.receiveErrors++;
+      }
+    }
+  }
+}

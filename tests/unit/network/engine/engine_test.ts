@@ -1,0 +1,44 @@
+/**
+ * Two engines on the in-process DERP relay: WireGuard over DERP end to end (handshake,
+ * transport, ICMP echo answered by the pipeline's echo responder), routing by allowed IPs.
+ */
+import assert from "node:assert/strict";
+import { Engine } from "../../../../network/engine/engine.ts";
+import { MagicSockStateError } from "../../../../network/magicsock/magic_sock.ts";
+import { parseIPAddress } from "../../../../network/netaddr/ip_address.ts";
+import { startFakeDerpServer } from "../derp/fake_derp_server.ts";
+import { echoRequest, netmapFor, REGION, side, until } from "../magicsock/two_planes.ts";
+
+Deno.test("Engine: WireGuard over DERP between two data planes; ICMP echo answered", async () => {
+  const server = startFakeDerpServer();
+  const a = side("100.64.0.1");
+  const b = side("100.64.0.2");
+  const got: Uint8Array[] = [];
+  const sockA = new Engine({ ...a, plainHTTPDerp: true, onPacket: (p) => got.push(p) });
+  const sockB = new Engine({ ...b, plainHTTPDerp: true });
+  try {
+    assert.equal(sockA.sendPacket(echoRequest(a.ip, b.ip, 1)), false, "no route before a netmap");
+    await assert.rejects(sockA.start(), MagicSockStateError);
+    sockA.setNetmap(netmapFor(a, [b], server.url));
+    sockB.setNetmap(netmapFor(b, [a], server.url));
+    assert.equal(await sockA.start(), REGION);
+    assert.equal(await sockB.start(), REGION);
+    assert.ok(sockA.derpConnected && sockB.derpConnected);
+
+    assert.ok(sockA.sendPacket(echoRequest(a.ip, b.ip, 1)));
+    const reply = await until("the echo reply", () => got[0]);
+    assert.equal(reply[20], 0, "an echo reply");
+    assert.deepEqual(reply.subarray(12, 16), parseIPAddress(b.ip), "from B");
+    assert.equal(reply[27], 1, "same sequence number");
+    assert.equal(sockB.stats.echoRepliesSent, 1);
+    assert.ok(sockA.hasSession(b.nodeKey.publicKey()) && sockB.hasSession(a.nodeKey.publicKey()));
+    assert.equal(sockA.peerStats(b.nodeKey.publicKey())?.handshakes, 1);
+
+    // Nothing routes to an address no peer holds.
+    assert.equal(sockA.sendPacket(echoRequest(a.ip, "100.64.0.9", 2)), false);
+  } finally {
+    await sockA.close();
+    await sockB.close();
+    await server.close();
+  }
+});
