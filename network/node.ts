@@ -15,7 +15,7 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
-import { ControlSession } from "./control/control_session.ts";
+import { type ControlLoginOptions, ControlSession } from "./control/control_session.ts";
 import { nodeShortName, summarizeNode } from "./control/node_summary.ts";
 import { DiscoPrivateKey, NodePublicKey } from "./crypto/keys.ts";
 import { type RandomSource, systemRandom } from "./crypto/random.ts";
@@ -23,7 +23,6 @@ import { Engine, type EngineOptions } from "./engine/engine.ts";
 import { dataPlaneNetmap } from "./magicsock/data_plane_netmap.ts";
 import { parseIPAddress } from "./netaddr/ip_address.ts";
 import { findPeer, type PeerPath, peerStatuses, whoisAddress } from "./node_queries.ts";
-import type { StateStore } from "../state/store.ts";
 import type {
   ConnectResult,
   NodeEvent,
@@ -38,30 +37,14 @@ import { DataPlaneNotStartedError, PeerNotFoundError, PingTimeoutError } from ".
 /** How long {@link CitadelNode.ping} waits for an echo reply by default. */
 const ECHO_PING_TIMEOUT_MS = 5_000;
 
-/** Options of {@link CitadelNode}. */
-export interface CitadelNodeOptions {
-  /** Nexus (control server) URL. */
-  controlURL: string;
-  /** Where the node's identity and cache live. */
-  store: StateStore;
-  /** Hostname to register under; defaults to the saved name, then the OS hostname. */
-  hostname?: string;
-  /** Pre-auth key; used only when no valid node key exists. Never logged. */
-  authKey?: string;
-  /** Whether interactive login may start when there is no usable key (default true). */
-  allowInteractive?: boolean;
-  /** Called with the AuthURL of an interactive login. */
-  onAuthURL?: (url: string) => void;
+/** Options of {@link CitadelNode}: who it is and how it logs in, plus these. */
+export interface CitadelNodeOptions extends ControlLoginOptions {
   /** Called with progress and netmap-change events. */
   onEvent?: (event: NodeEvent) => void;
-  /** Extra trusted CA certificates (PEM) for Nexus. */
-  caCerts?: string[];
   /** Time and timers. */
   clock?: Clock;
   /** Randomness for keys and jitter. */
   random?: RandomSource;
-  /** How often to check that Nexus still knows the node key (default 60 s). */
-  registrationCheckIntervalMs?: number;
   /**
    * Opt-in: start the data plane (WireGuard over DERP, disco Pongs) once the
    * first netmap has arrived, with these options; none when absent. Its own
@@ -105,12 +88,7 @@ export class CitadelNode {
     this.#random = options.random ?? systemRandom;
     this.#discoKey = DiscoPrivateKey.generate(this.#random);
     this.#session = new ControlSession({
-      controlURL: options.controlURL,
-      store: options.store,
-      hostname: options.hostname,
-      authKey: options.authKey,
-      allowInteractive: options.allowInteractive,
-      onAuthURL: options.onAuthURL,
+      ...options,
       onEvent: (event) => options.onEvent?.(event),
       onNetmap: (change) => {
         if (
@@ -121,12 +99,10 @@ export class CitadelNode {
           this.#engine.setNetmap(dataPlaneNetmap(this.#session.netmap));
         }
       },
-      caCerts: options.caCerts,
       clock: this.#clock,
       random: this.#random,
       discoKey: this.#discoKey.publicKey(),
       endpoints: () => this.#engine?.localEndpoints().map(String) ?? [],
-      registrationCheckIntervalMs: options.registrationCheckIntervalMs,
     });
   }
 

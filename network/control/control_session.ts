@@ -35,8 +35,8 @@ export type ControlSessionEvent =
   | { kind: "warning"; message: string }
   | { kind: "failed"; error: Error };
 
-/** Options of a {@link ControlSession}. */
-export interface ControlSessionOptions {
+/** Who the node is and how it logs in: the options a node passes to its session as given. */
+export interface ControlLoginOptions {
   /** Nexus (control server) URL. */
   controlURL: string;
   /** Where the node's identity and cache live. */
@@ -49,12 +49,18 @@ export interface ControlSessionOptions {
   allowInteractive?: boolean;
   /** Called with the AuthURL of an interactive login. */
   onAuthURL?: (url: string) => void;
+  /** Extra trusted CA certificates (PEM) for Nexus. */
+  caCerts?: string[];
+  /** How often to check that Nexus still knows the node key (default 60 s). */
+  registrationCheckIntervalMs?: number;
+}
+
+/** Options of a {@link ControlSession}. */
+export interface ControlSessionOptions extends ControlLoginOptions {
   /** Called with progress and netmap-change events. */
   onEvent: (event: ControlSessionEvent) => void;
   /** Called after every netmap update that was not a keep-alive. */
   onNetmap?: (change: NetmapChange) => void;
-  /** Extra trusted CA certificates (PEM) for Nexus. */
-  caCerts?: string[];
   /** Time and timers. */
   clock: Clock;
   /** Randomness for keys and jitter. */
@@ -63,8 +69,6 @@ export interface ControlSessionOptions {
   discoKey: DiscoPublicKey;
   /** Our UDP endpoints for map requests (`Local` kind); none when empty. */
   endpoints?: () => readonly string[];
-  /** How often to check that Nexus still knows the node key (default 60 s). */
-  registrationCheckIntervalMs?: number;
 }
 
 /**
