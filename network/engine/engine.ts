@@ -30,6 +30,7 @@ import { buildEchoReply } from "../netstack/echo_responder.ts";
 import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import { DeviceTimer } from "./device_timer.ts";
+import { FilterGate } from "./filter_gate.ts";
 import { buildEchoRequest, EchoWaiters } from "./echo_ping.ts";
 import { PacketPipeline, type PipelineStats } from "./packet_pipeline.ts";
 
@@ -105,6 +106,8 @@ export class Engine {
   readonly #stop = new AbortController();
   /** The one packet path: hooks and local handlers plug in here. */
   readonly pipeline: PacketPipeline;
+  /** The netmap's packet filter, the pipeline's first hook both ways. */
+  readonly filter: FilterGate;
 
   /** An engine with no peers; nothing is sent until {@link Engine.start}. */
   constructor(options: EngineOptions) {
@@ -127,6 +130,9 @@ export class Engine {
       sendToPeer: (packet, peer) => this.#sendToPeer(packet, peer),
       route: (packet) => this.#route(packet),
     });
+    this.filter = new FilterGate(peers);
+    this.pipeline.addInboundHook(this.filter.inbound);
+    this.pipeline.addOutboundHook(this.filter.outbound);
     if (options.answerEchoRequests ?? true) {
       this.pipeline.addLocalHandler((packet, _from, reply) => {
         const echo = buildEchoReply(packet, peers.selfIPs);
@@ -188,10 +194,12 @@ export class Engine {
 
   /**
    * Takes a new netmap. Peers that left lose their WireGuard sessions; the
-   * allowed IPs of those that stay apply from the next packet on.
+   * allowed IPs of those that stay and the packet filter apply from the next
+   * packet on.
    */
   setNetmap(netmap: DataPlaneNetmap): void {
     this.#sock.setNetmap(netmap);
+    this.filter.setNetmap(netmap);
     const peers = this.#sock.peers;
     for (const peer of [...this.#device.peers]) {
       const text = peer.remotePublicKey.toText();

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DERPMap } from "../control/map_response.ts";
+import type { DERPMap, FilterRule } from "../control/map_response.ts";
 import { DiscoPublicKey, NodePublicKey } from "../crypto/keys.ts";
 import { IPPrefix } from "../netaddr/ip_prefix.ts";
 
@@ -24,6 +24,8 @@ export interface DataPlanePeer {
   readonly name?: string;
   /** The peer's advertised UDP endpoints (`ip:port`, netmap `Endpoints`), for direct paths (§2.5). */
   readonly endpoints?: readonly string[];
+  /** The node capabilities the peer holds (its `CapMap` keys), for `cap:` filter sources. */
+  readonly capabilities?: readonly string[];
 }
 
 /** The data plane's view of the netmap. */
@@ -34,6 +36,11 @@ export interface DataPlaneNetmap {
   readonly peers: readonly DataPlanePeer[];
   /** The DERP map; null before the first one arrives. */
   readonly derpMap: DERPMap | null;
+  /**
+   * The packet filter's rules; null or absent when the netmap has none
+   * (then only replies to our own traffic come in, §6.5).
+   */
+  readonly packetFilter?: readonly FilterRule[] | null;
 }
 
 /** The fields of a control `Node` the data plane reads (a `Node` is one). */
@@ -52,6 +59,8 @@ export interface NetmapNode {
   readonly Name?: string;
   /** The node's UDP endpoints, `ip:port`. */
   readonly Endpoints?: readonly string[] | null;
+  /** The node's capabilities. */
+  readonly CapMap?: Readonly<Record<string, unknown>> | null;
 }
 
 /** What {@link dataPlaneNetmap} reads from control's `Netmap` (a `Netmap` is one). */
@@ -62,6 +71,8 @@ export interface NetmapSource {
   peers(): readonly NetmapNode[];
   /** The merged DERP map. */
   readonly derpMap: DERPMap | null;
+  /** The flattened packet filter. */
+  readonly packetFilter: readonly FilterRule[] | null;
 }
 
 function prefixes(texts: readonly string[] | null | undefined): IPPrefix[] {
@@ -97,6 +108,7 @@ export function dataPlanePeer(node: NetmapNode): DataPlanePeer | undefined {
     allowedIPs: prefixes(node.AllowedIPs ?? node.Addresses),
     name: node.Name,
     endpoints: node.Endpoints ?? [],
+    capabilities: Object.keys(node.CapMap ?? {}),
   };
 }
 
@@ -118,5 +130,6 @@ export function dataPlaneNetmap(netmap: NetmapSource): DataPlaneNetmap {
     selfAddresses: prefixes(netmap.self?.Addresses),
     peers,
     derpMap: netmap.derpMap,
+    packetFilter: netmap.packetFilter,
   };
 }

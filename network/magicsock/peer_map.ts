@@ -85,6 +85,12 @@ export class PeerMap {
     return this.#byDiscoKey.get(text);
   }
 
+  /** The peer whose allowed IPs hold `ip` (longest prefix). */
+  byAddress(ip: Uint8Array): DataPlanePeer | undefined {
+    const key = this.#allowedIPs.lookup(ip);
+    return key === undefined ? undefined : this.#byNodeKey.get(key);
+  }
+
   /** The peer whose allowed IPs hold the packet's destination (longest prefix). */
   routeFor(packet: Uint8Array): DataPlanePeer | undefined {
     const key = this.#allowedIPs.lookupPacket(packet, "destination");

@@ -72,6 +72,8 @@ function startMeshNexus(derpURL: string) {
       Node: node(m),
       Peers: members.filter((o) => o !== m).map(node),
       DERPMap: derpMap,
+      // Headscale's default policy: everyone may reach everyone.
+      PacketFilter: [{ SrcIPs: ["*"], DstPorts: [{ IP: "*", Ports: { First: 0, Last: 65535 } }] }],
       Domain: "mesh.test",
       UserProfiles: [{ ID: 7, LoginName: "alice@example.com", DisplayName: "Alice" }],
     }) as MapResponse;

@@ -25,6 +25,12 @@ export function derpMap(url: string) {
   };
 }
 
+/** A filter rule admitting everything, as Headscale's default policy sends it. */
+export const ALLOW_ALL = [{
+  SrcIPs: ["*"],
+  DstPorts: [{ IP: "*", Ports: { First: 0, Last: 65535 } }],
+}];
+
 /** One data plane's identity in these tests. */
 export interface Side {
   nodeKey: NodePrivateKey;
@@ -50,6 +56,7 @@ export function netmapFor(self: Side, peers: Side[], url: string): DataPlaneNetm
       endpoints: p.endpoints ?? [],
     })),
     derpMap: derpMap(url),
+    packetFilter: ALLOW_ALL,
   };
 }
 
