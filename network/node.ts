@@ -79,6 +79,8 @@ export class CitadelNode {
   readonly #discoKey: DiscoPrivateKey;
   readonly #session: ControlSession;
   #engine: Engine | null = null;
+  /** The data plane's latest (re)start, so that start() and close() can wait for it. */
+  #dataPlaneStart: Promise<void> = Promise.resolve();
   #started = false;
 
   /** Makes a node; nothing happens until {@link CitadelNode.start}. */
@@ -103,6 +105,13 @@ export class CitadelNode {
       random: this.#random,
       discoKey: this.#discoKey.publicKey(),
       endpoints: () => this.#engine?.localEndpoints().map(String) ?? [],
+      onLogin: (nodeKey) => {
+        // A login with a new node key (Nexus expired the old one) needs a new WireGuard identity.
+        const engine = this.#engine;
+        if (engine && !engine.nodePublicKey.equals(nodeKey.publicKey())) {
+          this.#dataPlaneStart = this.#dataPlaneStart.then(() => this.#restartDataPlane());
+        }
+      },
     });
   }
 
@@ -130,8 +139,13 @@ export class CitadelNode {
     if (this.#started) throw new Error("CitadelNode.start called twice");
     this.#started = true;
     try {
+      const dataPlane = this.#options.dataPlane;
+      // From saved state, the data plane starts on the cached netmap while Nexus is asked.
+      const savedKey = dataPlane ? await this.#session.load() : null;
+      if (dataPlane && savedKey) this.#dataPlaneStart = this.#startDataPlane(dataPlane);
       const { newlyRegistered } = await this.#session.start(signal);
-      if (this.#options.dataPlane) await this.#startDataPlane(this.#options.dataPlane);
+      if (dataPlane && !this.#engine) this.#dataPlaneStart = this.#startDataPlane(dataPlane);
+      await this.#dataPlaneStart;
       const netmap = this.#session.netmap;
       const addresses = netmap.selfAddresses();
       return {
@@ -228,8 +242,9 @@ export class CitadelNode {
 
   /** Stops the data plane and the map poll, writes the netmap cache, and closes the connection. */
   async close(): Promise<void> {
-    await this.#engine?.close();
     await this.#session.close();
+    await this.#dataPlaneStart;
+    await this.#engine?.close();
   }
 
   /**
@@ -237,8 +252,9 @@ export class CitadelNode {
    * store. A node Nexus no longer knows counts as logged out.
    */
   async logout(signal?: AbortSignal): Promise<void> {
-    await this.#engine?.close();
     await this.#session.logout(signal);
+    await this.#dataPlaneStart;
+    await this.#engine?.close();
   }
 
   /**
@@ -259,11 +275,22 @@ export class CitadelNode {
     return engine.hasSession(nodeKey) ? "relay" : "none";
   }
 
+  /** Replaces the engine with one for the session's current node key. */
+  async #restartDataPlane(): Promise<void> {
+    const old = this.#engine;
+    const options = this.#options.dataPlane;
+    if (!old || !options || this.#session.signal.aborted) return;
+    this.#engine = null;
+    await old.close();
+    await this.#startDataPlane(options);
+  }
+
   /**
-   * Starts the engine on the current netmap, then tells Nexus our home DERP
-   * region (`NetInfo.PreferredDERP`, data-plane reference §3.9). A data
-   * plane that cannot start (DERP unreachable) does not take the node down:
-   * it is reported as a warning and retried in the background.
+   * Starts the engine on the current netmap (the cached one, before Nexus
+   * answers), then tells Nexus our home DERP region (`NetInfo.PreferredDERP`,
+   * data-plane reference §3.9). A data plane that cannot start (DERP
+   * unreachable) does not take the node down: it is reported as a warning
+   * and retried in the background.
    */
   async #startDataPlane(options: NodeDataPlaneOptions): Promise<void> {
     const nodeKey = this.#session.nodeKey!;

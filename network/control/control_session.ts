@@ -69,6 +69,8 @@ export interface ControlSessionOptions extends ControlLoginOptions {
   discoKey: DiscoPublicKey;
   /** Our UDP endpoints for map requests (`Local` kind); none when empty. */
   endpoints?: () => readonly string[];
+  /** Called after each successful login (the first, and any after Nexus expired the node). */
+  onLogin?: (nodeKey: NodePrivateKey) => void;
 }
 
 /**
@@ -157,12 +159,32 @@ export class ControlSession {
     const onAbort = () => this.#stop.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
+      if (!this.#keeper.loaded) await this.load();
       const newlyRegistered = await this.#login();
       await this.#startPolling();
       return { newlyRegistered };
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Reads the saved state and restores its netmap cache, so that queries and
+   * the data plane can start before Nexus answers (tailscaled's "loaded
+   * netmap from disk cache"). Returns the saved node key when the state
+   * belongs to this Nexus and holds a cached netmap of ours, else null.
+   */
+  async load(): Promise<NodePrivateKey | null> {
+    const state = await this.#keeper.load();
+    if (!state?.login || !state.netmap || state.controlURL !== this.#options.controlURL) {
+      return null;
+    }
+    try {
+      this.#netmap = Netmap.restore(state.netmap, { clock: this.#options.clock });
+    } catch {
+      return null; // A cache from another version is only a cache.
+    }
+    return this.#netmap.self ? state.nodeKey : null;
   }
 
   /**
@@ -215,7 +237,7 @@ export class ControlSession {
     this.#done.resolve(this.#failure);
   }
 
-  /** Logs in; restores the netmap cache first, so queries answer before the live map. */
+  /** Logs in (again); tells the caller the node key it logged in with. */
   async #login(): Promise<boolean> {
     const options = this.#options;
     const outcome = await login({
@@ -238,13 +260,8 @@ export class ControlSession {
       },
       signal: this.#stop.signal,
     });
-    if (outcome.cachedNetmap) {
-      try {
-        this.#netmap = Netmap.restore(outcome.cachedNetmap, { clock: options.clock });
-      } catch {
-        // A cache from another version is only a cache.
-      }
-    }
+    const nodeKey = this.nodeKey;
+    if (nodeKey) options.onLogin?.(nodeKey);
     return outcome.newlyRegistered;
   }
 

@@ -51,8 +51,6 @@ export interface LoginOutcome {
   client: ControlClient;
   /** Whether a new registration happened (an auth key or interactive login was used). */
   newlyRegistered: boolean;
-  /** The netmap cache of the saved state, when there was one. */
-  cachedNetmap?: unknown;
 }
 
 /**
@@ -62,14 +60,13 @@ export interface LoginOutcome {
  */
 export async function login(ctx: LoginContext): Promise<LoginOutcome> {
   const { keeper, clock, random, signal } = ctx;
-  let state = await keeper.load();
+  let state = keeper.loaded ? keeper.state : await keeper.load();
   if (state && state.controlURL !== ctx.controlURL) {
     throw new NexusMismatchError(keeper.location, state.controlURL, ctx.controlURL);
   }
   if (state?.login === undefined) state = null;
   const interactive = ctx.allowInteractive !== false;
   if (state === null && !ctx.authKey && !interactive) throw new NotLoggedInError(keeper.location);
-  const cachedNetmap = state?.netmap;
   const machineKey = state?.machineKey ?? MachinePrivateKey.generate(random);
   let current: NodeState = state ?? {
     machineKey,
@@ -87,7 +84,7 @@ export async function login(ctx: LoginContext): Promise<LoginOutcome> {
         // A rotation that Nexus finished before we could record it.
         await keeper.save({ ...state, oldNodeKey: undefined, updatedAt: clock.now() });
       }
-      return { client, newlyRegistered: false, cachedNetmap };
+      return { client, newlyRegistered: false };
     } catch (err) {
       if (!(err instanceof NodeExpiredError) && !(err instanceof NodeNotFoundError)) throw err;
       if (!ctx.authKey && !interactive) throw err;
@@ -119,7 +116,7 @@ export async function login(ctx: LoginContext): Promise<LoginOutcome> {
     login: identityFromRegister(response, current.login),
     updatedAt: clock.now(),
   });
-  return { client, newlyRegistered: true, cachedNetmap };
+  return { client, newlyRegistered: true };
 }
 
 /** AuthURL, then follow-up long polls until an admin approves the node (reference §8.4). */

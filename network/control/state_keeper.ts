@@ -41,6 +41,7 @@ export interface StateKeeperOptions {
 export class StateKeeper {
   readonly #options: StateKeeperOptions;
   #state: NodeState | null = null;
+  #loaded = false;
   #netmap: Netmap | null = null;
   #lastNetmapSave = 0;
   #saveTimer: TimerHandle | null = null;
@@ -61,15 +62,22 @@ export class StateKeeper {
     return this.#options.store.location;
   }
 
+  /** Whether {@link StateKeeper.load} or {@link StateKeeper.save} ran. */
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
   /** Reads the stored state into memory (null when there is none). */
   async load(): Promise<NodeState | null> {
     this.#state = await this.#options.store.load();
+    this.#loaded = true;
     return this.#state;
   }
 
   /** Replaces the state and writes it now (identity changes must not wait). */
   async save(state: NodeState): Promise<void> {
     this.#state = state;
+    this.#loaded = true;
     await this.#enqueue(() => this.#options.store.save(state));
   }
 

@@ -104,6 +104,7 @@ export class Engine {
   readonly #handshakesSeen = new Map<string, number>();
   readonly #counters = { echoRepliesSent: 0, droppedByDevice: 0, droppedSourceNotAllowed: 0 };
   readonly #stop = new AbortController();
+  readonly #nodePublicKey: NodePublicKey;
   /** The one packet path: hooks and local handlers plug in here. */
   readonly pipeline: PacketPipeline;
   /** The netmap's packet filter, the pipeline's first hook both ways. */
@@ -114,6 +115,7 @@ export class Engine {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;
+    this.#nodePublicKey = options.nodeKey.publicKey();
     this.#sock = new MagicSock({ ...options, clock: this.#clock, random: this.#random });
     this.#sock.onDatagram = (datagram, source) => this.#onDatagram(datagram, source);
     const peers = this.#sock.peers;
@@ -155,6 +157,11 @@ export class Engine {
   /** Traffic counters. */
   get stats(): EngineStats {
     return { ...this.#sock.stats, ...this.pipeline.stats, ...this.#counters };
+  }
+
+  /** Our node key, the WireGuard identity this engine speaks for. */
+  get nodePublicKey(): NodePublicKey {
+    return this.#nodePublicKey;
   }
 
   /** The home DERP region ID, once started. */

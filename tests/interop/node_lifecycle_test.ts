@@ -4,7 +4,7 @@
  *   expire`) while it runs; the node learns it from the map stream, makes a
  *   new node key and registers it with OldNodeKey and its (reusable) auth
  *   key; Headscale keeps the node — same ID, same IP — with the new key, and
- *   the node is online again;
+ *   the node is online again, and its data plane speaks for the new key;
  * - deletion: an admin deletes the node (`headscale nodes delete`); Headscale
  *   keeps the deleted node's map stream open with keep-alives only, and the
  *   node's periodic registration check finds out and stops it for good.
@@ -37,8 +37,13 @@ for (const version of readPeerPins().headscaleVersions) {
           authKey: key,
           hostname: "rot-node",
           onEvent: (e) => events.push(e),
+          dataPlane: { plainHTTPDerp: hs.url.startsWith("http:") },
         });
         const started = await node.start();
+        assert.equal(
+          node.dataPlane?.nodePublicKey.toText(),
+          (await store.load())!.nodeKey.publicKey().toText(),
+        );
         const [before] = await hs.listNodes();
         assert.equal(before.ipAddresses[0], started.nodeIP);
         const savedBefore = (await store.load())!.nodeKey.publicKey().toText();
@@ -63,6 +68,12 @@ for (const version of readPeerPins().headscaleVersions) {
         assert.equal(savedAfter.oldNodeKey, undefined, "rotation finished");
         assert.equal((await hs.listNodes()).length, 1);
         assert.equal(node.status().nodeIP, started.nodeIP);
+        // The data plane was restarted with the new WireGuard identity and is back on DERP.
+        const engine = await waitFor("the data plane on the new key", () => {
+          const e = node!.dataPlane;
+          return e?.nodePublicKey.toText() === after.nodeKey && e.derpConnected ? e : undefined;
+        }, { timeoutMs: 15_000, intervalMs: 100 });
+        assert.ok(engine.derpConnected);
       } finally {
         await node?.close();
         await removeTempDir(dir);

@@ -37,8 +37,11 @@ interface Member {
   disco?: string;
 }
 
-/** A Nexus that gives every registered node the others as peers, and pushes full maps on joins. */
-function startMeshNexus(derpURL: string) {
+/**
+ * A Nexus that gives every registered node the others as peers, and pushes full maps on joins.
+ * While `hold.maps` is set, map streams are answered but get no map until it is cleared.
+ */
+function startMeshNexus(derpURL: string, hold: { maps?: Promise<void> } = {}) {
   const members: Member[] = [];
   const streams = new Map<string, http2.ServerHttp2Stream>();
   const u = new URL(derpURL);
@@ -104,7 +107,8 @@ function startMeshNexus(derpURL: string) {
       }
       stream.respond({ ":status": 200 });
       streams.set(key, stream);
-      pushAll();
+      if (hold.maps) hold.maps.then(pushAll);
+      else pushAll();
       return;
     }
     respondJSON(stream, {}, 404);
@@ -112,10 +116,15 @@ function startMeshNexus(derpURL: string) {
   return server;
 }
 
-function meshNode(url: string, hostname: string, onPacket?: (p: Uint8Array) => void) {
+function meshNode(
+  url: string,
+  hostname: string,
+  onPacket?: (p: Uint8Array) => void,
+  store = new MemoryStateStore(),
+) {
   return new CitadelNode({
     controlURL: url,
-    store: new MemoryStateStore(),
+    store,
     authKey: AUTH_KEY,
     hostname,
     dataPlane: { plainHTTPDerp: true, onPacket },
@@ -170,4 +179,36 @@ Deno.test("node ping: a node without the data plane says so", async () => {
     store: new MemoryStateStore(),
   });
   await assert.rejects(node.ping("anyone"), DataPlaneNotStartedError);
+});
+
+Deno.test("node: from saved state the data plane starts on the cached netmap before Nexus sends a map", async () => {
+  const derp = startFakeDerpServer();
+  const hold: { maps?: Promise<void> } = {};
+  const nexus = startMeshNexus(derp.url, hold);
+  const store = new MemoryStateStore();
+  const first = meshNode(nexus.url.origin, "node-a", undefined, store);
+  await first.start();
+  await first.close(); // the netmap cache is written on close
+  let release!: () => void;
+  hold.maps = new Promise((r) => release = r);
+  const again = meshNode(nexus.url.origin, "node-a", undefined, store);
+  let settled = false;
+  const starting = again.start().finally(() => settled = true);
+  try {
+    for (let i = 0; i < 250 && !again.dataPlane?.derpConnected; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(again.dataPlane?.derpConnected, "DERP is up from the cached netmap");
+    assert.equal(settled, false, "no live map has arrived yet");
+    assert.equal(again.status().nodeIP, "100.64.0.1", "queries answer from the cache");
+    release();
+    const result = await starting;
+    assert.equal(result.nodeIP, "100.64.0.1");
+    assert.equal(result.newlyRegistered, false);
+  } finally {
+    release();
+    await again.close();
+    await nexus.close();
+    await derp.close();
+  }
 });
