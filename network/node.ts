@@ -220,14 +220,30 @@ export class CitadelNode {
     if (!pair) throw new PeerNotFoundError(target);
     const [peerIP, ourIP] = pair;
     const timeoutMs = options.timeoutMs ?? ECHO_PING_TIMEOUT_MS;
-    const latencyMs = await engine.ping(parseIPAddress(ourIP)!, parseIPAddress(peerIP)!, {
+    const kind = options.type ?? "icmp";
+    const result = await engine.ping(parseIPAddress(ourIP)!, parseIPAddress(peerIP)!, {
+      kind,
       timeoutMs,
       timeoutError: () => new PingTimeoutError(target, peerIP, timeoutMs),
       signal: options.signal,
     });
     const nodeName = nodeShortName(peer.Name) ?? summary.hostname;
-    const path = this.#pathTo(peer.Key) === "direct" ? "direct" : "relay";
-    return { ip: peerIP, nodeName, latencyMs, path };
+    // A disco Pong says which path it took; WireGuard pings go where the session goes.
+    const path = result.path
+      ? (result.path.via === "udp" ? "direct" : "relay")
+      : this.#pathTo(peer.Key) === "direct"
+      ? "direct"
+      : "relay";
+    const answer: PingResult = {
+      ip: peerIP,
+      nodeName,
+      latencyMs: result.latencyMs,
+      path,
+      type: kind,
+    };
+    if (result.path?.via === "udp") answer.endpoint = result.path.addr.key;
+    if (result.path?.via === "derp") answer.derpRegion = result.path.region;
+    return answer;
   }
 
   /** The data plane, when started with the `dataPlane` option; null otherwise. */

@@ -108,6 +108,13 @@ export interface WhoIs {
 
 /** Options of {@link CitadelNode.ping}. */
 export interface PingOptions {
+  /**
+   * What kind of ping, as `tailscale ping`: `icmp` (echo through WireGuard,
+   * answered by the peer's stack; the default), `tsmp` (through WireGuard,
+   * answered by the peer's data plane) or `disco` (outside WireGuard,
+   * answered by the peer's magicsock: shows the path).
+   */
+  type?: "icmp" | "tsmp" | "disco";
   /** How long to wait for the echo reply (default 5000 ms). */
   timeoutMs?: number;
   /** Cancels the wait; the ping then rejects with the signal's reason. */
@@ -124,4 +131,10 @@ export interface PingResult {
   latencyMs: number;
   /** How the packets went: over DERP ("relay") or a direct UDP path. */
   path: "relay" | "direct";
+  /** The kind of ping (absent means ICMP, for callers of older versions). */
+  type?: "icmp" | "tsmp" | "disco";
+  /** Disco pings over a direct path: the peer's endpoint that answered (`ip:port`). */
+  endpoint?: string;
+  /** Disco pings over DERP: the region that carried them. */
+  derpRegion?: number;
 }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { Backoff } from "../control/backoff.ts";
 import type { NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
@@ -31,7 +31,7 @@ import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import { DeviceTimer } from "./device_timer.ts";
 import { FilterGate } from "./filter_gate.ts";
-import { buildEchoRequest, EchoWaiters } from "./echo_ping.ts";
+import { PeerPinger, type PeerPingOptions, type PeerPingResult } from "./peer_pinger.ts";
 import { PacketPipeline, type PipelineStats } from "./packet_pipeline.ts";
 
 /** Something that happened in the data plane, for logs and tests. */
@@ -67,16 +67,6 @@ export interface BackgroundStartOptions {
   onRetry?: (error: Error) => void;
 }
 
-/** What {@link Engine.ping} takes besides the addresses. */
-export interface EchoOptions {
-  /** How long to wait for the reply. */
-  timeoutMs: number;
-  /** The error to throw on timeout. */
-  timeoutError: () => Error;
-  /** Aborts the wait. */
-  signal?: AbortSignal;
-}
-
 /** Waits between data-plane start attempts. */
 const START_RETRY_MIN_MS = 1_000;
 const START_RETRY_MAX_MS = 30_000;
@@ -100,7 +90,7 @@ export class Engine {
   readonly #sock: MagicSock;
   readonly #device: WireGuardDevice;
   readonly #timer: DeviceTimer;
-  readonly #echoWaiters = new EchoWaiters();
+  readonly #pinger: PeerPinger;
   readonly #handshakesSeen = new Map<string, number>();
   readonly #counters = { echoRepliesSent: 0, droppedByDevice: 0, droppedSourceNotAllowed: 0 };
   readonly #stop = new AbortController();
@@ -144,7 +134,15 @@ export class Engine {
         return true;
       });
     }
-    this.pipeline.addLocalHandler((packet) => this.#echoWaiters.take(packet));
+    this.#pinger = new PeerPinger({
+      clock: this.#clock,
+      random: this.#random,
+      send: (packet) => this.sendPacket(packet),
+      peerFor: (ip) => peers.byAddress(ip),
+      discoPing: (peer, timeoutMs, signal) => this.#sock.discoPing(peer, timeoutMs, signal),
+    });
+    this.pipeline.addLocalHandler(this.#pinger.echoReplies);
+    this.pipeline.addTSMPObserver(this.#pinger.tsmpPongs);
     if (options.onPacket) {
       const onPacket = options.onPacket;
       this.pipeline.addLocalHandler((packet, from) => {
@@ -273,30 +271,17 @@ export class Engine {
   }
 
   /**
-   * ICMP echo from `source` (one of ours) to `destination`; resolves with
-   * the round trip in ms. A send that finds no path is not fatal: the
-   * timeout decides.
+   * Pings `destination` from `source` (one of ours): ICMP echo or TSMP
+   * through WireGuard, or disco outside it (`options.kind`); resolves with
+   * the round trip. A send that finds no path is not fatal: the timeout
+   * decides.
    */
-  async ping(source: Uint8Array, destination: Uint8Array, options: EchoOptions): Promise<number> {
-    const { packet, key } = buildEchoRequest(source, destination, this.#random);
-    const waiter = this.#echoWaiters.wait(key);
-    let timer: TimerHandle | undefined;
-    let onAbort: (() => void) | undefined;
-    const started = this.#clock.monotonic();
-    try {
-      const failed = new Promise<never>((_, reject) => {
-        timer = this.#clock.setTimeout(() => reject(options.timeoutError()), options.timeoutMs);
-        onAbort = () => reject(options.signal!.reason);
-        options.signal?.addEventListener("abort", onAbort, { once: true });
-      });
-      this.sendPacket(packet);
-      await Promise.race([waiter.replied, failed]);
-    } finally {
-      waiter.cancel();
-      if (timer !== undefined) this.#clock.clearTimeout(timer);
-      if (onAbort) options.signal?.removeEventListener("abort", onAbort);
-    }
-    return this.#clock.monotonic() - started;
+  ping(
+    source: Uint8Array,
+    destination: Uint8Array,
+    options: PeerPingOptions,
+  ): Promise<PeerPingResult> {
+    return this.#pinger.ping(source, destination, options);
   }
 
   /** Closes magicsock, stops the timers and erases WireGuard sessions. */

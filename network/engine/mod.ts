@@ -17,4 +17,6 @@
 export * from "./engine.ts";
 export * from "./packet_pipeline.ts";
 export * from "./echo_ping.ts";
+export * from "./peer_pinger.ts";
+export * from "./filter_gate.ts";
 export * from "./device_timer.ts";

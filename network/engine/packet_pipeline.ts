@@ -91,6 +91,7 @@ export class PacketPipeline {
   readonly #inboundHooks: InboundHook[] = [];
   readonly #outboundHooks: OutboundHook[] = [];
   readonly #handlers: LocalHandler[] = [];
+  readonly #tsmpObservers: LocalHandler[] = [];
 
   /** A pipeline with no hooks and no handlers. */
   constructor(options: PacketPipelineOptions) {
@@ -112,6 +113,15 @@ export class PacketPipeline {
     return addTo(this.#handlers, handler);
   }
 
+  /**
+   * Adds an observer of inbound TSMP other than Pings (Pongs to our TSMP
+   * pings, disco-key advertisements); it returns true when it took the
+   * packet. Returns its removal.
+   */
+  addTSMPObserver(observer: LocalHandler): () => void {
+    return addTo(this.#tsmpObservers, observer);
+  }
+
   /** One inbound packet that WireGuard decrypted from `from`. */
   inbound(packet: Uint8Array, from: NodePublicKey): void {
     if (isTSMPPacket(packet)) {
@@ -119,9 +129,11 @@ export class PacketPipeline {
       if (pong) {
         this.stats.tsmpPongsSent++;
         this.#options.sendToPeer(pong, from);
-      } else {
-        this.stats.tsmpIgnored++;
+        return;
       }
+      const reply = (out: Uint8Array) => this.#options.sendToPeer(out, from);
+      for (const observer of this.#tsmpObservers) if (observer(packet, from, reply)) return;
+      this.stats.tsmpIgnored++;
       return;
     }
     for (const hook of this.#inboundHooks) {

@@ -18,6 +18,12 @@ import { AddrPort } from "../netaddr/addr_port.ts";
 import type { DataPlanePeer } from "./data_plane_netmap.ts";
 import type { PeerMap } from "./peer_map.ts";
 
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
 /** `tailcfg.DerpMagicIP`: the fake address whose port carries a DERP region ID (§2.4). */
 const DERP_MAGIC_IP = Uint8Array.of(127, 3, 3, 40);
 
@@ -38,6 +44,23 @@ export interface DiscoStats {
   discoPongsReceived: number;
   /** CallMeMaybe messages sent over DERP. */
   callMeMaybeSent: number;
+}
+
+/** A disco Pong to one of our user-requested Pings (`tailscale ping`'s default kind). */
+export interface DiscoPingResult {
+  /** Round trip, ms. */
+  latencyMs: number;
+  /** The path the answered Ping took. */
+  path: DiscoPath;
+}
+
+/** No Pong to a user-requested disco Ping arrived in time. */
+export class DiscoPingTimeoutError extends Error {
+  /** Names the peer and the wait. */
+  constructor(readonly peer: string, readonly timeoutMs: number) {
+    super(`no disco pong from ${peer} within ${timeoutMs} ms`);
+    this.name = "DiscoPingTimeoutError";
+  }
 }
 
 /** Where a WireGuard datagram to one peer goes now (§2.4). */
@@ -95,6 +118,11 @@ export class DiscoDriver {
   };
   readonly #options: DiscoDriverOptions;
   #paths = new Map<string, PeerPath>();
+  /** Our user-requested Pings waiting for a Pong, by TxID (hex). */
+  readonly #waiting = new Map<
+    string,
+    { sentAt: number; path: DiscoPath; done: (r: DiscoPingResult) => void }
+  >();
   #timer: TimerHandle | undefined;
   #deadline: number | undefined;
   #closed = false;
@@ -183,8 +211,21 @@ export class DiscoDriver {
       this.#armTimer();
       return;
     }
-    if (message.type === "pong" && path) {
-      if (path.handlePong(message, via)) this.stats.discoPongsReceived++;
+    if (message.type === "pong") {
+      const waiter = this.#waiting.get(hex(message.txId));
+      const result = path?.handlePong(message, via);
+      if (!result && !waiter) {
+        this.stats.discoDropped++;
+        return;
+      }
+      this.stats.discoPongsReceived++;
+      if (waiter) {
+        waiter.done(
+          result
+            ? { latencyMs: result.latencyMs, path: result.path }
+            : { latencyMs: this.#options.clock.monotonic() - waiter.sentAt, path: waiter.path },
+        );
+      }
       this.#armTimer();
       return;
     }
@@ -193,6 +234,66 @@ export class DiscoDriver {
       return;
     }
     this.stats.discoDropped++;
+  }
+
+  /**
+   * A user-requested disco Ping (`tailscale ping`): over the peer's best
+   * direct path and its home DERP at once when direct UDP is on, else over
+   * DERP; resolves with the first Pong. Throws {@link DiscoPingTimeoutError}
+   * or the signal's reason.
+   */
+  async ping(
+    peer: DataPlanePeer,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<DiscoPingResult> {
+    const options = this.#options;
+    const path = this.#paths.get(peer.nodeKey.toText());
+    const sends: { txId: Uint8Array; path: DiscoPath }[] = [];
+    if (path) {
+      const actions = path.cliPing();
+      for (const action of actions) {
+        if (action.type === "send-ping") sends.push({ txId: action.txId, path: action.path });
+      }
+    } else if (peer.discoKey) {
+      const region = peer.homeDERP || options.homeRegion();
+      if (region) sends.push({ txId: options.random(12), path: { via: "derp", region } });
+    }
+    let resolve!: (result: DiscoPingResult) => void;
+    const answered = new Promise<DiscoPingResult>((r) => resolve = r);
+    const keys: string[] = [];
+    const now = options.clock.monotonic();
+    for (const send of sends) {
+      const key = hex(send.txId);
+      keys.push(key);
+      this.#waiting.set(key, { sentAt: now, path: send.path, done: resolve });
+      const message = {
+        type: "ping" as const,
+        txId: send.txId,
+        nodeKey: options.nodePublicKey,
+        padding: 0,
+      };
+      if (this.#send(peer, send.path, message)) this.stats.discoPingsSent++;
+    }
+    this.#armTimer();
+    let timer: TimerHandle | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const failed = new Promise<never>((_, reject) => {
+        timer = options.clock.setTimeout(
+          () =>
+            reject(new DiscoPingTimeoutError(peer.name ?? peer.nodeKey.toShortString(), timeoutMs)),
+          timeoutMs,
+        );
+        onAbort = () => reject(signal!.reason);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      return await Promise.race([answered, failed]);
+    } finally {
+      for (const key of keys) this.#waiting.delete(key);
+      if (timer !== undefined) options.clock.clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    }
   }
 
   /** Stops the timer; nothing is sent afterwards. */

@@ -21,9 +21,9 @@ import type { DerpMessage } from "../derp/derp_client.ts";
 import { looksLikeDiscoPacket } from "../disco/disco_packet.ts";
 import type { AddrPort } from "../netaddr/addr_port.ts";
 import { isStunOnSharedSocket } from "../stun/stun_message.ts";
-import type { DataPlaneNetmap } from "./data_plane_netmap.ts";
+import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
 import { DerpLink, type DerpLinkEvent } from "./derp_link.ts";
-import { DiscoDriver, type DiscoStats } from "./disco_driver.ts";
+import { DiscoDriver, type DiscoPingResult, type DiscoStats } from "./disco_driver.ts";
 import { PeerMap } from "./peer_map.ts";
 import { type MagicSockUDPOptions, UdpSocket } from "./udp_socket.ts";
 
@@ -257,6 +257,15 @@ export class MagicSock {
       sent = true;
     }
     return sent;
+  }
+
+  /** A user-requested disco Ping to `peer` (see {@link DiscoDriver.ping}). */
+  discoPing(
+    peer: DataPlanePeer,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<DiscoPingResult> {
+    return this.#disco.ping(peer, timeoutMs, signal);
   }
 
   /** Counts a packet that found no peer to carry it. */

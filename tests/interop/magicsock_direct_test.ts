@@ -5,7 +5,9 @@
  * 1. `tailscale ping` gets a disco Pong over UDP, "via 127.0.0.1:<our port>";
  * 2. `tailscale ping --icmp` is answered through WireGuard;
  * 3. our own ping of tailscaled works, and `peers()` shows the path as "direct";
- * 4. WireGuard then flows over UDP, not DERP (MagicSock counters).
+ * 4. WireGuard then flows over UDP, not DERP (MagicSock counters);
+ * 5. our TSMP ping is answered by tailscaled's data plane, our disco ping by its magicsock
+ *    over the direct path (the endpoint tailscaled advertises).
  * All traffic stays on 127.0.0.1.
  */
 import assert from "node:assert/strict";
@@ -94,6 +96,24 @@ for (const version of readPeerPins().headscaleVersions) {
         assert.equal(sock.stats.datagramsSent, before.datagramsSent, "nothing more over DERP");
         assert.equal(sock.stats.datagramsReceived, before.datagramsReceived);
         console.log(`headscale ${version}: stats ${JSON.stringify(sock.stats)}`);
+
+        // (5) TSMP and disco pings, as `tailscale ping --tsmp` and plain `tailscale ping`.
+        const tsmp = await node.ping(tsIP, { type: "tsmp", timeoutMs: 5_000 });
+        assert.equal(tsmp.type, "tsmp");
+        const discoOurs = await waitFor("a disco pong over the direct path", async () => {
+          const r = await node.ping(tsIP, { type: "disco", timeoutMs: 5_000 }).catch(() => null);
+          return r?.endpoint ? r : undefined;
+        }, { timeoutMs: 20_000 });
+        const tsEndpoints = ((await ts.status()).Self?.Addrs ?? []) as string[];
+        assert.ok(
+          tsEndpoints.includes(discoOurs.endpoint!),
+          `pong from ${discoOurs.endpoint}, one of tailscaled's endpoints ${tsEndpoints}`,
+        );
+        console.log(
+          `headscale ${version}: node.ping tsmp ${tsmp.latencyMs.toFixed(2)} ms; disco ${
+            discoOurs.latencyMs.toFixed(2)
+          } ms via ${discoOurs.endpoint}`,
+        );
       } catch (error) {
         if (error instanceof Error) {
           error.message += `\n--- tailscaled (${ts.logPath}) ---\n${readLogTail(ts.logPath, 40)}`;

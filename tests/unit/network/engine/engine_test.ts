@@ -42,3 +42,54 @@ Deno.test("Engine: WireGuard over DERP between two data planes; ICMP echo answer
     await server.close();
   }
 });
+
+Deno.test("Engine: TSMP and disco pings of a peer, over DERP and over a direct path", async () => {
+  const server = startFakeDerpServer();
+  const UDP = { hostname: "127.0.0.1", advertise: "loopback-only" as const };
+  const a = side("100.64.0.1");
+  const b = side("100.64.0.2");
+  const engineA = new Engine({ ...a, plainHTTPDerp: true, udp: UDP });
+  const engineB = new Engine({ ...b, plainHTTPDerp: true, udp: UDP });
+  const timeoutError = () => new Error("timed out");
+  const ours = parseIPAddress(a.ip)!, theirs = parseIPAddress(b.ip)!;
+  try {
+    engineA.setNetmap(netmapFor(a, [b], server.url));
+    engineB.setNetmap(netmapFor(b, [a], server.url));
+    await engineA.start();
+    await engineB.start();
+    const tsmp = await engineA.ping(ours, theirs, { kind: "tsmp", timeoutMs: 3000, timeoutError });
+    assert.equal(tsmp.peerAPIPort, 0);
+    assert.equal(engineB.stats.tsmpPongsSent, 1);
+    assert.equal(engineA.stats.tsmpIgnored, 0, "the Pong was taken by the waiting ping");
+    const viaDerp = await engineA.ping(ours, theirs, {
+      kind: "disco",
+      timeoutMs: 3000,
+      timeoutError,
+    });
+    assert.deepEqual(viaDerp.path, { via: "derp", region: REGION });
+    assert.equal(engineB.stats.echoRepliesSent, 0, "no ICMP involved");
+
+    a.endpoints = engineA.localEndpoints().map(String);
+    b.endpoints = engineB.localEndpoints().map(String);
+    engineA.setNetmap(netmapFor(a, [b], server.url));
+    engineB.setNetmap(netmapFor(b, [a], server.url));
+    const direct = await until("a disco pong over UDP", async () => {
+      const r = await engineA.ping(ours, theirs, { kind: "disco", timeoutMs: 3000, timeoutError });
+      return r.path?.via === "udp" ? r : undefined;
+    });
+    assert.equal(direct.path?.via === "udp" && direct.path.addr.key, b.endpoints[0]);
+    await assert.rejects(
+      engineA.ping(ours, parseIPAddress("100.64.0.9")!, {
+        kind: "disco",
+        timeoutMs: 200,
+        timeoutError,
+      }),
+      /timed out/,
+      "no peer holds that address",
+    );
+  } finally {
+    await engineA.close();
+    await engineB.close();
+    await server.close();
+  }
+});

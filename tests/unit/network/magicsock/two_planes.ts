@@ -87,10 +87,14 @@ export function echoRequest(src: string, dst: string, seq: number): Uint8Array {
 }
 
 /** Polls `probe` every 10 ms until it gives a value. */
-export async function until<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  ms = 5000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
