@@ -16,6 +16,7 @@
  */
 import { type Clock, systemClock } from "./clock.ts";
 import { type ControlLoginOptions, ControlSession } from "./control/control_session.ts";
+import type { ControlPingType, PingResponse } from "./control/control_ping.ts";
 import { nodeShortName, summarizeNode } from "./control/node_summary.ts";
 import { DiscoPrivateKey, NodePublicKey } from "./crypto/keys.ts";
 import { type RandomSource, systemRandom } from "./crypto/random.ts";
@@ -105,6 +106,8 @@ export class CitadelNode {
       random: this.#random,
       discoKey: this.#discoKey.publicKey(),
       endpoints: () => this.#engine?.localEndpoints().map(String) ?? [],
+      pinger: () =>
+        this.#engine ? (ip, type, timeoutMs) => this.#controlPing(ip, type, timeoutMs) : null,
       onLogin: (nodeKey) => {
         // A login with a new node key (Nexus expired the old one) needs a new WireGuard identity.
         const engine = this.#engine;
@@ -289,6 +292,27 @@ export class CitadelNode {
     }
     if (engine.directPath(nodeKey)) return "direct";
     return engine.hasSession(nodeKey) ? "relay" : "none";
+  }
+
+  /** A typed control ping (control reference §10.6): our ping of `ip`, as a `PingResponse`. */
+  async #controlPing(ip: string, type: ControlPingType, timeoutMs: number): Promise<PingResponse> {
+    const response: PingResponse = { Type: type, IP: ip };
+    const self = this.#session.netmap.selfAddresses();
+    if (ip === self.ipv4 || ip === self.ipv6) {
+      return { ...response, IsLocalIP: true, Err: `${ip} is local Tailscale IP` };
+    }
+    try {
+      const kind = type === "TSMP" ? "tsmp" : type === "ICMP" ? "icmp" : "disco";
+      const result = await this.ping(ip, { type: kind, timeoutMs });
+      response.NodeIP = result.ip;
+      response.NodeName = result.nodeName;
+      response.LatencySeconds = result.latencyMs / 1000;
+      if (result.endpoint) response.Endpoint = result.endpoint;
+      if (result.derpRegion) response.DERPRegionID = result.derpRegion;
+    } catch (err) {
+      response.Err = (err as Error).message;
+    }
+    return response;
   }
 
   /** Replaces the engine with one for the session's current node key. */

@@ -386,6 +386,17 @@ export class ControlClient {
     }
   }
 
+  /**
+   * POSTs a JSON body to a path on control over the Noise channel (a
+   * PingRequest with `URLIsNoise`, control reference §10.6) and returns the
+   * status; the body of the answer is read and dropped (at most 64 KiB).
+   */
+  async postOverNoise(pathAndQuery: string, body: unknown, signal?: AbortSignal): Promise<number> {
+    const response = await this.channel.request(pathAndQuery, body, { signal });
+    await readErrorText(response);
+    return response.status;
+  }
+
   /** Closes the connection; pending requests fail. */
   close(): void {
     this.channel.close();

@@ -16,7 +16,7 @@ import type { StateStore } from "../../state/store.ts";
 import { Backoff } from "./backoff.ts";
 import { ControlClient } from "./control_client.ts";
 import { NodeExpiredError, NodeNotFoundError, NotLoggedInError } from "./control_errors.ts";
-import { ControlPingResponder } from "./control_ping.ts";
+import { type ControlPinger, ControlPingResponder } from "./control_ping.ts";
 import { login } from "./login.ts";
 import type { MapResponse } from "./map_response.ts";
 import { describeNetmapChange, Netmap, type NetmapChange, netmapChanged } from "./netmap.ts";
@@ -69,6 +69,8 @@ export interface ControlSessionOptions extends ControlLoginOptions {
   discoKey: DiscoPublicKey;
   /** Our UDP endpoints for map requests (`Local` kind); none when empty. */
   endpoints?: () => readonly string[];
+  /** Answers control's typed PingRequests (disco, TSMP, ICMP); null while there is no data plane. */
+  pinger?: () => ControlPinger | null;
   /** Called after each successful login (the first, and any after Nexus expired the node). */
   onLogin?: (nodeKey: NodePrivateKey) => void;
 }
@@ -109,6 +111,11 @@ export class ControlSession {
       caCerts: options.caCerts,
       signal: this.#stop.signal,
       onWarning: warn,
+      pinger: options.pinger,
+      postOverNoise: (path, body, signal) => {
+        if (!this.#client) throw new Error("not connected to Nexus");
+        return this.#client.postOverNoise(path, body, signal);
+      },
     });
     let resolve!: (e: Error | null) => void;
     const promise = new Promise<Error | null>((r) => resolve = r);
@@ -128,6 +135,11 @@ export class ControlSession {
   /** The saved state in memory (null before login, or after logout). */
   get state(): NodeState | null {
     return this.#keeper.state;
+  }
+
+  /** What the control-ping responder did. */
+  get controlPings(): Readonly<ControlPingResponder["stats"]> {
+    return this.#pings.stats;
   }
 
   /** The current node key, once logged in. */
