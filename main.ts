@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { runCli } from "./commands/cli.ts";
+import { runCli } from "./cli/dispatch.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));

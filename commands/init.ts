@@ -18,9 +18,9 @@
  *
  * @module
  */
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { parseDuration } from "./duration.ts";
-import { joinNetwork } from "./join.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { parseDuration } from "../cli/duration.ts";
+import { joinNetwork } from "../cli/join.ts";
 
 /** Environment variable holding a pre-auth key. */
 export const AUTHKEY_ENV = "CITADEL_AUTHKEY";

@@ -17,10 +17,10 @@
  *
  * @module
  */
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { parseDuration } from "./duration.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { parseDuration } from "../cli/duration.ts";
 import { DEFAULT_JOIN_TIMEOUT, NODE_NAME_ENV } from "./init.ts";
-import { joinNetwork } from "./join.ts";
+import { joinNetwork } from "../cli/join.ts";
 
 /** The `login` command. */
 export const loginCommand: CommandSpec = {

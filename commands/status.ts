@@ -30,17 +30,17 @@
  */
 import { DEFAULT_NEXUS_URL, type NodeStatus } from "../network/mod.ts";
 import { localApiSocketPath } from "../state/mod.ts";
-import { readExtraCaCerts } from "./ca_file.ts";
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { formatDuration, parseDuration } from "./duration.ts";
-import { CommandError } from "./errors.ts";
-import { ExitCode } from "./exit_codes.ts";
-import { runInterruptible } from "./interrupt.ts";
-import { disconnectQuietly } from "./join.ts";
-import { queryLocalStatus } from "./local_api_client.ts";
-import { localApiSupported } from "./local_api_server.ts";
-import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "./node_target.ts";
-import { formatStatus, statusJson } from "./status_format.ts";
+import { readExtraCaCerts } from "../cli/ca_file.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { formatDuration, parseDuration } from "../cli/duration.ts";
+import { CommandError } from "../cli/errors.ts";
+import { ExitCode } from "../cli/exit_codes.ts";
+import { runInterruptible } from "../cli/interrupt.ts";
+import { disconnectQuietly } from "../cli/join.ts";
+import { queryLocalStatus } from "../localapi/client.ts";
+import { localApiSupported } from "../localapi/server.ts";
+import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "../cli/node_target.ts";
+import { formatStatus, statusJson } from "../cli/status_format.ts";
 
 /** How long status waits for a connection from saved state, by default. */
 export const DEFAULT_STATUS_TIMEOUT = "20s";

@@ -45,15 +45,15 @@
 import type { TimerHandle } from "../network/clock.ts";
 import { Backoff, type NodeEvent } from "../network/mod.ts";
 import { InstanceLock } from "../state/mod.ts";
-import { readExtraCaCerts } from "./ca_file.ts";
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { CommandError } from "./errors.ts";
-import { ExitCode } from "./exit_codes.ts";
-import { formatDuration } from "./duration.ts";
+import { readExtraCaCerts } from "../cli/ca_file.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { CommandError } from "../cli/errors.ts";
+import { ExitCode } from "../cli/exit_codes.ts";
+import { formatDuration } from "../cli/duration.ts";
 import { AUTHKEY_ENV, NODE_NAME_ENV } from "./init.ts";
-import { disconnectQuietly } from "./join.ts";
-import { type LocalApiServer, startLocalApi } from "./local_api_server.ts";
-import { nexusFor, readSavedNode, stateDirOf } from "./node_target.ts";
+import { disconnectQuietly } from "../cli/join.ts";
+import { type LocalApiServer, startLocalApi } from "../localapi/server.ts";
+import { nexusFor, readSavedNode, stateDirOf } from "../cli/node_target.ts";
 
 /** Longest wait between two tries while Nexus is unreachable at start. */
 export const UNREACHABLE_RETRY_MAX_MS = 30_000;

@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ExitCode } from "../../commands/exit_codes.ts";
+import { ExitCode } from "../../cli/exit_codes.ts";
 import { assertCliError, type CitadelCli, createCitadel, describeResult } from "./citadel_cli.ts";
 import { freeTcpPort } from "./free_port.ts";
 import { type HeadscaleServer, startHeadscale } from "./headscale.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
 import { NotImplementedError } from "../../../network/mod.ts";
-import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "./fake_cli.ts";
+import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
 
 const KEY = "hskey-auth-Zq8vXr2Lw9Tt4Yp1Aa0Bb3Cc";
 const RAW_KEY = "9f1c0e7d2b3a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d"; // not key-shaped

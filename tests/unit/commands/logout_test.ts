@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
 import { InstanceLock, stateFilePath } from "../../../state/mod.ts";
-import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "./fake_cli.ts";
+import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {

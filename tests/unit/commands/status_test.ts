@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
-import { startLocalApi } from "../../../commands/local_api_server.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
+import { startLocalApi } from "../../../localapi/server.ts";
 import { type NodeStatus, NotImplementedError } from "../../../network/mod.ts";
-import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "./fake_cli.ts";
+import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
 
 async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const { dir, cleanup } = await tempStateDir();

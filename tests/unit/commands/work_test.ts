@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
-import { queryLocalStatus } from "../../../commands/local_api_client.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
+import { queryLocalStatus } from "../../../localapi/client.ts";
 import type { ConnectResult, NodeEvent } from "../../../network/mod.ts";
 import { inspectInstanceLock, InstanceLock, localApiSocketPath } from "../../../state/mod.ts";
 import {
@@ -10,7 +10,7 @@ import {
   tempStateDir,
   waitFor,
   writeRegisteredState,
-} from "./fake_cli.ts";
+} from "../cli/fake_cli.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {

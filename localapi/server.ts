@@ -28,7 +28,7 @@
  */
 import type { NodeStatus, PingOptions, PingResult } from "../network/mod.ts";
 import { localApiSocketPath, STATE_FILE_MODE } from "../state/mod.ts";
-import { LocalApiError, probeLocalApi } from "./local_api_client.ts";
+import { LocalApiError, probeLocalApi } from "./client.ts";
 
 /** What the server reports and how. */
 export interface LocalApiServerOptions {

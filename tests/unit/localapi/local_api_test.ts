@@ -4,8 +4,8 @@ import {
   probeLocalApi,
   queryLocalPing,
   queryLocalStatus,
-} from "../../../commands/local_api_client.ts";
-import { localApiHandler, startLocalApi } from "../../../commands/local_api_server.ts";
+} from "../../../localapi/client.ts";
+import { localApiHandler, startLocalApi } from "../../../localapi/server.ts";
 import { type NodeStatus, PeerNotFoundError, PingTimeoutError } from "../../../network/mod.ts";
 import { localApiSocketPath } from "../../../state/mod.ts";
 

@@ -3,9 +3,9 @@
  * stdin, signals the test raises, and a network whose behaviour each test
  * sets. Also a helper that writes a registered node state with state/.
  */
-import type { CliIO, CliSignal } from "../../../commands/cli_io.ts";
-import { runCli } from "../../../commands/cli.ts";
-import type { NetworkApi } from "../../../commands/dependencies.ts";
+import type { CliIO, CliSignal } from "../../../cli/cli_io.ts";
+import { runCli } from "../../../cli/dispatch.ts";
+import type { NetworkApi } from "../../../cli/dependencies.ts";
 import { systemClock } from "../../../network/clock.ts";
 import type {
   ConnectOptions,

@@ -37,16 +37,16 @@ import {
   makeHelpCommand,
   renderCommandHelp,
   renderMainHelp,
-} from "./help.ts";
-import { initCommand } from "./init.ts";
-import { loginCommand } from "./login.ts";
-import { logoutCommand } from "./logout.ts";
+} from "./help_text.ts";
+import { initCommand } from "../commands/init.ts";
+import { loginCommand } from "../commands/login.ts";
+import { logoutCommand } from "../commands/logout.ts";
 import { normalizeNexusURL } from "./node_target.ts";
 import { Output } from "./output.ts";
-import { pingCommand } from "./ping.ts";
-import { statusCommand } from "./status.ts";
-import { versionCommand } from "./version.ts";
-import { workCommand } from "./work.ts";
+import { pingCommand } from "../commands/ping.ts";
+import { statusCommand } from "../commands/status.ts";
+import { versionCommand } from "../commands/version.ts";
+import { workCommand } from "../commands/work.ts";
 
 /** Environment variable for the Nexus URL. */
 export const NEXUS_ENV = "CITADEL_NEXUS";
