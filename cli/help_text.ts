@@ -1,7 +1,8 @@
 /**
- * `citadel help [COMMAND]` and the help text renderer. Each command's own
- * text lives in its file (its {@link CommandSpec}); this file only lays it
- * out, so `citadel help X` and `citadel X --help` print the same thing.
+ * The help text renderer, and the global options it lists. Each command's own
+ * text lives in its file in commands/ (its {@link CommandSpec}); this file
+ * only lays it out, so `citadel help X` (commands/help.ts) and
+ * `citadel X --help` (cli/dispatch.ts) print the same thing.
  *
  * Decision on the Go original's hidden commands (§1.1: `init`, `login`,
  * `logout` and `work` worked but were left out of `--help`): every command is
@@ -9,9 +10,8 @@
  *
  * @module
  */
-import type { CommandContext, CommandSpec, OptionSpec } from "./command.ts";
-import { UsageError } from "./errors.ts";
-import { ExitCode } from "./exit_codes.ts";
+import type { CommandSpec, OptionSpec } from "./command.ts";
+import { NEXUS_ENV, NO_COLOR_ENV, STATE_DIR_ENV } from "./env.ts";
 import type { Painter } from "./output.ts";
 
 /** The global options, as parseArgs config plus help text. */
@@ -19,15 +19,18 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   nexus: {
     type: "string",
     valueName: "URL",
-    description: "Nexus URL (env CITADEL_NEXUS; default: the node's own, else the AceTeam Nexus)",
+    description: `Nexus URL (env ${NEXUS_ENV}; default: the node's own, else the AceTeam Nexus)`,
   },
   "state-dir": {
     type: "string",
     valueName: "DIR",
-    description: "State directory (env CITADEL_STATE_DIR; default ~/.citadel-node/network)",
+    description: `State directory (env ${STATE_DIR_ENV}; default ~/.citadel-node/network)`,
   },
   verbose: { type: "boolean", description: "Print debug detail (and stack traces) on stderr" },
-  "no-color": { type: "boolean", description: "No colours in output (also when NO_COLOR is set)" },
+  "no-color": {
+    type: "boolean",
+    description: `No colours in output (also when ${NO_COLOR_ENV} is set)`,
+  },
   help: { type: "boolean", short: "h", description: "Show help" },
 };
 
@@ -91,27 +94,4 @@ export function renderCommandHelp(spec: CommandSpec, paint: Painter): string {
   }
   lines.push(paint.paint("Global options:", "bold"), table(optionRows(GLOBAL_OPTIONS), paint), "");
   return lines.join("\n");
-}
-
-/** Builds the `help` command over the given command list (which includes it). */
-export function makeHelpCommand(commands: () => readonly CommandSpec[]): CommandSpec {
-  return {
-    name: "help",
-    summary: "Show help for citadel or for one command",
-    description: "Prints the command list, or with COMMAND that command's options.",
-    options: {},
-    positionals: [{ name: "COMMAND", description: "The command to describe" }],
-    json: false,
-    run(ctx: CommandContext): Promise<number> {
-      const name = ctx.positionals[0];
-      if (name === undefined) {
-        ctx.out.writeStdout(renderMainHelp(commands(), ctx.out.stdoutPaint));
-        return Promise.resolve(ExitCode.OK);
-      }
-      const spec = commands().find((c) => c.name === name);
-      if (!spec) throw new UsageError(`unknown command '${name}'`);
-      ctx.out.writeStdout(renderCommandHelp(spec, ctx.out.stdoutPaint));
-      return Promise.resolve(ExitCode.OK);
-    },
-  };
 }

@@ -1,5 +1,6 @@
 /**
- * Joining the network, shared by `init` and `login`: connect with an auth key
+ * Joining the network, shared by `init` and `login` (commands/init.ts,
+ * commands/login.ts): connect with an auth key
  * or through the interactive login (AuthURL, QR code, a wait for approval),
  * report the node's name and addresses, and disconnect again: a joined node
  * keeps its state, and `citadel work` is what stays connected.
@@ -17,15 +18,26 @@
  * @module
  */
 import { renderUnicodeCompact } from "uqr";
-import { readExtraCaCerts } from "./ca_file.ts";
 import type { NodeEvent } from "../network/mod.ts";
-import type { CommandContext } from "./command.ts";
+import { readExtraCaCerts } from "./ca_file.ts";
+import type { CommandContext, OptionSpec } from "./command.ts";
+import { NODE_NAME_ENV } from "./env.ts";
 import { CommandError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { formatDuration } from "./duration.ts";
 import { runInterruptible } from "./interrupt.ts";
 import { nexusFor, readSavedNode, stateDirOf } from "./node_target.ts";
 import { Spinner } from "./spinner.ts";
+
+/** How long a join may take by default (an interactive login waits for a person). */
+export const DEFAULT_JOIN_TIMEOUT = "10m";
+
+/** `--node-name` of the joining commands (`init`, `login`); see {@link nodeNameOf}. */
+export const NODE_NAME_OPTION: OptionSpec = {
+  type: "string",
+  valueName: "NAME",
+  description: `Name to register under (env ${NODE_NAME_ENV}; default: the hostname)`,
+};
 
 /** How to join. */
 export interface JoinRequest {

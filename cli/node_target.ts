@@ -1,8 +1,11 @@
 /**
- * Which node and which Nexus a command acts on.
+ * Which node, under which name and with which Nexus, a command acts on.
  *
  * The state directory is `--state-dir`, else `CITADEL_STATE_DIR`, else
  * `~/.citadel-node/network` (resolved by state/).
+ *
+ * The node name (when joining) is `--node-name`, else `CITADEL_NODE_NAME`,
+ * else the OS hostname (chosen by the network layer).
  *
  * The Nexus URL is `--nexus`, else `CITADEL_NEXUS`, else the URL saved in the
  * node's state, else the default. Decision on the Go original's quirk §8.1
@@ -17,6 +20,7 @@ import { DEFAULT_NEXUS_URL } from "../network/mod.ts";
 import { FileStateStore, resolveStateDir, stateFilePath } from "../state/mod.ts";
 import type { CommandContext } from "./command.ts";
 import { CommandError, UsageError } from "./errors.ts";
+import { NEXUS_ENV, NODE_NAME_ENV } from "./env.ts";
 import { ExitCode } from "./exit_codes.ts";
 
 /** What the saved state says about the node, without any key material. */
@@ -41,6 +45,12 @@ export function stateDirOf(ctx: CommandContext): string {
     dir: ctx.global.stateDirFlag ?? undefined,
     env: (name) => ctx.io.env(name),
   });
+}
+
+/** The name to register under; undefined for the OS hostname. */
+export function nodeNameOf(ctx: CommandContext): string | undefined {
+  return (ctx.values["node-name"] as string | undefined) ??
+    (ctx.io.env(NODE_NAME_ENV) || undefined);
 }
 
 /**
@@ -107,7 +117,7 @@ function chooseNexus(override: string | null, saved: SavedNode | null): string {
     throw new CommandError(
       `this node is registered with ${savedURL}, not ${override}`,
       ExitCode.USAGE,
-      "Run `citadel logout` first to join a different Nexus, or drop --nexus/CITADEL_NEXUS.",
+      `Run \`citadel logout\` first to join a different Nexus, or drop --nexus/${NEXUS_ENV}.`,
     );
   }
   return savedURL;

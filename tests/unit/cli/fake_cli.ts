@@ -5,6 +5,7 @@
  */
 import type { CliIO, CliSignal } from "../../../cli/cli_io.ts";
 import { runCli } from "../../../cli/dispatch.ts";
+import { COMMANDS } from "../../../commands/mod.ts";
 import type { NetworkApi } from "../../../cli/dependencies.ts";
 import { systemClock } from "../../../network/clock.ts";
 import type {
@@ -154,13 +155,13 @@ export class FakeNetwork implements NetworkApi {
   }
 }
 
-/** Runs the CLI against fakes; the state dir comes from `io.envVars` or the args. */
+/** Runs the CLI (every command) against fakes; the state dir comes from `io.envVars` or the args. */
 export async function run(
   args: string[],
   io = new FakeIO(),
   network = new FakeNetwork(),
 ): Promise<{ code: number; io: FakeIO; network: FakeNetwork }> {
-  const code = await runCli(args, io, { network });
+  const code = await runCli(args, COMMANDS, io, { network });
   return { code, io, network };
 }
 
