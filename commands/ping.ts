@@ -17,14 +17,17 @@
  * @module
  */
 import type { PingResult } from "../network/mod.ts";
-import { localApiSocketPath } from "../state/mod.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { formatDuration, parseDuration } from "../cli/duration.ts";
 import { CommandError } from "../cli/errors.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { runInterruptible } from "../cli/interrupt.ts";
-import { queryLocalPing } from "../localapi/client.ts";
-import { LOCAL_API_MAX_PING_TIMEOUT_MS, localApiSupported } from "../localapi/server.ts";
+import {
+  LOCAL_API_MAX_PING_TIMEOUT_MS,
+  localApiSocketPath,
+  localApiSupported,
+  queryLocalPing,
+} from "../localapi/mod.ts";
 import { stateDirOf } from "../cli/node_target.ts";
 
 /** Pings sent when `--count` is not given. */

@@ -3,7 +3,7 @@
  * its Nexus, when its key expires, and its peers.
  *
  * Where the answer comes from: a `citadel work` running on the same state
- * directory is asked through the local API (local_api_server.ts); otherwise
+ * directory is asked through the local API (localapi/); otherwise
  * status connects briefly from the saved state and disconnects again. It
  * never starts an interactive login: without saved state it reports "not
  * logged in", and if Nexus asks for a login it stops and says so.
@@ -29,7 +29,6 @@
  * @module
  */
 import { DEFAULT_NEXUS_URL, type NodeStatus } from "../network/mod.ts";
-import { localApiSocketPath } from "../state/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { formatDuration, parseDuration } from "../cli/duration.ts";
@@ -37,8 +36,7 @@ import { CommandError } from "../cli/errors.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { runInterruptible } from "../cli/interrupt.ts";
 import { disconnectQuietly } from "../cli/join.ts";
-import { queryLocalStatus } from "../localapi/client.ts";
-import { localApiSupported } from "../localapi/server.ts";
+import { localApiSocketPath, localApiSupported, queryLocalStatus } from "../localapi/mod.ts";
 import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "../cli/node_target.ts";
 import { formatStatus, statusJson } from "../cli/status_format.ts";
 

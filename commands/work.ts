@@ -52,7 +52,7 @@ import { AUTHKEY_ENV, NEXUS_ENV, NODE_NAME_ENV, STATE_DIR_ENV } from "../cli/env
 import { ExitCode } from "../cli/exit_codes.ts";
 import { formatDuration } from "../cli/duration.ts";
 import { disconnectQuietly } from "../cli/join.ts";
-import { type LocalApiServer, startLocalApi } from "../localapi/server.ts";
+import { type LocalApiServer, startLocalApi } from "../localapi/mod.ts";
 import { nexusFor, nodeNameOf, readSavedNode, stateDirOf } from "../cli/node_target.ts";
 
 /** Longest wait between two tries while Nexus is unreachable at start. */

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ExitCode } from "../../../cli/exit_codes.ts";
-import { startLocalApi } from "../../../localapi/server.ts";
+import { startLocalApi } from "../../../localapi/mod.ts";
 import {
   PeerNotFoundError,
   type PingOptions,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ExitCode } from "../../../cli/exit_codes.ts";
-import { startLocalApi } from "../../../localapi/server.ts";
+import { startLocalApi } from "../../../localapi/mod.ts";
 import { type NodeStatus, NotImplementedError } from "../../../network/mod.ts";
 import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { ExitCode } from "../../../cli/exit_codes.ts";
-import { queryLocalStatus } from "../../../localapi/client.ts";
+import { localApiSocketPath, queryLocalStatus } from "../../../localapi/mod.ts";
 import type { ConnectResult, NodeEvent } from "../../../network/mod.ts";
-import { inspectInstanceLock, InstanceLock, localApiSocketPath } from "../../../state/mod.ts";
+import { inspectInstanceLock, InstanceLock } from "../../../state/mod.ts";
 import {
   FakeIO,
   FakeNetwork,
