@@ -35,7 +35,7 @@ import { AUTHKEY_ENV, NEXUS_ENV } from "./env.ts";
 import { describeError, UsageError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { GLOBAL_OPTIONS, JSON_OPTION, renderCommandHelp, renderMainHelp } from "./help_text.ts";
-import { normalizeNexusURL } from "./node_target.ts";
+import { nexusURLOption } from "./node_target.ts";
 import { Output } from "./output.ts";
 
 type ParseOptions = Record<string, { type: "string" | "boolean"; short?: string }>;
@@ -103,9 +103,9 @@ function globalsFrom(
   const nexusFlag = values.nexus as string | undefined;
   const nexusEnv = io.env(NEXUS_ENV) || undefined;
   const nexusOverride = nexusFlag !== undefined
-    ? normalizeNexusURL(nexusFlag, "--nexus")
+    ? nexusURLOption(nexusFlag, "--nexus")
     : nexusEnv !== undefined
-    ? normalizeNexusURL(nexusEnv, NEXUS_ENV)
+    ? nexusURLOption(nexusEnv, NEXUS_ENV)
     : null;
   return {
     nexusOverride,

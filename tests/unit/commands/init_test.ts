@@ -240,6 +240,35 @@ Deno.test("asking for another Nexus than the saved node's is refused", async () 
   });
 });
 
+Deno.test("a Nexus URL with a user name or password is refused: USAGE, a hint, the password never shown", async () => {
+  // The same rule as connect's (tests/unit/network/nexus_url_test.ts): the CLI names the source.
+  await withStateDir(async (dir) => {
+    const password = "pw-Zq8vXr2L";
+    const url = `https://alice:${password}@nexus.example`;
+    const viaFlag = await run(["init", "--authkey", KEY, "--state-dir", dir, "--nexus", url]);
+    const io = new FakeIO({ envVars: { CITADEL_NEXUS: url, CITADEL_STATE_DIR: dir } });
+    const viaEnv = await run(["init", "--authkey", KEY], io);
+    for (const [source, result] of [["--nexus", viaFlag], ["CITADEL_NEXUS", viaEnv]] as const) {
+      assert.equal(result.code, ExitCode.USAGE, source);
+      assert.equal(result.network.connectCalls.length, 0, source);
+      assert.equal(result.io.out, "", source);
+      const [message, hint, rest] = result.io.err.split("\n");
+      assert.equal(
+        message,
+        `citadel: ${source} must not contain a user name or password: 'https://***@nexus.example/'`,
+      );
+      assert.match(
+        hint,
+        new RegExp(`^Give ${source} as the server alone, https://host\\[:port\\]`),
+      );
+      assert.equal(rest, "");
+      assert.ok(!result.io.all.includes(password), `${source}: the password is not printed`);
+      assert.ok(!result.io.all.includes("alice"), `${source}: nor the user name`);
+    }
+    await assert.rejects(Deno.lstat(dir), Deno.errors.NotFound, "nothing written");
+  });
+});
+
 Deno.test("while connect is not implemented, init says so and exits NOT_IMPLEMENTED", async () => {
   await withStateDir(async (dir) => {
     const network = new FakeNetwork();
