@@ -25,7 +25,7 @@ import { NODE_NAME_ENV } from "./env.ts";
 import { CommandError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { formatDuration } from "./duration.ts";
-import { runInterruptible } from "./interrupt.ts";
+import { runInterruptible, withDeadline } from "./interrupt.ts";
 import { nexusFor, readSavedNode, stateDirOf } from "./node_target.ts";
 import { Spinner } from "./spinner.ts";
 
@@ -108,50 +108,44 @@ export function joinNetwork(ctx: CommandContext, request: JoinRequest): Promise<
     const caCerts = await readExtraCaCerts(ctx);
     ctx.out.debug(`state directory ${stateDir}; nexus ${nexus}`);
 
-    const controller = new AbortController();
-    const timedOut = new CommandError(
-      `gave up after ${formatDuration(request.timeoutMs)}: ` +
-        (request.authKey ? "could not join in time" : "the login was not approved in time"),
-      ExitCode.FAILURE,
-      "Run the command again (the link is new each time), or give it longer with --timeout.",
-    );
-    const timer = ctx.io.clock.setTimeout(() => controller.abort(timedOut), request.timeoutMs);
-    const onInterrupt = () => controller.abort(interrupt.reason);
-    interrupt.addEventListener("abort", onInterrupt, { once: true });
-    if (interrupt.aborted) onInterrupt();
-
+    const timedOut = () =>
+      new CommandError(
+        `gave up after ${formatDuration(request.timeoutMs)}: ` +
+          (request.authKey ? "could not join in time" : "the login was not approved in time"),
+        ExitCode.FAILURE,
+        "Run the command again (the link is new each time), or give it longer with --timeout.",
+      );
     const spinner = new Spinner(ctx.out, ctx.io.clock, ctx.io.isTTY.stderr);
-    spinner.start(`Connecting to ${nexus}`);
     try {
-      const result = await ctx.deps.network.connect(nexus, request.authKey, stateDir, {
-        nodeName: request.nodeName,
-        caCerts,
-        signal: controller.signal,
-        onAuthURL: (url) => {
+      return await withDeadline(ctx, interrupt, request.timeoutMs, timedOut, async (controller) => {
+        spinner.start(`Connecting to ${nexus}`);
+        try {
+          const result = await ctx.deps.network.connect(nexus, request.authKey, stateDir, {
+            nodeName: request.nodeName,
+            caCerts,
+            signal: controller.signal,
+            onAuthURL: (url) => {
+              spinner.stop();
+              showAuthURL(ctx, url);
+              spinner.start("Waiting for the login to be approved");
+            },
+            onEvent: (event) => ctx.out.debug(describeEvent(event)),
+          });
           spinner.stop();
-          showAuthURL(ctx, url);
-          spinner.start("Waiting for the login to be approved");
-        },
-        onEvent: (event) => ctx.out.debug(describeEvent(event)),
+          printJoined(ctx, {
+            nodeName: result.nodeName,
+            nodeIP: result.nodeIP,
+            nodeIPv6: result.nodeIPv6,
+            nexus,
+            newlyRegistered: result.newlyRegistered,
+          });
+          return ExitCode.OK;
+        } catch (e) {
+          spinner.stop();
+          throw e;
+        }
       });
-      spinner.stop();
-      const joined: JoinResult = {
-        nodeName: result.nodeName,
-        nodeIP: result.nodeIP,
-        nodeIPv6: result.nodeIPv6,
-        nexus,
-        newlyRegistered: result.newlyRegistered,
-      };
-      printJoined(ctx, joined);
-      return ExitCode.OK;
-    } catch (e) {
-      spinner.stop();
-      // Whatever connect threw after an abort, the abort's reason is the story.
-      if (controller.signal.aborted) throw controller.signal.reason;
-      throw e;
     } finally {
-      ctx.io.clock.clearTimeout(timer);
-      interrupt.removeEventListener("abort", onInterrupt);
       await disconnectQuietly(ctx);
     }
   });

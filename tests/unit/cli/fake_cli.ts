@@ -174,6 +174,26 @@ export async function tempStateDir(): Promise<{ dir: string; cleanup: () => Prom
   };
 }
 
+/** Runs `fn` with a fresh temporary state directory path (not created), removed afterwards. */
+export async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const { dir, cleanup } = await tempStateDir();
+  try {
+    await fn(dir);
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Whether anything (a file, directory or socket) is at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Writes a registered node state to `dir`, as a completed join would. */
 export async function writeRegisteredState(
   dir: string,

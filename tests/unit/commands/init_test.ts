@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
 import { ExitCode } from "../../../cli/exit_codes.ts";
 import { NotImplementedError } from "../../../network/mod.ts";
-import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
+import { FakeIO, FakeNetwork, run, withStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
 
 const KEY = "hskey-auth-Zq8vXr2Lw9Tt4Yp1Aa0Bb3Cc";
 const RAW_KEY = "9f1c0e7d2b3a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d"; // not key-shaped
-
-async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempStateDir();
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
 
 Deno.test("init --authkey passes the key to connect and prints name and IP", async () => {
   await withStateDir(async (dir) => {

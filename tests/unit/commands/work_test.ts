@@ -4,31 +4,14 @@ import { localApiSocketPath, queryLocalStatus } from "../../../localapi/mod.ts";
 import type { ConnectResult, NodeEvent } from "../../../network/mod.ts";
 import { inspectInstanceLock, InstanceLock } from "../../../state/mod.ts";
 import {
+  exists,
   FakeIO,
   FakeNetwork,
   run,
-  tempStateDir,
   waitFor,
+  withStateDir,
   writeRegisteredState,
 } from "../cli/fake_cli.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempStateDir();
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
 
 const ONLINE: ConnectResult = {
   nodeName: "box",
