@@ -1,7 +1,7 @@
 /**
  * The failures a user meets when joining, through `bin/citadel` against every pinned Headscale:
  * each prints one `citadel: …` line and a hint on stderr, exits with its own code from
- * commands/exit_codes.ts, shows no stack trace, and never prints the auth key (the driver checks
+ * cli/exit_codes.ts, shows no stack trace, and never prints the auth key (the driver checks
  * every output for every key it was given).
  *
  * Covered: an unreachable Nexus (closed port), a URL that is not Headscale (404 and 200 HTML),
