@@ -1,11 +1,13 @@
 /**
- * The `citadel` command. Everything happens in commands/; this file only hands
- * over the arguments and exits with the code the command returns.
+ * The `citadel` command. The commands are in commands/ and the dispatcher in
+ * cli/dispatch.ts; this file only hands the arguments and the command table
+ * to the dispatcher and exits with the code it returns.
  *
  * @module
  */
-import { runCli } from "./commands/cli.ts";
+import { runCli } from "./cli/dispatch.ts";
+import { COMMANDS } from "./commands/mod.ts";
 
 if (import.meta.main) {
-  Deno.exit(await runCli(Deno.args));
+  Deno.exit(await runCli(Deno.args, COMMANDS));
 }

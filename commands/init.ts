@@ -11,23 +11,18 @@
  * key reaches the command line, and a key in `CITADEL_AUTHKEY` is preferred
  * for scripts because command lines are visible to other users in `ps`.
  * When both are given the flag wins. Existing state is reused, never wiped
- * (see join.ts, quirk §8.4). Quirk §8.11 (`init --provision` overwrote
+ * (see cli/join.ts, quirk §8.4). Quirk §8.11 (`init --provision` overwrote
  * config.yaml and lost the credentials saved earlier in the same run) cannot
  * happen: there is no provisioning and no config.yaml; the node's state file
  * is the only thing written, atomically, by state/.
  *
  * @module
  */
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { parseDuration } from "./duration.ts";
-import { joinNetwork } from "./join.ts";
-
-/** Environment variable holding a pre-auth key. */
-export const AUTHKEY_ENV = "CITADEL_AUTHKEY";
-/** Environment variable holding the node name. */
-export const NODE_NAME_ENV = "CITADEL_NODE_NAME";
-/** How long a join may take by default (an interactive login waits for a person). */
-export const DEFAULT_JOIN_TIMEOUT = "10m";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { parseDuration } from "../cli/duration.ts";
+import { AUTHKEY_ENV } from "../cli/env.ts";
+import { DEFAULT_JOIN_TIMEOUT, joinNetwork, NODE_NAME_OPTION } from "../cli/join.ts";
+import { nodeNameOf } from "../cli/node_target.ts";
 
 /** The `init` command. */
 export const initCommand: CommandSpec = {
@@ -35,7 +30,7 @@ export const initCommand: CommandSpec = {
   summary: "Join this machine to the network (auth key, or browser login)",
   description: `
 Registers this machine as a node of the AceTeam Network and prints its name
-and network IP. With an auth key (--authkey, or the CITADEL_AUTHKEY
+and network IP. With an auth key (--authkey, or the ${AUTHKEY_ENV}
 environment variable) no browser is needed; without one, citadel shows a
 login link and QR code and waits for you to approve it, like 'citadel login'.
 
@@ -46,13 +41,9 @@ printed.`,
     authkey: {
       type: "string",
       valueName: "KEY",
-      description: "Pre-auth key (prefer the CITADEL_AUTHKEY env var: ps shows command lines)",
+      description: `Pre-auth key (prefer the ${AUTHKEY_ENV} env var: ps shows command lines)`,
     },
-    "node-name": {
-      type: "string",
-      valueName: "NAME",
-      description: "Name to register under (env CITADEL_NODE_NAME; default: the hostname)",
-    },
+    "node-name": NODE_NAME_OPTION,
     timeout: {
       type: "string",
       valueName: "DURATION",
@@ -67,8 +58,6 @@ printed.`,
       (ctx.values.timeout as string | undefined) ?? DEFAULT_JOIN_TIMEOUT,
       "timeout",
     );
-    const nodeName = (ctx.values["node-name"] as string | undefined) ??
-      (ctx.io.env(NODE_NAME_ENV) || undefined);
-    return joinNetwork(ctx, { authKey: authKey.trim(), nodeName, timeoutMs });
+    return joinNetwork(ctx, { authKey: authKey.trim(), nodeName: nodeNameOf(ctx), timeoutMs });
   },
 };

@@ -7,7 +7,7 @@
  *
  * Decisions on the Go original (§2.3): `login` takes no `--authkey` (that is
  * `citadel init --authkey`), so it is always the interactive flow; and it
- * never wipes the state first (quirk §8.4, see join.ts): with saved state it
+ * never wipes the state first (quirk §8.4, see cli/join.ts): with saved state it
  * reconnects the same node instead of showing a link.
  *
  * Quirk §8.8 (the Go device-auth client rebuilt the verification URL itself,
@@ -17,10 +17,10 @@
  *
  * @module
  */
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { parseDuration } from "./duration.ts";
-import { DEFAULT_JOIN_TIMEOUT, NODE_NAME_ENV } from "./init.ts";
-import { joinNetwork } from "./join.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { parseDuration } from "../cli/duration.ts";
+import { DEFAULT_JOIN_TIMEOUT, joinNetwork, NODE_NAME_OPTION } from "../cli/join.ts";
+import { nodeNameOf } from "../cli/node_target.ts";
 
 /** The `login` command. */
 export const loginCommand: CommandSpec = {
@@ -35,11 +35,7 @@ If the node has joined before, it reconnects with the saved identity instead.
 To join as a new node, run 'citadel logout' first. To join without a browser,
 use 'citadel init --authkey KEY'.`,
   options: {
-    "node-name": {
-      type: "string",
-      valueName: "NAME",
-      description: "Name to register under (env CITADEL_NODE_NAME; default: the hostname)",
-    },
+    "node-name": NODE_NAME_OPTION,
     timeout: {
       type: "string",
       valueName: "DURATION",
@@ -52,8 +48,6 @@ use 'citadel init --authkey KEY'.`,
       (ctx.values.timeout as string | undefined) ?? DEFAULT_JOIN_TIMEOUT,
       "timeout",
     );
-    const nodeName = (ctx.values["node-name"] as string | undefined) ??
-      (ctx.io.env(NODE_NAME_ENV) || undefined);
-    return joinNetwork(ctx, { authKey: "", nodeName, timeoutMs });
+    return joinNetwork(ctx, { authKey: "", nodeName: nodeNameOf(ctx), timeoutMs });
   },
 };

@@ -24,11 +24,11 @@
  */
 import { FileStateStore, inspectInstanceLock, InstanceLockedError } from "../state/mod.ts";
 import { instanceLockPath } from "../state/mod.ts";
-import { readExtraCaCerts } from "./ca_file.ts";
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { CommandError, describeError } from "./errors.ts";
-import { ExitCode } from "./exit_codes.ts";
-import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "./node_target.ts";
+import { readExtraCaCerts } from "../cli/ca_file.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { CommandError, describeError } from "../cli/errors.ts";
+import { ExitCode } from "../cli/exit_codes.ts";
+import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "../cli/node_target.ts";
 
 const STATE_UNREADABLE = new Set(["StateCorruptError", "StateVersionError"]);
 const ALREADY_GONE = new Set(["NodeNotFoundError", "NodeExpiredError"]);

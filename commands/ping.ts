@@ -17,15 +17,18 @@
  * @module
  */
 import type { PingResult } from "../network/mod.ts";
-import { localApiSocketPath } from "../state/mod.ts";
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { formatDuration, parseDuration } from "./duration.ts";
-import { CommandError } from "./errors.ts";
-import { ExitCode } from "./exit_codes.ts";
-import { runInterruptible } from "./interrupt.ts";
-import { queryLocalPing } from "./local_api_client.ts";
-import { LOCAL_API_MAX_PING_TIMEOUT_MS, localApiSupported } from "./local_api_server.ts";
-import { stateDirOf } from "./node_target.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { formatDuration, parseDuration } from "../cli/duration.ts";
+import { CommandError } from "../cli/errors.ts";
+import { ExitCode } from "../cli/exit_codes.ts";
+import { runInterruptible } from "../cli/interrupt.ts";
+import {
+  LOCAL_API_MAX_PING_TIMEOUT_MS,
+  localApiSocketPath,
+  localApiSupported,
+  queryLocalPing,
+} from "../localapi/mod.ts";
+import { stateDirOf } from "../cli/node_target.ts";
 
 /** Pings sent when `--count` is not given. */
 export const DEFAULT_PING_COUNT = 3;

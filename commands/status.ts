@@ -3,7 +3,7 @@
  * its Nexus, when its key expires, and its peers.
  *
  * Where the answer comes from: a `citadel work` running on the same state
- * directory is asked through the local API (local_api_server.ts); otherwise
+ * directory is asked through the local API (localapi/); otherwise
  * status connects briefly from the saved state and disconnects again. It
  * never starts an interactive login: without saved state it reports "not
  * logged in", and if Nexus asks for a login it stops and says so.
@@ -29,18 +29,16 @@
  * @module
  */
 import { DEFAULT_NEXUS_URL, type NodeStatus } from "../network/mod.ts";
-import { localApiSocketPath } from "../state/mod.ts";
-import { readExtraCaCerts } from "./ca_file.ts";
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { formatDuration, parseDuration } from "./duration.ts";
-import { CommandError } from "./errors.ts";
-import { ExitCode } from "./exit_codes.ts";
-import { runInterruptible } from "./interrupt.ts";
-import { disconnectQuietly } from "./join.ts";
-import { queryLocalStatus } from "./local_api_client.ts";
-import { localApiSupported } from "./local_api_server.ts";
-import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "./node_target.ts";
-import { formatStatus, statusJson } from "./status_format.ts";
+import { readExtraCaCerts } from "../cli/ca_file.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { formatDuration, parseDuration } from "../cli/duration.ts";
+import { CommandError } from "../cli/errors.ts";
+import { ExitCode } from "../cli/exit_codes.ts";
+import { runInterruptible, withDeadline } from "../cli/interrupt.ts";
+import { disconnectQuietly } from "../cli/join.ts";
+import { localApiSocketPath, localApiSupported, queryLocalStatus } from "../localapi/mod.ts";
+import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "../cli/node_target.ts";
+import { formatStatus, statusJson } from "../cli/status_format.ts";
 
 /** How long status waits for a connection from saved state, by default. */
 export const DEFAULT_STATUS_TIMEOUT = "20s";
@@ -94,52 +92,43 @@ async function connectBriefly(
   } catch (e) {
     failWithOffline(ctx, saved, nexus, e);
   }
-  return await runInterruptible(ctx, async (interrupt) => {
-    const controller = new AbortController();
-    const timer = ctx.io.clock.setTimeout(
-      () =>
-        controller.abort(
-          new CommandError(
-            `could not reach the node's network within ${formatDuration(timeoutMs)}`,
-            ExitCode.NEXUS_UNREACHABLE,
-            "Check the network connection, or give it longer with --timeout.",
-          ),
-        ),
-      timeoutMs,
+  const timedOut = () =>
+    new CommandError(
+      `could not reach the node's network within ${formatDuration(timeoutMs)}`,
+      ExitCode.NEXUS_UNREACHABLE,
+      "Check the network connection, or give it longer with --timeout.",
     );
-    const onInterrupt = () => controller.abort(interrupt.reason);
-    interrupt.addEventListener("abort", onInterrupt, { once: true });
-    if (interrupt.aborted) onInterrupt();
+  return await runInterruptible(ctx, async (interrupt) => {
     try {
-      ctx.out.debug(`connecting from saved state in ${stateDir} to ${nexus}`);
-      const result = await ctx.deps.network.connect(nexus, "", stateDir, {
-        signal: controller.signal,
-        allowInteractive: false,
-        caCerts,
-        // status must never turn into an interactive login.
-        onAuthURL: () =>
-          controller.abort(
-            new CommandError(
-              "the saved login is no longer accepted: Nexus asks for a new login",
-              ExitCode.NOT_LOGGED_IN,
-              "Run `citadel login` to log in again.",
+      return await withDeadline(ctx, interrupt, timeoutMs, timedOut, async (controller) => {
+        ctx.out.debug(`connecting from saved state in ${stateDir} to ${nexus}`);
+        const result = await ctx.deps.network.connect(nexus, "", stateDir, {
+          signal: controller.signal,
+          allowInteractive: false,
+          caCerts,
+          // status must never turn into an interactive login.
+          onAuthURL: () =>
+            controller.abort(
+              new CommandError(
+                "the saved login is no longer accepted: Nexus asks for a new login",
+                ExitCode.NOT_LOGGED_IN,
+                "Run `citadel login` to log in again.",
+              ),
             ),
-          ),
+        });
+        const status = ctx.deps.network.status() ?? {
+          ...offlineStatus(saved, nexus),
+          connected: ctx.deps.network.isGlobalConnected(),
+          nodeName: result.nodeName,
+          nodeIP: result.nodeIP,
+          nodeIPv6: result.nodeIPv6,
+        };
+        printStatus(ctx, status, null);
+        return ExitCode.OK;
       });
-      const status = ctx.deps.network.status() ?? {
-        ...offlineStatus(saved, nexus),
-        connected: ctx.deps.network.isGlobalConnected(),
-        nodeName: result.nodeName,
-        nodeIP: result.nodeIP,
-        nodeIPv6: result.nodeIPv6,
-      };
-      printStatus(ctx, status, null);
-      return ExitCode.OK;
     } catch (e) {
-      failWithOffline(ctx, saved, nexus, controller.signal.aborted ? controller.signal.reason : e);
+      failWithOffline(ctx, saved, nexus, e);
     } finally {
-      ctx.io.clock.clearTimeout(timer);
-      interrupt.removeEventListener("abort", onInterrupt);
       await disconnectQuietly(ctx);
     }
   });

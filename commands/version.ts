@@ -5,8 +5,8 @@
  * @module
  */
 import denoConfig from "../deno.json" with { type: "json" };
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { ExitCode } from "./exit_codes.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { ExitCode } from "../cli/exit_codes.ts";
 
 /** This build's version. */
 export const CITADEL_VERSION: string = denoConfig.version;

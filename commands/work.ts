@@ -45,15 +45,15 @@
 import type { TimerHandle } from "../network/clock.ts";
 import { Backoff, type NodeEvent } from "../network/mod.ts";
 import { InstanceLock } from "../state/mod.ts";
-import { readExtraCaCerts } from "./ca_file.ts";
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { CommandError } from "./errors.ts";
-import { ExitCode } from "./exit_codes.ts";
-import { formatDuration } from "./duration.ts";
-import { AUTHKEY_ENV, NODE_NAME_ENV } from "./init.ts";
-import { disconnectQuietly } from "./join.ts";
-import { type LocalApiServer, startLocalApi } from "./local_api_server.ts";
-import { nexusFor, readSavedNode, stateDirOf } from "./node_target.ts";
+import { readExtraCaCerts } from "../cli/ca_file.ts";
+import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { CommandError } from "../cli/errors.ts";
+import { AUTHKEY_ENV, NEXUS_ENV, NODE_NAME_ENV, STATE_DIR_ENV } from "../cli/env.ts";
+import { ExitCode } from "../cli/exit_codes.ts";
+import { formatDuration } from "../cli/duration.ts";
+import { disconnectQuietly } from "../cli/join.ts";
+import { type LocalApiServer, startLocalApi } from "../localapi/mod.ts";
+import { nexusFor, nodeNameOf, readSavedNode, stateDirOf } from "../cli/node_target.ts";
 
 /** Longest wait between two tries while Nexus is unreachable at start. */
 export const UNREACHABLE_RETRY_MAX_MS = 30_000;
@@ -132,8 +132,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
   const stateDir = stateDirOf(ctx);
   const authKey = (ctx.io.env(AUTHKEY_ENV) ?? "").trim();
   ctx.out.addSecret(authKey);
-  const nodeName = (ctx.values["node-name"] as string | undefined) ??
-    (ctx.io.env(NODE_NAME_ENV) || undefined);
+  const nodeName = nodeNameOf(ctx);
 
   const lock = await InstanceLock.acquire(stateDir, { clock: ctx.io.clock });
   let api: LocalApiServer | null = null;
@@ -144,9 +143,9 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
     const resume = saved?.registered === true;
     if (!resume && authKey === "") {
       throw new CommandError(
-        "not logged in, and CITADEL_AUTHKEY is not set",
+        `not logged in, and ${AUTHKEY_ENV} is not set`,
         ExitCode.NOT_LOGGED_IN,
-        "Run `citadel init` first, or set CITADEL_AUTHKEY (for example in a container).",
+        `Run \`citadel init\` first, or set ${AUTHKEY_ENV} (for example in a container).`,
       );
     }
     log.info(
@@ -255,10 +254,10 @@ While Nexus cannot be reached at start it waits and retries (up to 30 s
 apart), logging each try.
 
 It resumes the saved identity; the first time (no saved state) it joins with
-the auth key in CITADEL_AUTHKEY, which is also used to log in again should
+the auth key in ${AUTHKEY_ENV}, which is also used to log in again should
 Nexus expire or delete the node. It never shows a login link. For containers,
-configure it through CITADEL_NEXUS, CITADEL_STATE_DIR (keep it on a volume),
-CITADEL_AUTHKEY and CITADEL_NODE_NAME.
+configure it through ${NEXUS_ENV}, ${STATE_DIR_ENV} (keep it on a volume),
+${AUTHKEY_ENV} and ${NODE_NAME_ENV}.
 
 While it runs, 'citadel status' asks it through a local socket
 (<state dir>/citadel.sock). Network changes are logged as timestamped lines.
@@ -268,7 +267,7 @@ The job loop is a placeholder in this version: it does nothing but wait.`,
     "node-name": {
       type: "string",
       valueName: "NAME",
-      description: "Name to register under when joining (env CITADEL_NODE_NAME)",
+      description: `Name to register under when joining (env ${NODE_NAME_ENV})`,
     },
   },
   json: false,

@@ -24,10 +24,12 @@ import type {
   PingResult,
   WhoIs,
 } from "./node_types.ts";
-import { DataPlaneNotStartedError, InvalidNexusURLError, NotLoggedInError } from "./node_errors.ts";
+import { normalizeNexusURL } from "./nexus_url.ts";
+import { DataPlaneNotStartedError, NotLoggedInError } from "./node_errors.ts";
 
 export * from "./node_types.ts";
 export * from "./node_errors.ts";
+export { normalizeNexusURL, redactNexusURL } from "./nexus_url.ts";
 export { CitadelNode, type CitadelNodeOptions, type NodeDataPlaneOptions } from "./node.ts";
 // The data plane a node starts with the `dataPlane` option (its options, events and counters).
 export type * from "./engine/mod.ts";
@@ -71,32 +73,13 @@ let globalNode: CitadelNode | null = null;
 let globalResult: ConnectResult | null = null;
 
 /**
- * Checks a Nexus URL and returns it in one canonical form (no trailing
- * slash), so that the URL saved in the state compares equal to the one given
- * later. Throws {@link InvalidNexusURLError}.
- */
-export function normalizeNexusURL(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new InvalidNexusURLError(url, "not a URL");
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new InvalidNexusURLError(url, "it must start with https:// or http://");
-  }
-  if (parsed.search || parsed.hash) {
-    throw new InvalidNexusURLError(url, "it must not have a query or fragment");
-  }
-  return parsed.href.replace(/\/+$/, "");
-}
-
-/**
  * Joins the mesh with one global connection. An empty `authKey` means saved
  * state is used if there is any, else interactive device authorization (the
  * AuthURL reaches `options.onAuthURL`). Resolves once registered and the first
  * netmap has arrived. Calling it while connected returns the existing
- * connection's result.
+ * connection's result. A `nexusURL` that breaks the rule of
+ * {@link normalizeNexusURL} (credentials, a query, another scheme) is refused
+ * with `InvalidNexusURLError` before anything is opened or written.
  */
 export async function connect(
   nexusURL: string,
@@ -104,9 +87,9 @@ export async function connect(
   stateDir: string,
   options: ConnectOptions = {},
 ): Promise<ConnectResult> {
+  const controlURL = normalizeNexusURL(nexusURL);
   if (globalNode?.connected && globalResult) return globalResult;
   await disconnect();
-  const controlURL = normalizeNexusURL(nexusURL);
   const store = await FileStateStore.open({ dir: stateDir });
   const node = new CitadelNode({
     controlURL,

@@ -16,11 +16,24 @@ export class NotImplementedError extends Error {
   }
 }
 
-/** The Nexus URL cannot be used. */
+/** Which part of the rule (network/nexus_url.ts) a Nexus URL breaks. */
+export type NexusURLProblem = "not-a-url" | "scheme" | "credentials" | "query";
+
+/** The Nexus URL cannot be used (see network/nexus_url.ts for the rule). */
 export class InvalidNexusURLError extends Error {
-  /** Names the URL and why it cannot be used. */
-  constructor(readonly url: string, reason: string) {
-    super(`invalid Nexus URL "${url}": ${reason}`);
+  /**
+   * Names the URL and why it cannot be used.
+   *
+   * @param url the URL as given, with any user name and password already removed.
+   * @param reason the rule it breaks, to follow the URL's name ("must not …").
+   * @param problem the same, as a code for callers that explain it further.
+   */
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+    readonly problem: NexusURLProblem,
+  ) {
+    super(`the Nexus URL "${url}" ${reason}`);
     this.name = "InvalidNexusURLError";
   }
 }

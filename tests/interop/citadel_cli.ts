@@ -10,6 +10,7 @@
  */
 
 import assert from "node:assert/strict";
+import { CITADEL_ENV_NAMES } from "../../cli/env.ts";
 import { REPO_ROOT } from "./peers.ts";
 import {
   makeTempDir,
@@ -22,15 +23,6 @@ import {
 
 /** The launcher the tests run (main.ts with the flags the compiled binary has). */
 export const CITADEL_BIN = `${REPO_ROOT}/bin/citadel`;
-
-/** Environment variables of the CLI that a test controls; inherited values are blanked. */
-const CITADEL_ENV_NAMES = [
-  "CITADEL_NEXUS",
-  "CITADEL_STATE_DIR",
-  "CITADEL_AUTHKEY",
-  "CITADEL_NODE_NAME",
-  "CITADEL_CA_FILE",
-] as const;
 
 /** Options for {@link createCitadel}. */
 export interface CitadelOptions {

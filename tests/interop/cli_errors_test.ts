@@ -1,7 +1,7 @@
 /**
  * The failures a user meets when joining, through `bin/citadel` against every pinned Headscale:
  * each prints one `citadel: …` line and a hint on stderr, exits with its own code from
- * commands/exit_codes.ts, shows no stack trace, and never prints the auth key (the driver checks
+ * cli/exit_codes.ts, shows no stack trace, and never prints the auth key (the driver checks
  * every output for every key it was given).
  *
  * Covered: an unreachable Nexus (closed port), a URL that is not Headscale (404 and 200 HTML),
@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ExitCode } from "../../commands/exit_codes.ts";
+import { ExitCode } from "../../cli/exit_codes.ts";
 import { assertCliError, type CitadelCli, createCitadel, describeResult } from "./citadel_cli.ts";
 import { freeTcpPort } from "./free_port.ts";
 import { type HeadscaleServer, startHeadscale } from "./headscale.ts";

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ExitCode } from "../../commands/exit_codes.ts";
+import { ExitCode } from "../../cli/exit_codes.ts";
 import {
   assertCliError,
   type CitadelCli,

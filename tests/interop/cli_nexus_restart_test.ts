@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ExitCode } from "../../commands/exit_codes.ts";
+import { ExitCode } from "../../cli/exit_codes.ts";
 import { assertCliError, createCitadel, describeResult, pollUntil } from "./citadel_cli.ts";
 import { type HeadscaleServer, startHeadscale } from "./headscale.ts";
 import { readPeerPins } from "./peers.ts";

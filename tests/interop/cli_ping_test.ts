@@ -6,7 +6,7 @@
  * pings time out and the exit code is FAILURE.
  */
 import assert from "node:assert/strict";
-import { ExitCode } from "../../commands/exit_codes.ts";
+import { ExitCode } from "../../cli/exit_codes.ts";
 import { assertCliError, createCitadel, describeResult } from "./citadel_cli.ts";
 import { startHeadscale } from "./headscale.ts";
 import { readPeerPins } from "./peers.ts";

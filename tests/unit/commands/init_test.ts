@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
 import { NotImplementedError } from "../../../network/mod.ts";
-import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "./fake_cli.ts";
+import { FakeIO, FakeNetwork, run, withStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
 
 const KEY = "hskey-auth-Zq8vXr2Lw9Tt4Yp1Aa0Bb3Cc";
 const RAW_KEY = "9f1c0e7d2b3a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d"; // not key-shaped
-
-async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempStateDir();
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
 
 Deno.test("init --authkey passes the key to connect and prints name and IP", async () => {
   await withStateDir(async (dir) => {
@@ -237,6 +228,35 @@ Deno.test("asking for another Nexus than the saved node's is refused", async () 
     assert.equal(code, ExitCode.USAGE);
     assert.match(io.err, /registered with https:\/\/nexus\.test, not https:\/\/other\.test/);
     assert.equal(network.connectCalls.length, 0);
+  });
+});
+
+Deno.test("a Nexus URL with a user name or password is refused: USAGE, a hint, the password never shown", async () => {
+  // The same rule as connect's (tests/unit/network/nexus_url_test.ts): the CLI names the source.
+  await withStateDir(async (dir) => {
+    const password = "pw-Zq8vXr2L";
+    const url = `https://alice:${password}@nexus.example`;
+    const viaFlag = await run(["init", "--authkey", KEY, "--state-dir", dir, "--nexus", url]);
+    const io = new FakeIO({ envVars: { CITADEL_NEXUS: url, CITADEL_STATE_DIR: dir } });
+    const viaEnv = await run(["init", "--authkey", KEY], io);
+    for (const [source, result] of [["--nexus", viaFlag], ["CITADEL_NEXUS", viaEnv]] as const) {
+      assert.equal(result.code, ExitCode.USAGE, source);
+      assert.equal(result.network.connectCalls.length, 0, source);
+      assert.equal(result.io.out, "", source);
+      const [message, hint, rest] = result.io.err.split("\n");
+      assert.equal(
+        message,
+        `citadel: ${source} must not contain a user name or password: 'https://***@nexus.example/'`,
+      );
+      assert.match(
+        hint,
+        new RegExp(`^Give ${source} as the server alone, https://host\\[:port\\]`),
+      );
+      assert.equal(rest, "");
+      assert.ok(!result.io.all.includes(password), `${source}: the password is not printed`);
+      assert.ok(!result.io.all.includes("alice"), `${source}: nor the user name`);
+    }
+    await assert.rejects(Deno.lstat(dir), Deno.errors.NotFound, "nothing written");
   });
 });
 

@@ -1,25 +1,21 @@
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
 import { InstanceLock, stateFilePath } from "../../../state/mod.ts";
-import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "./fake_cli.ts";
+import {
+  exists,
+  FakeIO,
+  FakeNetwork,
+  run,
+  tempStateDir,
+  withStateDir,
+  writeRegisteredState,
+} from "../cli/fake_cli.ts";
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function withState(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempStateDir();
-  try {
+function withState(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withStateDir(async (dir) => {
     await writeRegisteredState(dir, "https://nexus.test");
     await fn(dir);
-  } finally {
-    await cleanup();
-  }
+  });
 }
 
 Deno.test("logout without a terminal and without --force aborts, changing nothing", async () => {

@@ -4,15 +4,15 @@
  * exit codes for replies, no replies, an unknown peer and no worker.
  */
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
-import { startLocalApi } from "../../../commands/local_api_server.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
+import { startLocalApi } from "../../../localapi/mod.ts";
 import {
   PeerNotFoundError,
   type PingOptions,
   type PingResult,
   PingTimeoutError,
 } from "../../../network/mod.ts";
-import { run, tempStateDir } from "./fake_cli.ts";
+import { run, tempStateDir } from "../cli/fake_cli.ts";
 
 type Pinger = (target: string, options: PingOptions) => Promise<PingResult>;
 

@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
-import { startLocalApi } from "../../../commands/local_api_server.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
+import { startLocalApi } from "../../../localapi/mod.ts";
 import { type NodeStatus, NotImplementedError } from "../../../network/mod.ts";
-import { FakeIO, FakeNetwork, run, tempStateDir, writeRegisteredState } from "./fake_cli.ts";
-
-async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempStateDir();
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
+import { FakeIO, FakeNetwork, run, withStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
 
 const STATUS_KEYS = ["connected", "nodeName", "nodeIP", "nodeIPv6", "nexus", "keyExpiry", "peers"];
 const PEER_KEYS = ["hostname", "ip", "ipv6", "online", "os", "lastSeen"];

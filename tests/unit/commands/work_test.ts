@@ -1,34 +1,17 @@
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
-import { queryLocalStatus } from "../../../commands/local_api_client.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
+import { localApiSocketPath, queryLocalStatus } from "../../../localapi/mod.ts";
 import type { ConnectResult, NodeEvent } from "../../../network/mod.ts";
-import { inspectInstanceLock, InstanceLock, localApiSocketPath } from "../../../state/mod.ts";
+import { inspectInstanceLock, InstanceLock } from "../../../state/mod.ts";
 import {
+  exists,
   FakeIO,
   FakeNetwork,
   run,
-  tempStateDir,
   waitFor,
+  withStateDir,
   writeRegisteredState,
-} from "./fake_cli.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempStateDir();
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
+} from "../cli/fake_cli.ts";
 
 const ONLINE: ConnectResult = {
   nodeName: "box",

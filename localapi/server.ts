@@ -1,34 +1,27 @@
 /**
- * The local API that `citadel work` serves, so that other `citadel` commands
- * on the same machine ask the running node instead of starting a second
- * connection with the same identity (the Go original's quirk §8.2: every
- * command started its own mesh endpoint on the shared state).
+ * The local API server that `citadel work` runs (the protocol is in
+ * localapi/protocol.ts): it answers `GET /status` and `POST /ping` from the
+ * running node.
  *
- * Protocol: HTTP/1.1 with JSON bodies over a Unix-domain socket,
- * `<state dir>/citadel.sock`, mode 0600, in the 0700 state directory:
- *
- * | Request       | Response                                                   |
- * |---------------|------------------------------------------------------------|
- * | `GET /status` | 200, the node's `NodeStatus` (as `citadel status --json`)  |
- * | `POST /ping`  | body `{"target","timeoutMs"}`: 200, the `PingResult`; or an  |
- * |               | error `{"error":message,"name":ErrorName}`: 400 bad body,  |
- * |               | 404 `PeerNotFoundError`, 504 `PingTimeoutError`, 503       |
- * |               | `DataPlaneNotStartedError`, 500 anything else              |
- * | other path    | 404 `{"error":"not found"}`                                |
- * | other method  | 405 `{"error":"method not allowed"}`, `Allow: GET` or `POST` |
- *
- * Access control is the file system's: only the directory's owner can reach
- * the socket. The server refuses to start in a directory that is not owned by
- * this user or that others can write to (they could swap the socket).
- *
- * Windows builds without Unix sockets get no local API; `citadel status`
- * then connects by itself.
+ * The server refuses to start in a directory that is not owned by this user
+ * or that others can write to (they could swap the socket), and replaces a
+ * socket file only when nobody listens on it (left by a process that died).
  *
  * @module
  */
 import type { NodeStatus, PingOptions, PingResult } from "../network/mod.ts";
-import { localApiSocketPath, STATE_FILE_MODE } from "../state/mod.ts";
-import { LocalApiError, probeLocalApi } from "./local_api_client.ts";
+import { STATE_FILE_MODE } from "../state/mod.ts";
+import { probeLocalApi } from "./client.ts";
+import { LocalApiError } from "./errors.ts";
+import {
+  type ErrorBody,
+  LOCAL_API_MAX_PING_TIMEOUT_MS,
+  localApiSocketPath,
+  localApiSupported,
+  PING_ERROR_STATUS,
+  PING_PATH,
+  STATUS_PATH,
+} from "./protocol.ts";
 
 /** What the server reports and how. */
 export interface LocalApiServerOptions {
@@ -42,27 +35,12 @@ export interface LocalApiServerOptions {
   ping?: (target: string, options: PingOptions) => Promise<PingResult>;
 }
 
-/** Longest ping wait a client may ask for, so a request cannot hold the server for long. */
-export const LOCAL_API_MAX_PING_TIMEOUT_MS = 60_000;
-
-/** HTTP status of a failed `POST /ping`, by error name. */
-const PING_ERROR_STATUS: Record<string, number> = {
-  PeerNotFoundError: 404,
-  PingTimeoutError: 504,
-  DataPlaneNotStartedError: 503,
-};
-
 /** A running local API server. */
 export interface LocalApiServer {
   /** The socket's path. */
   readonly path: string;
   /** Stops serving and removes the socket file. */
   close(): Promise<void>;
-}
-
-/** Whether this runtime can serve and reach Unix-domain sockets. */
-export function localApiSupported(): boolean {
-  return Deno.build.os !== "windows";
 }
 
 function jsonResponse(status: number, body: unknown, headers: HeadersInit = {}): Response {
@@ -72,21 +50,25 @@ function jsonResponse(status: number, body: unknown, headers: HeadersInit = {}):
   });
 }
 
+function errorResponse(status: number, body: ErrorBody, headers: HeadersInit = {}): Response {
+  return jsonResponse(status, body, headers);
+}
+
 /** The request handler, exported for tests. */
 export function localApiHandler(
   options: Omit<LocalApiServerOptions, "stateDir">,
 ): (request: Request) => Promise<Response> {
   return async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
-    if (path === "/ping") {
+    if (path === PING_PATH) {
       if (request.method !== "POST") {
-        return jsonResponse(405, { error: "method not allowed" }, { allow: "POST" });
+        return errorResponse(405, { error: "method not allowed" }, { allow: "POST" });
       }
       return await handlePing(request, options.ping);
     }
-    if (path !== "/status") return jsonResponse(404, { error: "not found" });
+    if (path !== STATUS_PATH) return errorResponse(404, { error: "not found" });
     if (request.method !== "GET") {
-      return jsonResponse(405, { error: "method not allowed" }, { allow: "GET" });
+      return errorResponse(405, { error: "method not allowed" }, { allow: "GET" });
     }
     const status: NodeStatus = options.status() ?? {
       connected: false,
@@ -109,23 +91,23 @@ async function handlePing(
   try {
     body = await request.json();
   } catch {
-    return jsonResponse(400, { error: "the body is not JSON", name: "BadRequest" });
+    return errorResponse(400, { error: "the body is not JSON", name: "BadRequest" });
   }
   const { target, timeoutMs } = (body ?? {}) as Record<string, unknown>;
   if (typeof target !== "string" || target === "") {
-    return jsonResponse(400, { error: "target must be a non-empty string", name: "BadRequest" });
+    return errorResponse(400, { error: "target must be a non-empty string", name: "BadRequest" });
   }
   if (
     typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs <= 0 ||
     timeoutMs > LOCAL_API_MAX_PING_TIMEOUT_MS
   ) {
-    return jsonResponse(400, {
+    return errorResponse(400, {
       error: `timeoutMs must be a number in (0, ${LOCAL_API_MAX_PING_TIMEOUT_MS}]`,
       name: "BadRequest",
     });
   }
   if (!ping) {
-    return jsonResponse(503, {
+    return errorResponse(503, {
       error: "this node has no data plane",
       name: "DataPlaneNotStartedError",
     });
@@ -136,7 +118,7 @@ async function handlePing(
   } catch (e) {
     const name = e instanceof Error ? e.name : "Error";
     const message = e instanceof Error ? e.message : String(e);
-    return jsonResponse(PING_ERROR_STATUS[name] ?? 500, { error: message, name });
+    return errorResponse(PING_ERROR_STATUS[name] ?? 500, { error: message, name });
   }
 }
 

@@ -1,40 +1,10 @@
 import assert from "node:assert/strict";
-import {
-  LocalApiError,
-  probeLocalApi,
-  queryLocalPing,
-  queryLocalStatus,
-} from "../../../commands/local_api_client.ts";
-import { localApiHandler, startLocalApi } from "../../../commands/local_api_server.ts";
+import { LocalApiError } from "../../../localapi/errors.ts";
+import { queryLocalStatus } from "../../../localapi/client.ts";
+import { localApiSocketPath } from "../../../localapi/protocol.ts";
+import { localApiHandler, startLocalApi } from "../../../localapi/server.ts";
 import { type NodeStatus, PeerNotFoundError, PingTimeoutError } from "../../../network/mod.ts";
-import { localApiSocketPath } from "../../../state/mod.ts";
-
-const STATUS: NodeStatus = {
-  connected: true,
-  nodeName: "box",
-  nodeIP: "100.64.0.5",
-  nodeIPv6: "fd7a:115c:a1e0::5",
-  nexus: "https://nexus.test",
-  keyExpiry: null,
-  peers: [{
-    hostname: "peer",
-    ip: "100.64.0.6",
-    ipv6: null,
-    online: false,
-    os: "linux",
-    lastSeen: "2026-11-26T10:00:00.000Z",
-  }],
-};
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "citadel-api-test-" });
-  await Deno.chmod(dir, 0o700);
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { STATUS, withDir } from "./local_api_fixture.ts";
 
 Deno.test("local API round trip over a real Unix socket", async () => {
   await withDir(async (dir) => {
@@ -61,34 +31,6 @@ Deno.test("local API round trip over a real Unix socket", async () => {
     await assert.rejects(Deno.lstat(server.path), Deno.errors.NotFound, "socket removed");
     assert.equal(await queryLocalStatus(server.path), null, "not running after close");
     await server.close(); // idempotent
-  });
-});
-
-Deno.test("no socket, or a stale socket nobody listens on, means 'not running'", async () => {
-  await withDir(async (dir) => {
-    const path = localApiSocketPath(dir);
-    assert.equal(await queryLocalStatus(path), null);
-    const listener = Deno.listen({ transport: "unix", path });
-    listener.close();
-    // Make sure a socket file is left behind, as after a crash.
-    try {
-      await Deno.lstat(path);
-    } catch {
-      const stale = Deno.listen({ transport: "unix", path });
-      await Deno.rename(path, `${path}.keep`);
-      stale.close();
-      await Deno.rename(`${path}.keep`, path);
-    }
-    assert.ok((await Deno.lstat(path)).isSocket);
-    assert.equal(await probeLocalApi(path), false);
-    assert.equal(await queryLocalStatus(path), null);
-    // A new server replaces the stale socket.
-    const server = await startLocalApi({ stateDir: dir, nexus: "n", status: () => STATUS });
-    try {
-      assert.equal((await queryLocalStatus(path))?.nodeName, "box");
-    } finally {
-      await server!.close();
-    }
   });
 });
 
@@ -121,27 +63,6 @@ Deno.test("the server refuses a directory others can write to, and a non-socket 
       (e: Error) => e instanceof LocalApiError && /not a socket/.test(e.message),
     );
     assert.equal(await Deno.readTextFile(localApiSocketPath(dir)), "not a socket", "left alone");
-  });
-});
-
-Deno.test("a listener that does not answer in time is an error, not 'not running'", async () => {
-  await withDir(async (dir) => {
-    const path = localApiSocketPath(dir);
-    const listener = Deno.listen({ transport: "unix", path });
-    const held: Deno.Conn[] = [];
-    const accepting = (async () => {
-      for await (const conn of listener) held.push(conn);
-    })();
-    try {
-      await assert.rejects(
-        queryLocalStatus(path, 200),
-        (e: Error) => e instanceof LocalApiError && /did not answer within 200 ms/.test(e.message),
-      );
-    } finally {
-      listener.close();
-      await accepting.catch(() => {});
-      held.forEach((c) => c.close());
-    }
   });
 });
 
@@ -218,31 +139,4 @@ Deno.test("handler: POST /ping answers the result, or the error's name with its 
   );
   assert.equal(noDataPlane.status, 503);
   assert.equal((await noDataPlane.json()).name, "DataPlaneNotStartedError");
-});
-
-Deno.test("queryLocalPing: not running is null; a worker's answers come back by name", async () => {
-  await withDir(async (dir) => {
-    const path = localApiSocketPath(dir);
-    assert.equal(await queryLocalPing(path, "b", 100), null);
-    const server = await startLocalApi({
-      stateDir: dir,
-      nexus: "n",
-      status: () => STATUS,
-      ping: (target) =>
-        target === "b"
-          ? Promise.resolve({ ip: "100.64.0.6", nodeName: "b", latencyMs: 1.5, path: "relay" })
-          : Promise.reject(new PeerNotFoundError(target)),
-    });
-    try {
-      assert.deepEqual(await queryLocalPing(path, "b", 100), {
-        ok: true,
-        result: { ip: "100.64.0.6", nodeName: "b", latencyMs: 1.5, path: "relay" },
-      });
-      const missing = await queryLocalPing(path, "ghost", 100);
-      assert.equal(missing?.ok, false);
-      assert.equal(!missing?.ok && missing?.name, "PeerNotFoundError");
-    } finally {
-      await server?.close();
-    }
-  });
 });

@@ -3,9 +3,10 @@
  * stdin, signals the test raises, and a network whose behaviour each test
  * sets. Also a helper that writes a registered node state with state/.
  */
-import type { CliIO, CliSignal } from "../../../commands/cli_io.ts";
-import { runCli } from "../../../commands/cli.ts";
-import type { NetworkApi } from "../../../commands/dependencies.ts";
+import type { CliIO, CliSignal } from "../../../cli/cli_io.ts";
+import { runCli } from "../../../cli/dispatch.ts";
+import { COMMANDS } from "../../../commands/mod.ts";
+import type { NetworkApi } from "../../../cli/dependencies.ts";
 import { systemClock } from "../../../network/clock.ts";
 import type {
   ConnectOptions,
@@ -154,13 +155,13 @@ export class FakeNetwork implements NetworkApi {
   }
 }
 
-/** Runs the CLI against fakes; the state dir comes from `io.envVars` or the args. */
+/** Runs the CLI (every command) against fakes; the state dir comes from `io.envVars` or the args. */
 export async function run(
   args: string[],
   io = new FakeIO(),
   network = new FakeNetwork(),
 ): Promise<{ code: number; io: FakeIO; network: FakeNetwork }> {
-  const code = await runCli(args, io, { network });
+  const code = await runCli(args, COMMANDS, io, { network });
   return { code, io, network };
 }
 
@@ -171,6 +172,26 @@ export async function tempStateDir(): Promise<{ dir: string; cleanup: () => Prom
     dir: `${root}/network`,
     cleanup: () => Deno.remove(root, { recursive: true }),
   };
+}
+
+/** Runs `fn` with a fresh temporary state directory path (not created), removed afterwards. */
+export async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const { dir, cleanup } = await tempStateDir();
+  try {
+    await fn(dir);
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Whether anything (a file, directory or socket) is at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Writes a registered node state to `dir`, as a completed join would. */

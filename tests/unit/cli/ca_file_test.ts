@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ExitCode } from "../../../commands/exit_codes.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
 import { FakeIO, run, tempStateDir } from "./fake_cli.ts";
 
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n";

@@ -9,6 +9,7 @@
  * @module
  */
 import type { CliIO, TextWriter } from "./cli_io.ts";
+import { NO_COLOR_ENV } from "./env.ts";
 import { redactSecrets } from "./redact.ts";
 
 /** ANSI styles used by the CLI. */
@@ -53,7 +54,7 @@ export interface OutputSettings {
 
 /** Whether colour is allowed at all (flag and NO_COLOR), before the TTY check. */
 export function colorAllowed(io: CliIO, noColorFlag: boolean): boolean {
-  const env = io.env("NO_COLOR");
+  const env = io.env(NO_COLOR_ENV);
   return !noColorFlag && (env === undefined || env === "");
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { REDACTED, redactSecrets } from "../../../commands/redact.ts";
+import { REDACTED, redactSecrets } from "../../../cli/redact.ts";
 
 Deno.test("key-shaped tokens are removed whole", () => {
   assert.equal(

@@ -1,6 +1,6 @@
 /**
- * The client side of the local API (see local_api_server.ts for the
- * protocol): how `citadel status` asks a running `citadel work`.
+ * The client side of the local API (the protocol is in localapi/protocol.ts):
+ * how `citadel status` and `citadel ping` ask a running `citadel work`.
  *
  * "Not running" is: no socket file, or a socket file nobody listens on (left
  * by a process that died). A listener that accepts but does not answer within
@@ -10,22 +10,21 @@
  * @module
  */
 import type { NodeStatus, PingResult } from "../network/mod.ts";
-
-/** The local API cannot be served or reached safely, or its answer is unusable. */
-export class LocalApiError extends Error {
-  /** An error with `message`. */
-  constructor(message: string) {
-    super(message);
-    this.name = "LocalApiError";
-  }
-}
+import { LocalApiError } from "./errors.ts";
+import {
+  LOCAL_API_ORIGIN,
+  localApiSupported,
+  PING_PATH,
+  type PingRequest,
+  STATUS_PATH,
+} from "./protocol.ts";
 
 /** How long `status` waits for a running worker by default. */
 export const LOCAL_API_TIMEOUT_MS = 3_000;
 
 /** Whether something accepts connections on the socket at `path`. */
 export async function probeLocalApi(path: string): Promise<boolean> {
-  if (Deno.build.os === "windows") return false;
+  if (!localApiSupported()) return false;
   let conn: Deno.UnixConn;
   try {
     conn = await Deno.connect({ transport: "unix", path });
@@ -49,6 +48,48 @@ function isNodeStatus(value: unknown): value is NodeStatus {
     Array.isArray(v.peers);
 }
 
+/** Builds the error for a worker that is there but answered badly. */
+type Failure = (why: string) => LocalApiError;
+
+/**
+ * One request to the worker serving `socketPath`: null when no worker runs
+ * there, else what `read` makes of the answer (its status and body text).
+ *
+ * @throws {LocalApiError} when the request fails or takes longer than `waitMs`.
+ */
+async function exchange<T>(
+  socketPath: string,
+  route: string,
+  init: RequestInit,
+  waitMs: number,
+  read: (response: Response, text: string, failure: Failure) => T,
+): Promise<T | null> {
+  if (!await probeLocalApi(socketPath)) return null;
+  const client = Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } });
+  const failure: Failure = (why) =>
+    new LocalApiError(`citadel work is running (${socketPath}) but ${why}`);
+  try {
+    let response: Response;
+    try {
+      response = await fetch(`${LOCAL_API_ORIGIN}${route}`, {
+        ...init,
+        client,
+        signal: AbortSignal.timeout(waitMs),
+      });
+    } catch (e) {
+      const name = e instanceof Error ? e.name : "";
+      throw failure(
+        name === "TimeoutError"
+          ? `did not answer within ${waitMs} ms`
+          : `the request failed (${e instanceof Error ? e.message : String(e)})`,
+      );
+    }
+    return read(response, await response.text(), failure);
+  } finally {
+    client.close();
+  }
+}
+
 /**
  * Asks the worker serving `path` for its status. Resolves null when no
  * worker is running there.
@@ -56,30 +97,11 @@ function isNodeStatus(value: unknown): value is NodeStatus {
  * @throws {LocalApiError} when a worker is there but does
  *   not answer properly in time.
  */
-export async function queryLocalStatus(
+export function queryLocalStatus(
   path: string,
   timeoutMs = LOCAL_API_TIMEOUT_MS,
 ): Promise<NodeStatus | null> {
-  if (!await probeLocalApi(path)) return null;
-  const client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
-  const failure = (why: string) =>
-    new LocalApiError(`citadel work is running (${path}) but ${why}`);
-  try {
-    let response: Response;
-    try {
-      response = await fetch("http://citadel/status", {
-        client,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (e) {
-      const name = e instanceof Error ? e.name : "";
-      throw failure(
-        name === "TimeoutError"
-          ? `did not answer within ${timeoutMs} ms`
-          : `the request failed (${e instanceof Error ? e.message : String(e)})`,
-      );
-    }
-    const text = await response.text();
+  return exchange<NodeStatus>(path, STATUS_PATH, {}, timeoutMs, (response, text, failure) => {
     if (!response.ok) throw failure(`answered HTTP ${response.status}`);
     let body: unknown;
     try {
@@ -89,9 +111,7 @@ export async function queryLocalStatus(
     }
     if (!isNodeStatus(body)) throw failure("answered a status of the wrong shape");
     return body;
-  } finally {
-    client.close();
-  }
+  });
 }
 
 /** What a running worker said to `POST /ping`: the result, or the name and message of its error. */
@@ -114,35 +134,19 @@ function isPingResult(value: unknown): value is PingResult {
  *
  * @throws {LocalApiError} when a worker is there but does not answer properly.
  */
-export async function queryLocalPing(
+export function queryLocalPing(
   path: string,
   target: string,
   timeoutMs: number,
 ): Promise<LocalPingOutcome | null> {
-  if (!await probeLocalApi(path)) return null;
-  const client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
-  const failure = (why: string) =>
-    new LocalApiError(`citadel work is running (${path}) but ${why}`);
+  const request: PingRequest = { target, timeoutMs };
+  const init: RequestInit = {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(request),
+  };
   const waitMs = timeoutMs + LOCAL_API_TIMEOUT_MS;
-  try {
-    let response: Response;
-    try {
-      response = await fetch("http://citadel/ping", {
-        client,
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ target, timeoutMs }),
-        signal: AbortSignal.timeout(waitMs),
-      });
-    } catch (e) {
-      const name = e instanceof Error ? e.name : "";
-      throw failure(
-        name === "TimeoutError"
-          ? `did not answer within ${waitMs} ms`
-          : `the request failed (${e instanceof Error ? e.message : String(e)})`,
-      );
-    }
-    const text = await response.text();
+  return exchange<LocalPingOutcome>(path, PING_PATH, init, waitMs, (response, text, failure) => {
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -159,7 +163,5 @@ export async function queryLocalPing(
       throw failure(`answered HTTP ${response.status} (${String(error.error ?? "")})`);
     }
     return { ok: false, name: error.name, message: error.error };
-  } finally {
-    client.close();
-  }
+  });
 }

@@ -1,5 +1,6 @@
 /**
- * Joining the network, shared by `init` and `login`: connect with an auth key
+ * Joining the network, shared by `init` and `login` (commands/init.ts,
+ * commands/login.ts): connect with an auth key
  * or through the interactive login (AuthURL, QR code, a wait for approval),
  * report the node's name and addresses, and disconnect again: a joined node
  * keeps its state, and `citadel work` is what stays connected.
@@ -17,15 +18,26 @@
  * @module
  */
 import { renderUnicodeCompact } from "uqr";
-import { readExtraCaCerts } from "./ca_file.ts";
 import type { NodeEvent } from "../network/mod.ts";
-import type { CommandContext } from "./command.ts";
+import { readExtraCaCerts } from "./ca_file.ts";
+import type { CommandContext, OptionSpec } from "./command.ts";
+import { NODE_NAME_ENV } from "./env.ts";
 import { CommandError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { formatDuration } from "./duration.ts";
-import { runInterruptible } from "./interrupt.ts";
+import { runInterruptible, withDeadline } from "./interrupt.ts";
 import { nexusFor, readSavedNode, stateDirOf } from "./node_target.ts";
 import { Spinner } from "./spinner.ts";
+
+/** How long a join may take by default (an interactive login waits for a person). */
+export const DEFAULT_JOIN_TIMEOUT = "10m";
+
+/** `--node-name` of the joining commands (`init`, `login`); see {@link nodeNameOf}. */
+export const NODE_NAME_OPTION: OptionSpec = {
+  type: "string",
+  valueName: "NAME",
+  description: `Name to register under (env ${NODE_NAME_ENV}; default: the hostname)`,
+};
 
 /** How to join. */
 export interface JoinRequest {
@@ -96,50 +108,44 @@ export function joinNetwork(ctx: CommandContext, request: JoinRequest): Promise<
     const caCerts = await readExtraCaCerts(ctx);
     ctx.out.debug(`state directory ${stateDir}; nexus ${nexus}`);
 
-    const controller = new AbortController();
-    const timedOut = new CommandError(
-      `gave up after ${formatDuration(request.timeoutMs)}: ` +
-        (request.authKey ? "could not join in time" : "the login was not approved in time"),
-      ExitCode.FAILURE,
-      "Run the command again (the link is new each time), or give it longer with --timeout.",
-    );
-    const timer = ctx.io.clock.setTimeout(() => controller.abort(timedOut), request.timeoutMs);
-    const onInterrupt = () => controller.abort(interrupt.reason);
-    interrupt.addEventListener("abort", onInterrupt, { once: true });
-    if (interrupt.aborted) onInterrupt();
-
+    const timedOut = () =>
+      new CommandError(
+        `gave up after ${formatDuration(request.timeoutMs)}: ` +
+          (request.authKey ? "could not join in time" : "the login was not approved in time"),
+        ExitCode.FAILURE,
+        "Run the command again (the link is new each time), or give it longer with --timeout.",
+      );
     const spinner = new Spinner(ctx.out, ctx.io.clock, ctx.io.isTTY.stderr);
-    spinner.start(`Connecting to ${nexus}`);
     try {
-      const result = await ctx.deps.network.connect(nexus, request.authKey, stateDir, {
-        nodeName: request.nodeName,
-        caCerts,
-        signal: controller.signal,
-        onAuthURL: (url) => {
+      return await withDeadline(ctx, interrupt, request.timeoutMs, timedOut, async (controller) => {
+        spinner.start(`Connecting to ${nexus}`);
+        try {
+          const result = await ctx.deps.network.connect(nexus, request.authKey, stateDir, {
+            nodeName: request.nodeName,
+            caCerts,
+            signal: controller.signal,
+            onAuthURL: (url) => {
+              spinner.stop();
+              showAuthURL(ctx, url);
+              spinner.start("Waiting for the login to be approved");
+            },
+            onEvent: (event) => ctx.out.debug(describeEvent(event)),
+          });
           spinner.stop();
-          showAuthURL(ctx, url);
-          spinner.start("Waiting for the login to be approved");
-        },
-        onEvent: (event) => ctx.out.debug(describeEvent(event)),
+          printJoined(ctx, {
+            nodeName: result.nodeName,
+            nodeIP: result.nodeIP,
+            nodeIPv6: result.nodeIPv6,
+            nexus,
+            newlyRegistered: result.newlyRegistered,
+          });
+          return ExitCode.OK;
+        } catch (e) {
+          spinner.stop();
+          throw e;
+        }
       });
-      spinner.stop();
-      const joined: JoinResult = {
-        nodeName: result.nodeName,
-        nodeIP: result.nodeIP,
-        nodeIPv6: result.nodeIPv6,
-        nexus,
-        newlyRegistered: result.newlyRegistered,
-      };
-      printJoined(ctx, joined);
-      return ExitCode.OK;
-    } catch (e) {
-      spinner.stop();
-      // Whatever connect threw after an abort, the abort's reason is the story.
-      if (controller.signal.aborted) throw controller.signal.reason;
-      throw e;
     } finally {
-      ctx.io.clock.clearTimeout(timer);
-      interrupt.removeEventListener("abort", onInterrupt);
       await disconnectQuietly(ctx);
     }
   });

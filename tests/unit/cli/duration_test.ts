@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDuration, parseDuration } from "../../../commands/duration.ts";
-import { UsageError } from "../../../commands/errors.ts";
+import { formatDuration, parseDuration } from "../../../cli/duration.ts";
+import { UsageError } from "../../../cli/errors.ts";
 
 Deno.test("durations parse from number-and-unit parts", () => {
   assert.equal(parseDuration("500ms", "t"), 500);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { COMMANDS } from "../../../commands/cli.ts";
-import { ExitCode } from "../../../commands/exit_codes.ts";
+import { ExitCode } from "../../../cli/exit_codes.ts";
+import { COMMANDS } from "../../../commands/mod.ts";
 import { FakeIO, run, tempStateDir } from "./fake_cli.ts";
 
 const NAMES = ["init", "login", "logout", "status", "work", "version", "help"];

@@ -1,8 +1,9 @@
 /**
- * The shape every command file exports: its name, help text, options and
- * `run` function. `cli.ts` parses the command line against these specs with
- * `node:util` parseArgs and renders help from them, so a command's help text
- * lives in the command's own file.
+ * The shape every command file in commands/ exports: its name, help text,
+ * options and `run` function. cli/dispatch.ts parses the command line
+ * against these specs with `node:util` parseArgs, and cli/help_text.ts
+ * renders help from them, so a command's help text lives in the command's
+ * own file.
  *
  * @module
  */
@@ -60,6 +61,8 @@ export interface CommandContext {
   positionals: string[];
   /** Facts that make error hints specific; commands fill them in as they learn them. */
   errorContext: { nexus?: string };
+  /** The command table this run dispatched from (what `help` describes). */
+  commands: readonly CommandSpec[];
 }
 
 /** A `citadel` command. */
@@ -76,6 +79,6 @@ export interface CommandSpec {
   positionals?: PositionalSpec[];
   /** Whether `--json` applies (the output is data). */
   json: boolean;
-  /** Runs the command and returns its exit code; thrown errors go through errors.ts. */
+  /** Runs the command and returns its exit code; thrown errors go through cli/errors.ts. */
   run(ctx: CommandContext): Promise<number>;
 }

@@ -1,8 +1,11 @@
 /**
- * Which node and which Nexus a command acts on.
+ * Which node, under which name and with which Nexus, a command acts on.
  *
  * The state directory is `--state-dir`, else `CITADEL_STATE_DIR`, else
  * `~/.citadel-node/network` (resolved by state/).
+ *
+ * The node name (when joining) is `--node-name`, else `CITADEL_NODE_NAME`,
+ * else the OS hostname (chosen by the network layer).
  *
  * The Nexus URL is `--nexus`, else `CITADEL_NEXUS`, else the URL saved in the
  * node's state, else the default. Decision on the Go original's quirk §8.1
@@ -13,10 +16,11 @@
  *
  * @module
  */
-import { DEFAULT_NEXUS_URL } from "../network/mod.ts";
+import { DEFAULT_NEXUS_URL, InvalidNexusURLError, normalizeNexusURL } from "../network/mod.ts";
 import { FileStateStore, resolveStateDir, stateFilePath } from "../state/mod.ts";
 import type { CommandContext } from "./command.ts";
 import { CommandError, UsageError } from "./errors.ts";
+import { AUTHKEY_ENV, NEXUS_ENV, NODE_NAME_ENV } from "./env.ts";
 import { ExitCode } from "./exit_codes.ts";
 
 /** What the saved state says about the node, without any key material. */
@@ -41,6 +45,12 @@ export function stateDirOf(ctx: CommandContext): string {
     dir: ctx.global.stateDirFlag ?? undefined,
     env: (name) => ctx.io.env(name),
   });
+}
+
+/** The name to register under; undefined for the OS hostname. */
+export function nodeNameOf(ctx: CommandContext): string | undefined {
+  return (ctx.values["node-name"] as string | undefined) ??
+    (ctx.io.env(NODE_NAME_ENV) || undefined);
 }
 
 /**
@@ -71,24 +81,26 @@ export async function readSavedNode(stateDir: string): Promise<SavedNode | null>
 }
 
 /**
- * Checks and normalises a Nexus URL: http or https, no trailing slash.
+ * The Nexus URL given by `source` (`--nexus` or `CITADEL_NEXUS`), checked and
+ * normalised by the network layer's one rule (network/nexus_url.ts); this
+ * only names the source in the message and adds the hint. The message shows
+ * the URL without any user name or password.
  *
- * @throws {UsageError} when it is not such a URL.
+ * @throws {UsageError} when the URL breaks the rule.
  */
-export function normalizeNexusURL(text: string, source: string): string {
-  let url: URL;
+export function nexusURLOption(text: string, source: string): string {
   try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`${source} is not a URL: '${text}'`);
+    return normalizeNexusURL(text);
+  } catch (e) {
+    if (!(e instanceof InvalidNexusURLError)) throw e;
+    throw new UsageError(
+      `${source} ${e.reason}: '${e.url}'`,
+      e.problem === "credentials"
+        ? `Give ${source} as the server alone, https://host[:port]: the node signs in with ` +
+          `an auth key (${AUTHKEY_ENV}) or the browser login, never a password in the URL.`
+        : undefined,
+    );
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new UsageError(`${source} must be an http:// or https:// URL, not '${text}'`);
-  }
-  if (url.username || url.password || url.search || url.hash) {
-    throw new UsageError(`${source} must be a plain server URL without credentials or query`);
-  }
-  return url.href.replace(/\/+$/, "");
 }
 
 /** The Nexus URL to use, given the saved state (if any). */
@@ -107,7 +119,7 @@ function chooseNexus(override: string | null, saved: SavedNode | null): string {
     throw new CommandError(
       `this node is registered with ${savedURL}, not ${override}`,
       ExitCode.USAGE,
-      "Run `citadel logout` first to join a different Nexus, or drop --nexus/CITADEL_NEXUS.",
+      `Run \`citadel logout\` first to join a different Nexus, or drop --nexus/${NEXUS_ENV}.`,
     );
   }
   return savedURL;

@@ -1,5 +1,7 @@
 /**
- * The `citadel` command line: finds the command, parses its options with
+ * The `citadel` command line: finds the command in the table it is given
+ * (main.ts passes commands/mod.ts's `COMMANDS`; cli/ never imports
+ * commands/), parses its options with
  * `node:util` parseArgs (strict: an unknown option or a missing value is an
  * error), runs it, and turns whatever it throws into one line, a hint and an
  * exit code (errors.ts). Nothing here prints a stack trace unless
@@ -27,43 +29,14 @@
  */
 import { parseArgs } from "node:util";
 import { type CliIO, denoCliIO } from "./cli_io.ts";
-import type { CommandContext, CommandSpec, GlobalOptions, OptionSpec } from "./command.ts";
+import type { CommandSpec, GlobalOptions, OptionSpec } from "./command.ts";
 import { type CliDependencies, defaultDependencies } from "./dependencies.ts";
+import { AUTHKEY_ENV, NEXUS_ENV } from "./env.ts";
 import { describeError, UsageError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
-import {
-  GLOBAL_OPTIONS,
-  JSON_OPTION,
-  makeHelpCommand,
-  renderCommandHelp,
-  renderMainHelp,
-} from "./help.ts";
-import { initCommand } from "./init.ts";
-import { loginCommand } from "./login.ts";
-import { logoutCommand } from "./logout.ts";
-import { normalizeNexusURL } from "./node_target.ts";
+import { GLOBAL_OPTIONS, JSON_OPTION, renderCommandHelp, renderMainHelp } from "./help_text.ts";
+import { nexusURLOption } from "./node_target.ts";
 import { Output } from "./output.ts";
-import { pingCommand } from "./ping.ts";
-import { statusCommand } from "./status.ts";
-import { versionCommand } from "./version.ts";
-import { workCommand } from "./work.ts";
-
-/** Environment variable for the Nexus URL. */
-export const NEXUS_ENV = "CITADEL_NEXUS";
-/** Environment variable for a pre-auth key (never printed). */
-const AUTHKEY_ENV = "CITADEL_AUTHKEY";
-
-/** Every command, in the order help lists them. */
-export const COMMANDS: readonly CommandSpec[] = [
-  initCommand,
-  loginCommand,
-  logoutCommand,
-  statusCommand,
-  pingCommand,
-  workCommand,
-  versionCommand,
-  makeHelpCommand(() => COMMANDS),
-];
 
 type ParseOptions = Record<string, { type: "string" | "boolean"; short?: string }>;
 
@@ -76,9 +49,9 @@ function parseConfig(options: Record<string, OptionSpec>): ParseOptions {
 }
 
 /** Options of all commands at once, to find the command word in a lenient first pass. */
-function allOptions(): ParseOptions {
+function allOptions(commands: readonly CommandSpec[]): ParseOptions {
   const merged: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, json: JSON_OPTION };
-  for (const command of COMMANDS) Object.assign(merged, command.options);
+  for (const command of commands) Object.assign(merged, command.options);
   return { ...parseConfig(merged), version: { type: "boolean" } };
 }
 
@@ -92,11 +65,11 @@ interface Located {
   verbose: boolean;
 }
 
-function locateCommand(args: string[]): Located {
+function locateCommand(args: string[], commands: readonly CommandSpec[]): Located {
   const located: Located = { index: -1, strings: [], noColor: false, verbose: false };
   const { tokens } = parseArgs({
     args,
-    options: allOptions(),
+    options: allOptions(commands),
     strict: false,
     allowPositionals: true,
     tokens: true,
@@ -130,9 +103,9 @@ function globalsFrom(
   const nexusFlag = values.nexus as string | undefined;
   const nexusEnv = io.env(NEXUS_ENV) || undefined;
   const nexusOverride = nexusFlag !== undefined
-    ? normalizeNexusURL(nexusFlag, "--nexus")
+    ? nexusURLOption(nexusFlag, "--nexus")
     : nexusEnv !== undefined
-    ? normalizeNexusURL(nexusEnv, NEXUS_ENV)
+    ? nexusURLOption(nexusEnv, NEXUS_ENV)
     : null;
   return {
     nexusOverride,
@@ -163,17 +136,22 @@ function printError(
  * Runs `citadel` with `args` (without the program name) and returns the exit
  * code. Never throws and never exits the process.
  *
+ * `commands` is every command, in the order help lists them; `--version`
+ * runs the one named `version` (without one, it prints the help).
+ *
  * @example
  * ```ts
- * Deno.exit(await runCli(Deno.args));
+ * import { COMMANDS } from "../commands/mod.ts";
+ * Deno.exit(await runCli(Deno.args, COMMANDS));
  * ```
  */
 export async function runCli(
   args: string[],
+  commands: readonly CommandSpec[],
   io: CliIO = denoCliIO(),
   deps: CliDependencies = defaultDependencies,
 ): Promise<number> {
-  const located = locateCommand(args);
+  const located = locateCommand(args, commands);
   // Settings good enough to report errors until the strict parse has run.
   let out = new Output(io, { noColor: located.noColor, verbose: located.verbose });
   let globals: Partial<GlobalOptions> = { verbose: located.verbose };
@@ -214,17 +192,19 @@ export async function runCli(
         verbose: globals.verbose ?? false,
       });
       addSecrets(out);
-      if (values.version === true && values.help !== true) {
-        return await versionCommand.run(
-          contextFor(io, out, deps, globals as GlobalOptions, {}, [], errorContext),
+      const version = commands.find((c) => c.name === "version");
+      if (values.version === true && values.help !== true && version) {
+        const global = globals as GlobalOptions;
+        return await version.run(
+          { io, out, deps, global, values: {}, positionals: [], errorContext, commands },
         );
       }
-      out.writeStdout(renderMainHelp(COMMANDS, out.stdoutPaint));
+      out.writeStdout(renderMainHelp(commands, out.stdoutPaint));
       return ExitCode.OK;
     }
 
     const name = args[located.index];
-    const spec = COMMANDS.find((c) => c.name === name);
+    const spec = commands.find((c) => c.name === name);
     if (!spec) throw new UsageError(`unknown command '${name}'`);
     const rest = [...args.slice(0, located.index), ...args.slice(located.index + 1)];
     const options: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, ...spec.options };
@@ -252,29 +232,17 @@ export async function runCli(
       out.writeStdout(renderCommandHelp(spec, out.stdoutPaint));
       return ExitCode.OK;
     }
-    const ctx = contextFor(
+    return await spec.run({
       io,
       out,
       deps,
-      globals as GlobalOptions,
-      parsed.values,
-      parsed.positionals,
+      global: globals as GlobalOptions,
+      values: parsed.values,
+      positionals: parsed.positionals,
       errorContext,
-    );
-    return await spec.run(ctx);
+      commands,
+    });
   } catch (error) {
     return printError(out, error, globals, errorContext);
   }
-}
-
-function contextFor(
-  io: CliIO,
-  out: Output,
-  deps: CliDependencies,
-  global: GlobalOptions,
-  values: Record<string, string | boolean | undefined>,
-  positionals: string[],
-  errorContext: { nexus?: string },
-): CommandContext {
-  return { io, out, deps, global, values, positionals, errorContext };
 }

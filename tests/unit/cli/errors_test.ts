@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { CommandError, describeError, KNOWN_ERRORS, UsageError } from "../../../commands/errors.ts";
-import { ExitCode, exitCodeName } from "../../../commands/exit_codes.ts";
+import { CommandError, describeError, KNOWN_ERRORS, UsageError } from "../../../cli/errors.ts";
+import { ExitCode, exitCodeName } from "../../../cli/exit_codes.ts";
 import { NotImplementedError, NotLoggedInError } from "../../../network/mod.ts";
 import { InstanceLockedError, StateCorruptError, StateVersionError } from "../../../state/mod.ts";
 

@@ -11,10 +11,8 @@
  */
 import type { CommandContext } from "./command.ts";
 import { CommandError } from "./errors.ts";
+import { CA_FILE_ENV } from "./env.ts";
 import { ExitCode } from "./exit_codes.ts";
-
-/** Environment variable naming a PEM file of extra trusted CA certificates. */
-export const CA_FILE_ENV = "CITADEL_CA_FILE";
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 
-const LAUNCHER = fileURLToPath(new URL("../../../bin/citadel", import.meta.url));
+const LAUNCHER = fileURLToPath(new URL("../../bin/citadel", import.meta.url));
 
 async function citadel(...args: string[]) {
   const output = await new Deno.Command(LAUNCHER, {

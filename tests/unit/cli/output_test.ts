@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Output } from "../../../commands/output.ts";
-import { Spinner } from "../../../commands/spinner.ts";
+import { Output } from "../../../cli/output.ts";
+import { Spinner } from "../../../cli/spinner.ts";
 import { FakeIO } from "./fake_cli.ts";
 
 const TTY = { stdin: true, stdout: true, stderr: true };

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { NEXUS_ENV } from "./env.ts";
 import { ExitCode } from "./exit_codes.ts";
 
 /** What the CLI prints for an error, and how it exits. */
@@ -75,9 +76,7 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
   ControlUnreachableError: {
     exitCode: ExitCode.NEXUS_UNREACHABLE,
     hint: (ctx) =>
-      `Check the network connection and that ${
-        nexusName(ctx)
-      } is right (--nexus or CITADEL_NEXUS).`,
+      `Check the network connection and that ${nexusName(ctx)} is right (--nexus or ${NEXUS_ENV}).`,
   },
   ControlTLSError: {
     exitCode: ExitCode.TLS,
@@ -121,11 +120,11 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
   NexusMismatchError: {
     exitCode: ExitCode.USAGE,
     hint: () =>
-      "Run `citadel logout` first to join a different Nexus, or drop --nexus/CITADEL_NEXUS.",
+      `Run \`citadel logout\` first to join a different Nexus, or drop --nexus/${NEXUS_ENV}.`,
   },
   InvalidNexusURLError: {
     exitCode: ExitCode.USAGE,
-    hint: () => "Give --nexus (or CITADEL_NEXUS) as https://host[:port].",
+    hint: () => `Give --nexus (or ${NEXUS_ENV}) as https://host[:port].`,
   },
   NotLoggedInError: {
     exitCode: ExitCode.NOT_LOGGED_IN,

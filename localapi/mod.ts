@@ -1,0 +1,23 @@
+/**
+ * The local API: a running `citadel work` answers the other commands on the
+ * same machine over a Unix socket in its state directory. The protocol
+ * (paths, bodies, limits) is protocol.ts, the server server.ts, the client
+ * client.ts, the one error errors.ts. Commands import this module.
+ *
+ * @module
+ */
+export * from "./protocol.ts";
+export * from "./errors.ts";
+export {
+  localApiHandler,
+  type LocalApiServer,
+  type LocalApiServerOptions,
+  startLocalApi,
+} from "./server.ts";
+export {
+  LOCAL_API_TIMEOUT_MS,
+  type LocalPingOutcome,
+  probeLocalApi,
+  queryLocalPing,
+  queryLocalStatus,
+} from "./client.ts";

@@ -1,0 +1,75 @@
+/**
+ * The local API's protocol: how other `citadel` commands on the same machine
+ * ask the running `citadel work` instead of starting a second connection with
+ * the same identity (the Go original's quirk §8.2: every command started its
+ * own mesh endpoint on the shared state). The server is localapi/server.ts,
+ * the client localapi/client.ts.
+ *
+ * HTTP/1.1 with JSON bodies over a Unix-domain socket,
+ * `<state dir>/citadel.sock` ({@link localApiSocketPath}), mode 0600, in the
+ * 0700 state directory:
+ *
+ * | Request       | Response                                                   |
+ * |---------------|------------------------------------------------------------|
+ * | `GET /status` | 200, the node's `NodeStatus` (as `citadel status --json`)  |
+ * | `POST /ping`  | body {@link PingRequest}: 200, the `PingResult`; or an     |
+ * |               | {@link ErrorBody}: 400 bad body, 404 `PeerNotFoundError`,  |
+ * |               | 504 `PingTimeoutError`, 503 `DataPlaneNotStartedError`,    |
+ * |               | 500 anything else                                          |
+ * | other path    | 404 `{"error":"not found"}`                                |
+ * | other method  | 405 `{"error":"method not allowed"}`, `Allow: GET` or `POST` |
+ *
+ * Access control is the file system's: only the directory's owner can reach
+ * the socket. docs/cli.md documents the same table for users.
+ *
+ * @module
+ */
+
+/**
+ * The socket's path in a state directory. The file name is state/'s
+ * (`LOCAL_API_SOCKET_NAME`), because the state store removes the socket
+ * with the rest of the node's files when it clears them.
+ */
+export { localApiSocketPath } from "../state/mod.ts";
+
+/** `GET`: the node's status. */
+export const STATUS_PATH = "/status";
+/** `POST` with a {@link PingRequest}: ping a peer through the node's data plane. */
+export const PING_PATH = "/ping";
+/** The origin clients put in request URLs; the socket, not the host name, picks the server. */
+export const LOCAL_API_ORIGIN = "http://citadel";
+
+/** Longest ping wait a client may ask for, so a request cannot hold the server for long. */
+export const LOCAL_API_MAX_PING_TIMEOUT_MS = 60_000;
+
+/** The body of `POST /ping`. */
+export interface PingRequest {
+  /** The peer: mesh IP, name or hostname. */
+  target: string;
+  /** How long to wait for the reply, in (0, {@link LOCAL_API_MAX_PING_TIMEOUT_MS}]. */
+  timeoutMs: number;
+}
+
+/** The body of every error answer. */
+export interface ErrorBody {
+  /** What went wrong, one line. */
+  error: string;
+  /** The error's name (`PeerNotFoundError`, `BadRequest`, …); absent on 404/405 for a route. */
+  name?: string;
+}
+
+/** HTTP status of a failed `POST /ping`, by error name; any other name is 500. */
+export const PING_ERROR_STATUS: Readonly<Record<string, number>> = {
+  PeerNotFoundError: 404,
+  PingTimeoutError: 504,
+  DataPlaneNotStartedError: 503,
+};
+
+/**
+ * Whether this runtime can serve and reach Unix-domain sockets. Windows
+ * builds have none: there is no local API, and `citadel status` connects by
+ * itself.
+ */
+export function localApiSupported(): boolean {
+  return Deno.build.os !== "windows";
+}
