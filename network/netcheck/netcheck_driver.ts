@@ -197,6 +197,7 @@ export class NetcheckDriver {
       const { probeId, family } = action;
       let sending: Promise<void>;
       try {
+        run.noteSending(probeId, this.#clock.monotonic());
         sending = Promise.resolve(this.#transport.send(action.datagram, action.to));
       } catch (error) {
         sending = Promise.reject(error);

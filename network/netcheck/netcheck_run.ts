@@ -108,7 +108,7 @@ interface InFlight {
   readonly set: SetState;
   readonly node: DERPNode;
   readonly to: AddrPort;
-  readonly sentAt: number;
+  sentAt: number;
 }
 
 interface Waiting {
@@ -158,6 +158,7 @@ export class NetcheckRun {
   readonly #stunDeadline: number;
   readonly #report: NetcheckReport = emptyReport();
   readonly #inFlight = new Map<string, InFlight>();
+  readonly #keyOfProbe = new Map<number, string>();
   readonly #dns = new Map<string, Resolution>();
   #waiting: Waiting[] = [];
   #firstV4: AddrPort | undefined;
@@ -237,7 +238,7 @@ export class NetcheckRun {
       }
     }
     if (this.#sets.every((state) => state.done)) this.#finish("all-sets-done");
-    return actions;
+    return this.#shuffleSends(actions);
   }
 
   /** When {@link poll} must run next (monotonic ms), or undefined once finished. */
@@ -289,6 +290,18 @@ export class NetcheckRun {
     return "accepted";
   }
 
+  /**
+   * Moves the send time of `probeId` to `at` (monotonic ms), the moment the
+   * I/O side actually hands it to the socket: requests returned by one
+   * {@link poll} go out one after the other, and each latency should count
+   * from its own send, as tailscaled stamps each probe just before sending.
+   */
+  noteSending(probeId: number, at: number): void {
+    const key = this.#keyOfProbe.get(probeId);
+    const flight = key === undefined ? undefined : this.#inFlight.get(key);
+    if (flight && at >= flight.sentAt) flight.sentAt = at;
+  }
+
   /** Records whether the request of `probeId` could be sent (`IPv4CanSend`/`IPv6CanSend`). */
   noteSent(probeId: number, family: ProbeFamily, ok: boolean): void {
     if (!ok || probeId <= 0 || probeId >= this.#nextProbeId) return;
@@ -314,6 +327,25 @@ export class NetcheckRun {
   /** Ends the STUN phase now (the report is cut short: a timeout or an abort). */
   abort(): void {
     this.#finish("aborted");
+  }
+
+  /**
+   * Requests due together go out in random order: they leave and their
+   * answers are read one after the other, so a fixed order would make the
+   * same regions look a little faster every time (tailscaled's goroutines
+   * race instead). Look-ups stay first.
+   */
+  #shuffleSends(actions: NetcheckAction[]): NetcheckAction[] {
+    const sends = actions.filter((action) => action.kind === "send");
+    if (sends.length < 2) return actions;
+    const noise = this.#random(4 * sends.length);
+    for (let i = sends.length - 1; i > 0; i--) {
+      const word = (noise[4 * i] << 24 | noise[4 * i + 1] << 16 | noise[4 * i + 2] << 8 |
+        noise[4 * i + 3]) >>> 0;
+      const j = word % (i + 1);
+      [sends[i], sends[j]] = [sends[j], sends[i]];
+    }
+    return [...actions.filter((action) => action.kind !== "send"), ...sends];
   }
 
   #startProbe(state: SetState, probe: Probe, now: number, actions: NetcheckAction[]): void {
@@ -357,7 +389,9 @@ export class NetcheckRun {
   ): void {
     const transactionId = newTransactionId(this.#random);
     const probeId = this.#nextProbeId++;
-    this.#inFlight.set(hexOf(transactionId), { probeId, set: state, node, to, sentAt: now });
+    const key = hexOf(transactionId);
+    this.#inFlight.set(key, { probeId, set: state, node, to, sentAt: now });
+    this.#keyOfProbe.set(probeId, key);
     this.#probesSent++;
     actions.push({
       kind: "send",
@@ -419,6 +453,7 @@ export class NetcheckRun {
   #finish(end: NetcheckRunEnd): [] {
     this.#end ??= end;
     this.#inFlight.clear();
+    this.#keyOfProbe.clear();
     this.#waiting = [];
     return [];
   }

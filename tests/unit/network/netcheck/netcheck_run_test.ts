@@ -356,3 +356,25 @@ Deno.test("run: 20,000 random and mutated datagrams never throw; only a valid an
   }
   assert.ok(accepted <= 1, `seed ${rng.seed}: one request, at most one answer`);
 });
+
+Deno.test("run: requests due together go out in a random order (no region always first)", () => {
+  const firsts = new Set<string>();
+  for (let seed = 1; seed <= 40; seed++) {
+    const run = fullRun(v4Map(1, 2, 3, 4, 5), V4, { seed });
+    const sends = run.poll(START).filter((a) => a.kind === "send");
+    assert.equal(sends.length, 5);
+    if (sends[0].kind === "send") firsts.add(sends[0].to.key);
+  }
+  assert.ok(firsts.size >= 4, `first destinations: ${[...firsts]}`);
+});
+
+Deno.test("run: latency counts from the moment the I/O side really sent the request", () => {
+  const run = fullRun(v4Map(1, 2));
+  const send = run.poll(START).find((a) => a.kind === "send" && a.to.key === "192.0.2.1:3478");
+  if (send?.kind !== "send") throw new Error("no send to region 1");
+  run.noteSending(send.probeId, START + 2);
+  run.noteSending(send.probeId, START + 1); // never backwards
+  const reply = bindingResponse(send.datagram.slice(8, 20), { ip: "198.51.100.7", port: 1 });
+  assert.equal(run.receive(reply, send.to, START + 5), "accepted");
+  assert.equal(run.report.regionLatency.get(1), 3);
+});
