@@ -282,7 +282,7 @@ export class NetcheckRun {
     this.#addLatency(
       flight.set.set.regionId,
       new AddrPort(mappedIp, response.address.port),
-      now - flight.sentAt,
+      Math.max(0, now - flight.sentAt), // a caller's receive stamp may predate our send stamp
       now,
     );
     flight.set.done = true;
