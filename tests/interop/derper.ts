@@ -2,7 +2,7 @@
  * A real `derper` (Tailscale's DERP server) for interop tests: its key written by the test (so
  * the expected server key is known), DERP on a free 127.0.0.1 TCP port over plain HTTP or over
  * HTTPS with a certificate from a generated test CA, STUN on a free 127.0.0.1 UDP port, and an
- * optional mesh key.
+ * optional mesh key. With `hostname: "::1"` both listen on the IPv6 loopback instead.
  *
  * Flags (data-plane reference §3.11): derper serves HTTPS iff the `-a` port is 443 or
  * `-certmode manual`; in manual mode it loads `<hostname>.crt` and `<hostname>.key` from
@@ -25,6 +25,8 @@ import { createTestCa } from "./test_ca.ts";
 
 /** Options for {@link startDerper}. */
 export interface StartDerperOptions {
+  /** Loopback address to listen on (DERP and STUN); `127.0.0.1` by default. */
+  readonly hostname?: "127.0.0.1" | "::1";
   /** Serve HTTPS with a certificate for 127.0.0.1 signed by a fresh test CA. */
   readonly tls?: boolean;
   /** Mesh pre-shared key (32 bytes) to configure (`-mesh-psk-file`). */
@@ -39,8 +41,12 @@ export interface DerperServer {
   readonly url: string;
   /** The server's public key (derper's `-c` file was written by the test). */
   readonly serverKey: NodePublicKey;
-  /** UDP STUN port on 127.0.0.1. */
+  /** UDP STUN port on {@link hostname}. */
   readonly stunPort: number;
+  /** TCP port of DERP (HTTP or HTTPS). */
+  readonly port: number;
+  /** The loopback address it listens on. */
+  readonly hostname: "127.0.0.1" | "::1";
   /** PEM of the CA that signed the HTTPS certificate (TLS mode only). */
   readonly caCertPem: string | undefined;
   /** Log file of derper. */
@@ -71,6 +77,11 @@ export async function startDerper(options: StartDerperOptions = {}): Promise<Der
   let proc: ManagedProcess | undefined;
   let httpClient: Deno.HttpClient | undefined;
   try {
+    const hostname = options.hostname ?? "127.0.0.1";
+    if (options.tls && hostname !== "127.0.0.1") {
+      throw new Error("derper harness: TLS certificates are made for 127.0.0.1 only");
+    }
+    const host = hostname === "::1" ? "[::1]" : hostname;
     const port = freeTcpPort();
     const stunPort = freeUdpPort();
     const key = NodePrivateKey.generate();
@@ -80,7 +91,7 @@ export async function startDerper(options: StartDerperOptions = {}): Promise<Der
     });
     const args = [
       "-a",
-      `127.0.0.1:${port}`,
+      `${host}:${port}`,
       "-c",
       configPath,
       "-stun-port",
@@ -122,7 +133,7 @@ export async function startDerper(options: StartDerperOptions = {}): Promise<Der
       cwd: dir,
       env: { HTTP_PROXY: "http://127.0.0.1:9", HTTPS_PROXY: "http://127.0.0.1:9" },
     });
-    const origin = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
+    const origin = `${options.tls ? "https" : "http"}://${host}:${port}`;
     await waitFor("derper /derp/probe", async () => {
       const response = await fetch(`${origin}/derp/probe`, { client: httpClient } as RequestInit);
       await response.body?.cancel();
@@ -145,6 +156,8 @@ export async function startDerper(options: StartDerperOptions = {}): Promise<Der
       url: `${origin}/derp`,
       serverKey: key.publicKey(),
       stunPort,
+      port,
+      hostname,
       caCertPem,
       logPath,
       stop,
