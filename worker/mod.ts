@@ -79,3 +79,5 @@ export {
 export type { WorkerEvent } from "./worker_events.ts";
 export type { WorkerState, WorkerStatus } from "./worker_status.ts";
 export * from "./redis/mod.ts";
+// Types of the network layer that the worker's options use.
+export type { Clock, PingOptions, PingResult, RandomSource, TimerHandle } from "../network/mod.ts";

@@ -28,7 +28,11 @@ export type RedisDial = (host: string, port: number, signal?: AbortSignal) => Pr
  * const stream = await dialTcp("127.0.0.1", 6379);
  * ```
  */
-export const dialTcp: RedisDial = async (host, port, signal) => {
+export async function dialTcp(
+  host: string,
+  port: number,
+  signal?: AbortSignal,
+): Promise<RedisDuplex> {
   signal?.throwIfAborted();
   const conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
   if (signal?.aborted) {
@@ -50,4 +54,4 @@ export const dialTcp: RedisDial = async (host, port, signal) => {
       }
     },
   };
-};
+}
