@@ -1,0 +1,410 @@
+/**
+ * What happens to one delivered stream entry, in order:
+ *
+ * 1. an entry deleted while pending is acked and dropped;
+ * 2. past `maxRetries` deliveries it goes to the dead-letter stream
+ *    (`deadLetterStreamOf`) with the Go original's fields and is acked;
+ * 3. an entry that is not a valid job fails terminally (recorded, acked);
+ * 4. a job addressed to another node is acked and skipped (nothing recorded:
+ *    it is that node's job; only our group's pending entry is cleared);
+ * 5. an unknown type, or a payload its handler refuses, fails terminally;
+ * 6. otherwise `claimed` and `start` are recorded, the handler runs, and the
+ *    outcome is recorded: success or terminal failure → acked; retryable
+ *    failure → left pending for a later delivery; abandoned (drain deadline
+ *    or watchdog) → left pending, nothing recorded.
+ *
+ * Delivery semantics are at least once: a worker that dies between running a
+ * job and acking it runs it again on the next delivery. The final record and
+ * the ack, when Redis is unreachable, are kept and retried after the loop
+ * reconnects ({@link JobProcessor.flushRetries}), so a Redis restart does not
+ * cause a second run of a finished job.
+ *
+ * Decision (the Go original's quirk): it compared the delivery count with
+ * `>=` before running, so a job ran at most `MaxAttempts - 1` times, and as it
+ * never reclaimed pending entries a failed job was never delivered again.
+ * Here a job runs at most `maxRetries` times and is dead-lettered on the next
+ * delivery; retries do happen (reclaim after the idle time).
+ *
+ * @module
+ */
+import type { Clock } from "../network/mod.ts";
+import { type Job, parseJobEntry } from "./job.ts";
+import {
+  type JobHandler,
+  type JobOutcome,
+  JobPayloadError,
+  type PreparedJob,
+} from "./job_handler.ts";
+import { deadLetterStreamOf, type JobQueue } from "./job_queue.ts";
+import { type JobRecord, JobRecorder } from "./job_recorder.ts";
+import { RedisCommandError } from "./redis/redis_errors.ts";
+import { RespOversized } from "./redis/resp.ts";
+import type { StreamEntry } from "./redis/stream_replies.ts";
+import type { WorkerEvent } from "./worker_events.ts";
+
+/** Counters the processor keeps (the status snapshot reads them). */
+export interface JobCounters {
+  /** Jobs running. */
+  running: number;
+  /** Succeeded. */
+  succeeded: number;
+  /** Failed (terminal or retryable). */
+  failed: number;
+  /** Dead-lettered. */
+  deadLettered: number;
+  /** Skipped (another node's). */
+  skipped: number;
+}
+
+/** One entry being handled. */
+export interface ActiveEntry {
+  /** `queue entryId`. */
+  readonly key: string;
+  /** Its queue. */
+  readonly queue: string;
+  /** Its entry id. */
+  readonly entryId: string;
+  /** Its job id, once known. */
+  jobId: string | null;
+  /** Monotonic start of the handler run, or null before it. */
+  startedMs: number | null;
+  /** The handler's limit, once known. */
+  limitMs: number;
+  /** Aborted to abandon the job. */
+  readonly abort: AbortController;
+}
+
+/** Options of {@link JobProcessor}. */
+export interface JobProcessorOptions {
+  /** Time. */
+  clock: Clock;
+  /** This worker's consumer name (the `worker_id` of records). */
+  consumer: string;
+  /** Citadel's version (the `agent_version` of `claimed`). */
+  version: string;
+  /** This node's Nexus id, or null when unknown (then every addressed job is skipped). */
+  nodeId: string | null;
+  /** Deliveries a job may have; the next one dead-letters it. */
+  maxRetries: number;
+  /** Largest payload accepted. */
+  maxPayloadBytes: number;
+  /** Handlers by type. */
+  handlers: ReadonlyMap<string, JobHandler>;
+  /** The current queue, or null while disconnected from Redis. */
+  queue: () => JobQueue | null;
+  /** Reports an event. */
+  onEvent: (event: WorkerEvent) => void;
+  /** Records the last error. */
+  onError: (message: string) => void;
+}
+
+/** Writes that must happen, kept while Redis is unreachable. */
+type Write = (queue: JobQueue) => Promise<void>;
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Handles delivered entries; see the module documentation. */
+export class JobProcessor {
+  readonly #o: JobProcessorOptions;
+  readonly #recorder: JobRecorder;
+  readonly #pendingWrites: Write[] = [];
+
+  /** The counters. */
+  readonly counters: JobCounters = {
+    running: 0,
+    succeeded: 0,
+    failed: 0,
+    deadLettered: 0,
+    skipped: 0,
+  };
+
+  /** A processor with the given options. */
+  constructor(options: JobProcessorOptions) {
+    this.#o = options;
+    this.#recorder = new JobRecorder(options.consumer, options.clock);
+  }
+
+  /** Writes kept for a reconnect. */
+  get pendingWrites(): number {
+    return this.#pendingWrites.length;
+  }
+
+  /** Retries the kept writes in order; stops at the first that fails again. */
+  async flushRetries(): Promise<void> {
+    while (this.#pendingWrites.length > 0) {
+      const queue = this.#o.queue();
+      if (!queue) return;
+      await this.#pendingWrites[0](queue);
+      this.#pendingWrites.shift();
+    }
+  }
+
+  /**
+   * Handles one entry. `deliveries` is known for a fresh read (1); null means
+   * ask Redis (XPENDING). Never rejects.
+   */
+  async process(entry: StreamEntry, active: ActiveEntry, deliveries: number | null): Promise<void> {
+    try {
+      await this.#process(entry, active, deliveries);
+    } catch (e) {
+      this.#o.onError(`entry ${active.entryId} on ${active.queue}: ${errorText(e)}`);
+    }
+  }
+
+  async #process(entry: StreamEntry, active: ActiveEntry, known: number | null): Promise<void> {
+    const { queue, entryId } = active;
+    if (entry.fields === null) return await this.#must((q) => q.ack(queue, entryId));
+    let deliveries = known;
+    if (deliveries === null) {
+      const q = this.#o.queue();
+      if (!q) return; // Still pending: a later claim delivers it again.
+      deliveries = await q.deliveries(queue, entryId);
+      if (deliveries === null) return; // Acked meanwhile by another consumer.
+    }
+    const parsed = parseJobEntry(queue, entry, this.#o.maxPayloadBytes);
+    if (deliveries > this.#o.maxRetries) {
+      return await this.#deadLetter(entry, active, deliveries, parsed.ok ? parsed.job : null);
+    }
+    if (!parsed.ok) {
+      active.jobId = parsed.jobId;
+      return await this.#finishTerminal(active, parsed.jobId, parsed.rayId, "invalid", {
+        status: "failed",
+        error: `invalid job: ${parsed.reason}`,
+        retryable: false,
+      });
+    }
+    const job = parsed.job;
+    active.jobId = job.jobId;
+    if (job.targetNode !== null && job.targetNode !== this.#o.nodeId) {
+      this.counters.skipped++;
+      this.#o.onEvent({ kind: "job-skipped", jobId: job.jobId, targetNode: job.targetNode });
+      return await this.#must((q) => q.ack(queue, entryId));
+    }
+    const handler = this.#o.handlers.get(job.type);
+    if (!handler) {
+      return await this.#finishTerminal(active, job.jobId, job.rayId, job.type, {
+        status: "failed",
+        error: `unsupported job type "${job.type}" (this node runs: ${
+          [...this.#o.handlers.keys()].join(", ")
+        })`,
+        retryable: false,
+        result: { unsupported_job_type: true, job_type: job.type },
+      });
+    }
+    let prepared: PreparedJob;
+    try {
+      prepared = handler.prepare(job);
+    } catch (e) {
+      if (!(e instanceof JobPayloadError)) throw e;
+      return await this.#finishTerminal(active, job.jobId, job.rayId, job.type, {
+        status: "failed",
+        error: `bad payload: ${e.message}`,
+        retryable: false,
+      });
+    }
+    await this.#run(job, prepared, active, deliveries);
+  }
+
+  async #run(
+    job: Job,
+    prepared: PreparedJob,
+    active: ActiveEntry,
+    delivery: number,
+  ): Promise<void> {
+    const clock = this.#o.clock;
+    active.limitMs = prepared.limitMs;
+    active.startedMs = clock.monotonic();
+    this.counters.running++;
+    this.#o.onEvent({
+      kind: "job-started",
+      jobId: job.jobId,
+      type: job.type,
+      queue: job.queue,
+      delivery,
+    });
+    await this.#best({
+      jobId: job.jobId,
+      rayId: job.rayId,
+      event: { type: "claimed", data: { agent_version: this.#o.version, delivery } },
+    });
+    await this.#best({
+      jobId: job.jobId,
+      rayId: job.rayId,
+      event: { type: "start", data: { message: "Job processing started" } },
+      status: { value: "processing" },
+    });
+    let index = 0;
+    let outcome: JobOutcome;
+    try {
+      outcome = await prepared.run({
+        job,
+        signal: active.abort.signal,
+        clock,
+        output: async (stream, content) => {
+          await this.#best({
+            jobId: job.jobId,
+            rayId: job.rayId,
+            event: { type: "chunk", data: { stream, content, index: index++ } },
+          });
+        },
+      });
+    } catch (e) {
+      outcome = { status: "failed", error: `handler error: ${errorText(e)}`, retryable: false };
+    } finally {
+      this.counters.running--;
+    }
+    const durationMs = clock.monotonic() - active.startedMs;
+    if (active.abort.signal.aborted) {
+      this.#o.onEvent({
+        kind: "job-finished",
+        jobId: job.jobId,
+        type: job.type,
+        status: "abandoned",
+        durationMs,
+      });
+      return;
+    }
+    if (outcome.status === "failed" && outcome.retryable) {
+      this.counters.failed++;
+      this.#o.onEvent({
+        kind: "job-finished",
+        jobId: job.jobId,
+        type: job.type,
+        status: "retrying",
+        error: outcome.error,
+        durationMs,
+      });
+      await this.#best({
+        jobId: job.jobId,
+        rayId: job.rayId,
+        event: { type: "error", data: { error: outcome.error, recoverable: true, delivery } },
+        status: { value: "retrying", extra: { error: outcome.error } },
+      });
+      return;
+    }
+    await this.#finishTerminal(active, job.jobId, job.rayId, job.type, outcome, durationMs);
+  }
+
+  /** Records a final outcome (success or terminal failure) and acks. */
+  async #finishTerminal(
+    active: ActiveEntry,
+    jobId: string,
+    rayId: string | null,
+    type: string,
+    outcome: JobOutcome,
+    durationMs = 0,
+  ): Promise<void> {
+    const extra: Record<string, string | number> = {};
+    const exit = outcome.result?.exit_code;
+    if (typeof exit === "number") extra.exit_code = exit;
+    let record: JobRecord;
+    if (outcome.status === "succeeded") {
+      this.counters.succeeded++;
+      record = {
+        jobId,
+        rayId,
+        event: { type: "end", data: { result: outcome.result } },
+        status: { value: "completed", extra },
+      };
+    } else {
+      this.counters.failed++;
+      extra.error = outcome.error;
+      record = {
+        jobId,
+        rayId,
+        event: {
+          type: "error",
+          data: { error: outcome.error, recoverable: false, ...(outcome.result ?? {}) },
+        },
+        status: { value: "failed", extra },
+      };
+    }
+    this.#o.onEvent({
+      kind: "job-finished",
+      jobId,
+      type,
+      status: outcome.status,
+      error: outcome.status === "failed" ? outcome.error : undefined,
+      durationMs,
+    });
+    const { queue, entryId } = active;
+    await this.#must(async (q) => {
+      await this.#recorder.write(q.commands, record);
+      await q.ack(queue, entryId);
+    });
+  }
+
+  async #deadLetter(
+    entry: StreamEntry,
+    active: ActiveEntry,
+    deliveries: number,
+    job: Job | null,
+  ): Promise<void> {
+    const { queue, entryId } = active;
+    const fields = entry.fields ?? new Map();
+    const jobIdField = fields.get("jobId");
+    const jobId = job?.jobId ?? (typeof jobIdField === "string" ? jobIdField : entryId);
+    const rawPayload = fields.get("payload");
+    const payload = rawPayload instanceof RespOversized
+      ? `(${rawPayload.length} bytes, too large to copy)`
+      : rawPayload ?? "";
+    const to = deadLetterStreamOf(queue);
+    const reason = `delivered ${deliveries} times, over the limit of ${this.#o.maxRetries}`;
+    this.counters.deadLettered++;
+    this.#o.onEvent({ kind: "job-dead-lettered", jobId, queue, deliveries, to });
+    const type = fields.get("type");
+    await this.#must(async (q) => {
+      await q.add(to, [
+        ["original_message_id", entryId],
+        ["original_queue", queue],
+        ["reason", reason],
+        ["moved_at", new Date(this.#o.clock.now()).toISOString()],
+        ["worker_id", this.#o.consumer],
+        ["jobId", jobId],
+        ["type", typeof type === "string" ? type : ""],
+        ["deliveries", String(deliveries)],
+        ["payload", payload],
+      ]);
+      if (job) {
+        await this.#recorder.write(q.commands, {
+          jobId,
+          rayId: job.rayId,
+          event: { type: "dead_lettered", data: { reason, dead_letter_stream: to } },
+          status: { value: "dead_lettered", extra: { error: reason } },
+        });
+      }
+      await q.ack(queue, entryId);
+    });
+  }
+
+  /** A best-effort record: failures are noted, never retried. */
+  async #best(record: JobRecord): Promise<void> {
+    const q = this.#o.queue();
+    if (!q) return;
+    try {
+      await this.#recorder.write(q.commands, record);
+    } catch (e) {
+      this.#o.onError(
+        `recording ${record.event?.type ?? "status"} of ${record.jobId}: ${errorText(e)}`,
+      );
+    }
+  }
+
+  /** A write that must happen: kept for after a reconnect when Redis is unreachable. */
+  async #must(write: Write): Promise<void> {
+    const q = this.#o.queue();
+    if (q && this.#pendingWrites.length === 0) {
+      try {
+        return await write(q);
+      } catch (e) {
+        if (e instanceof RedisCommandError) {
+          this.#o.onError(errorText(e));
+          return;
+        }
+      }
+    }
+    this.#pendingWrites.push(write);
+  }
+}
