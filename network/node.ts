@@ -105,7 +105,9 @@ export class CitadelNode {
       clock: this.#clock,
       random: this.#random,
       discoKey: this.#discoKey.publicKey(),
-      endpoints: () => this.#engine?.localEndpoints().map(String) ?? [],
+      endpoints: () =>
+        this.#engine?.endpoints().map((e) => ({ addr: e.addr.key, type: e.type })) ?? [],
+      netInfo: () => this.#engine?.netInfo(),
       pinger: () =>
         this.#engine ? (ip, type, timeoutMs) => this.#controlPing(ip, type, timeoutMs) : null,
       onLogin: (nodeKey) => {
@@ -315,6 +317,14 @@ export class CitadelNode {
     return response;
   }
 
+  #warn(message: string): void {
+    try {
+      this.#options.onEvent?.({ kind: "warning", message });
+    } catch {
+      // A listener's failure is not the node's.
+    }
+  }
+
   /** Replaces the engine with one for the session's current node key. */
   async #restartDataPlane(): Promise<void> {
     const old = this.#engine;
@@ -336,6 +346,10 @@ export class CitadelNode {
     const nodeKey = this.#session.nodeKey!;
     const engine = new Engine({
       ...options,
+      onNetcheck: (report) => {
+        options.onNetcheck?.(report);
+        this.#session.announceNetwork().catch((err) => this.#warn(`netcheck: ${err.message}`));
+      },
       nodeKey,
       discoKey: this.#discoKey,
       clock: this.#clock,
@@ -346,16 +360,7 @@ export class CitadelNode {
     await engine.startInBackground({
       signal: this.#session.signal,
       onStarted: (region) => this.#session.announceHomeDERP(region),
-      onRetry: (err) => {
-        try {
-          this.#options.onEvent?.({
-            kind: "warning",
-            message: `data plane: ${err.message}; retrying in the background`,
-          });
-        } catch {
-          // A listener's failure is not the node's.
-        }
-      },
+      onRetry: (err) => this.#warn(`data plane: ${err.message}; retrying in the background`),
     });
   }
 }

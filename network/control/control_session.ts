@@ -22,7 +22,7 @@ import type { MapResponse } from "./map_response.ts";
 import { describeNetmapChange, Netmap, type NetmapChange, netmapChanged } from "./netmap.ts";
 import { REGISTRATION_CHECK_INTERVAL_MS, startRegistrationCheck } from "./registration_check.ts";
 import { StateKeeper } from "./state_keeper.ts";
-import { EndpointType } from "./tailcfg.ts";
+import type { EndpointType, NetInfo } from "./tailcfg.ts";
 
 /** Progress and change events of a session (and so of a node). */
 export type ControlSessionEvent =
@@ -67,8 +67,10 @@ export interface ControlSessionOptions extends ControlLoginOptions {
   random: RandomSource;
   /** This run's disco key, sent in every map request. */
   discoKey: DiscoPublicKey;
-  /** Our UDP endpoints for map requests (`Local` kind); none when empty. */
-  endpoints?: () => readonly string[];
+  /** Our UDP endpoints for map requests (`ip:port` and kind); none when empty. */
+  endpoints?: () => readonly { addr: string; type: EndpointType }[];
+  /** What we measured of the network (netcheck), for `Hostinfo.NetInfo`. */
+  netInfo?: () => NetInfo | undefined;
   /** Answers control's typed PingRequests (disco, TSMP, ICMP); null while there is no data plane. */
   pinger?: () => ControlPinger | null;
   /** Called after each successful login (the first, and any after Nexus expired the node). */
@@ -98,6 +100,8 @@ export class ControlSession {
   #loop: Promise<void> | null = null;
   #failure: Error | null = null;
   #preferredDERP = 0;
+  /** What the last lite update or map request told Nexus of our endpoints and NetInfo. */
+  #announced = "";
   #done: { promise: Promise<Error | null>; resolve: (e: Error | null) => void };
 
   /** A session that does nothing until {@link ControlSession.start}. */
@@ -206,14 +210,33 @@ export class ControlSession {
    */
   async announceHomeDERP(region: number): Promise<void> {
     this.#preferredDERP = region;
+    this.#announced = "";
+    await this.announceNetwork();
+  }
+
+  /**
+   * Tells Nexus our endpoints and NetInfo with a lite update when they
+   * differ from what it last heard (data-plane reference §2.5: endpoints
+   * are re-sent when they change).
+   */
+  async announceNetwork(): Promise<void> {
     const nodeKey = this.nodeKey;
-    if (!this.#client || !nodeKey) return;
-    await this.#client.liteUpdate({
-      nodeKey: nodeKey.publicKey(),
-      discoKey: this.#options.discoKey,
-      ...this.#endpointFields(),
-      signal: this.#stop.signal,
-    });
+    if (!this.#client || !nodeKey || this.#stop.signal.aborted) return;
+    const fields = this.#endpointFields();
+    const now = JSON.stringify([fields, this.#netInfo()]);
+    if (now === this.#announced) return;
+    this.#announced = now;
+    try {
+      await this.#client.liteUpdate({
+        nodeKey: nodeKey.publicKey(),
+        discoKey: this.#options.discoKey,
+        ...fields,
+        signal: this.#stop.signal,
+      });
+    } catch (err) {
+      this.#announced = ""; // try again with the next change
+      throw err;
+    }
   }
 
   /**
@@ -282,14 +305,23 @@ export class ControlSession {
     return new ControlClient({
       serverURL: options.controlURL,
       machineKey,
-      hostinfo: () =>
-        this.#preferredDERP
-          ? { Hostname: this.#hostname(), NetInfo: { PreferredDERP: this.#preferredDERP } }
-          : { Hostname: this.#hostname() },
+      hostinfo: () => {
+        const netInfo = this.#netInfo();
+        return netInfo
+          ? { Hostname: this.#hostname(), NetInfo: netInfo }
+          : { Hostname: this.#hostname() };
+      },
       caCerts: options.caCerts,
       clock: options.clock,
       random: options.random,
     });
+  }
+
+  /** NetInfo from netcheck, with our actual home DERP region as `PreferredDERP` (as tailscaled). */
+  #netInfo(): NetInfo | undefined {
+    const measured = this.#options.netInfo?.();
+    if (!measured && !this.#preferredDERP) return undefined;
+    return { ...measured, PreferredDERP: this.#preferredDERP || measured?.PreferredDERP || 0 };
   }
 
   #hostname(): string {
@@ -421,14 +453,17 @@ export class ControlSession {
   }
 
   /**
-   * Our direct-path UDP endpoints for a map request (`Endpoints`, all
-   * `Local`, §2.5); none when there are none, so that a later request does
-   * not clear what an earlier one sent.
+   * Our direct-path UDP endpoints for a map request (`Endpoints` and
+   * `EndpointTypes`, §2.5); none when there are none, so that a later
+   * request does not clear what an earlier one sent.
    */
   #endpointFields(): { endpoints?: string[]; endpointTypes?: EndpointType[] } {
-    const endpoints = [...(this.#options.endpoints?.() ?? [])];
+    const endpoints = this.#options.endpoints?.() ?? [];
     if (endpoints.length === 0) return {};
-    return { endpoints, endpointTypes: endpoints.map(() => EndpointType.Local) };
+    return {
+      endpoints: endpoints.map((e) => e.addr),
+      endpointTypes: endpoints.map((e) => e.type),
+    };
   }
 
   /** Applies one map message; returns true when it was a (non-keep-alive) netmap update. */

@@ -26,11 +26,14 @@ import {
   type MagicSockStats,
 } from "../magicsock/magic_sock.ts";
 import type { AddrPort } from "../netaddr/addr_port.ts";
+import { EndpointType, type NetInfo } from "../control/tailcfg.ts";
 import { buildEchoReply } from "../netstack/echo_responder.ts";
 import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import { DeviceTimer } from "./device_timer.ts";
 import { FilterGate } from "./filter_gate.ts";
+import { type AdvertisedEndpoint, NetcheckService } from "./netcheck_service.ts";
+import type { NetcheckReport } from "../netcheck/netcheck_report.ts";
 import { PeerPinger, type PeerPingOptions, type PeerPingResult } from "./peer_pinger.ts";
 import { PacketPipeline, type PipelineStats } from "./packet_pipeline.ts";
 
@@ -45,6 +48,10 @@ export interface EngineOptions extends Omit<MagicSockOptions, "onEvent"> {
   answerEchoRequests?: boolean;
   /** Receives events worth a log line. */
   onEvent?: (event: DataPlaneEvent) => void;
+  /** Receives each netcheck report (our endpoints and NetInfo may have changed). */
+  onNetcheck?: (report: NetcheckReport) => void;
+  /** Run netcheck once started (default true). */
+  netcheck?: boolean;
 }
 
 /** Counters of an {@link Engine}: magicsock's, the pipeline's and WireGuard's. */
@@ -95,6 +102,7 @@ export class Engine {
   readonly #counters = { echoRepliesSent: 0, droppedByDevice: 0, droppedSourceNotAllowed: 0 };
   readonly #stop = new AbortController();
   readonly #nodePublicKey: NodePublicKey;
+  #netcheck: NetcheckService | undefined;
   /** The one packet path: hooks and local handlers plug in here. */
   readonly pipeline: PacketPipeline;
   /** The netmap's packet filter, the pipeline's first hook both ways. */
@@ -182,6 +190,26 @@ export class Engine {
     return this.#sock.localEndpoints();
   }
 
+  /**
+   * Our endpoints with their types for a map request: the local ones, and
+   * the STUN-mapped ones of the latest netcheck; empty without direct UDP.
+   */
+  endpoints(): AdvertisedEndpoint[] {
+    if (!this.#sock.hasUDP) return [];
+    return this.#netcheck?.endpoints() ??
+      this.#sock.localEndpoints().map((addr) => ({ addr, type: EndpointType.Local }));
+  }
+
+  /** The latest netcheck report, once one finished. */
+  get netcheckReport(): NetcheckReport | undefined {
+    return this.#netcheck?.lastReport;
+  }
+
+  /** What to tell control in `Hostinfo.NetInfo`, once netcheck reported. */
+  netInfo(): NetInfo | undefined {
+    return this.#netcheck?.netInfo();
+  }
+
   /** The trusted direct path to the peer with this key, or null (then DERP). */
   directPath(key: NodePublicKey): AddrPort | null {
     return this.#sock.directPath(key);
@@ -203,8 +231,10 @@ export class Engine {
    * packet on.
    */
   setNetmap(netmap: DataPlaneNetmap): void {
+    const derpMapBefore = this.#sock.peers.netmap.derpMap;
     this.#sock.setNetmap(netmap);
     this.filter.setNetmap(netmap);
+    if (netmap.derpMap !== derpMapBefore) this.#netcheck?.request("derp-map-update");
     const peers = this.#sock.peers;
     for (const peer of [...this.#device.peers]) {
       const text = peer.remotePublicKey.toText();
@@ -219,8 +249,29 @@ export class Engine {
    * Starts magicsock (home DERP, and the UDP socket when asked). Resolves
    * with the home region ID; throws what {@link MagicSock.start} throws.
    */
-  start(signal?: AbortSignal): Promise<number> {
-    return this.#sock.start(signal ? AbortSignal.any([signal, this.#stop.signal]) : undefined);
+  async start(signal?: AbortSignal): Promise<number> {
+    const region = await this.#sock.start(
+      signal ? AbortSignal.any([signal, this.#stop.signal]) : undefined,
+    );
+    if ((this.#options.netcheck ?? true) && !this.#netcheck && !this.#stop.signal.aborted) {
+      this.#startNetcheck();
+    }
+    return region;
+  }
+
+  #startNetcheck(): void {
+    const sock = this.#sock;
+    const netcheck = new NetcheckService({
+      clock: this.#clock,
+      random: this.#random,
+      derpMap: () => sock.peers.netmap.derpMap,
+      shared: sock.hasUDP ? { send: (datagram, to) => sock.sendUDPRaw(to, datagram) } : undefined,
+      localEndpoints: () => sock.localEndpoints(),
+      onReport: (report) => this.#options.onNetcheck?.(report),
+    });
+    if (sock.hasUDP) sock.onStun = (packet, from) => netcheck.receiveStun(packet, from);
+    this.#netcheck = netcheck;
+    netcheck.start();
   }
 
   /**
@@ -288,6 +339,7 @@ export class Engine {
   async close(): Promise<void> {
     this.#stop.abort();
     this.#timer.stop();
+    await this.#netcheck?.stop();
     await this.#sock.close();
     for (const peer of [...this.#device.peers]) this.#device.removePeer(peer.remotePublicKey);
   }

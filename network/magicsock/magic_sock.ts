@@ -82,7 +82,7 @@ export interface MagicSockStats extends DiscoStats {
   udpDatagramsReceived: number;
   /** UDP sends that failed. */
   udpSendErrors: number;
-  /** STUN packets on the shared UDP socket, not used yet. */
+  /** STUN packets on the shared UDP socket with no netcheck to take them. */
   stunIgnored: number;
 }
 
@@ -138,6 +138,8 @@ export class MagicSock {
   #closed = false;
   /** Receives every WireGuard datagram; set by the owner before {@link MagicSock.start}. */
   onDatagram: DatagramHandler = () => false;
+  /** Receives STUN datagrams on the shared UDP socket (netcheck); unset, they are counted and dropped. */
+  onStun: ((packet: Uint8Array, from: AddrPort) => void) | undefined;
 
   /** A data plane with no peers; nothing is sent until {@link MagicSock.start}. */
   constructor(options: MagicSockOptions) {
@@ -259,6 +261,25 @@ export class MagicSock {
     return sent;
   }
 
+  /**
+   * Sends a datagram that is not WireGuard (STUN) on the shared UDP socket.
+   * Throws when there is no socket or it cannot reach `to`'s family, as
+   * netcheck's transport must.
+   */
+  sendUDPRaw(to: AddrPort, datagram: Uint8Array): void {
+    const bound = this.#udp?.address;
+    if (!this.#udp || !bound) throw new MagicSockStateError("no UDP socket");
+    if (bound.is4 !== to.is4) {
+      throw new MagicSockStateError(`the UDP socket cannot reach IPv${to.is4 ? 4 : 6}`);
+    }
+    this.#udp.send(to, datagram);
+  }
+
+  /** Whether the shared UDP socket is bound. */
+  get hasUDP(): boolean {
+    return !!this.#udp;
+  }
+
   /** A user-requested disco Ping to `peer` (see {@link DiscoDriver.ping}). */
   discoPing(
     peer: DataPlanePeer,
@@ -310,7 +331,8 @@ export class MagicSock {
   // One socket, three protocols, told apart by their first bytes (§2.2).
   #onUDP(packet: Uint8Array, from: AddrPort): void {
     if (isStunOnSharedSocket(packet)) {
-      this.#counters.stunIgnored++;
+      if (this.onStun) this.onStun(packet, from);
+      else this.#counters.stunIgnored++;
       return;
     }
     if (looksLikeDiscoPacket(packet)) {
