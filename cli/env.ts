@@ -20,6 +20,10 @@ export const AUTHKEY_ENV = "CITADEL_AUTHKEY";
 export const NODE_NAME_ENV = "CITADEL_NODE_NAME";
 /** A PEM file of extra CA certificates to trust for Nexus. */
 export const CA_FILE_ENV = "CITADEL_CA_FILE";
+/** `work`: where the direct-path UDP socket binds, `ADDR[:PORT]` (`--udp-bind` wins). */
+export const UDP_BIND_ENV = "CITADEL_UDP_BIND";
+/** `work`: `1` (or `true`) turns direct paths off: DERP only (`--no-direct`). */
+export const NO_DIRECT_ENV = "CITADEL_NO_DIRECT";
 /** Any non-empty value turns colour off (https://no-color.org). */
 export const NO_COLOR_ENV = "NO_COLOR";
 
@@ -30,4 +34,6 @@ export const CITADEL_ENV_NAMES: readonly string[] = [
   AUTHKEY_ENV,
   NODE_NAME_ENV,
   CA_FILE_ENV,
+  UDP_BIND_ENV,
+  NO_DIRECT_ENV,
 ];

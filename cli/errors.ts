@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { NEXUS_ENV } from "./env.ts";
+import { NEXUS_ENV, UDP_BIND_ENV } from "./env.ts";
 import { ExitCode } from "./exit_codes.ts";
 
 /** What the CLI prints for an error, and how it exits. */
@@ -125,6 +125,10 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
   InvalidNexusURLError: {
     exitCode: ExitCode.USAGE,
     hint: () => `Give --nexus (or ${NEXUS_ENV}) as https://host[:port].`,
+  },
+  InvalidUDPBindError: {
+    exitCode: ExitCode.USAGE,
+    hint: () => `Give --udp-bind (or ${UDP_BIND_ENV}) as ADDR[:PORT], e.g. 0.0.0.0:41641.`,
   },
   NotLoggedInError: {
     exitCode: ExitCode.NOT_LOGGED_IN,

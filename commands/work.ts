@@ -48,7 +48,14 @@ import { InstanceLock } from "../state/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { CommandError } from "../cli/errors.ts";
-import { AUTHKEY_ENV, NEXUS_ENV, NODE_NAME_ENV, STATE_DIR_ENV } from "../cli/env.ts";
+import {
+  AUTHKEY_ENV,
+  NEXUS_ENV,
+  NO_DIRECT_ENV,
+  NODE_NAME_ENV,
+  STATE_DIR_ENV,
+  UDP_BIND_ENV,
+} from "../cli/env.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { formatDuration } from "../cli/duration.ts";
 import { disconnectQuietly } from "../cli/join.ts";
@@ -127,6 +134,15 @@ function logEvent(log: WorkLog, event: NodeEvent): void {
   }
 }
 
+/** Direct paths on unless `--no-direct`/`CITADEL_NO_DIRECT`; the socket from `--udp-bind`/`CITADEL_UDP_BIND`. */
+function dataPlaneOf(ctx: CommandContext): { direct: boolean; udpBind?: string } {
+  const envNoDirect = (ctx.io.env(NO_DIRECT_ENV) ?? "").trim().toLowerCase();
+  const direct = ctx.values["no-direct"] !== true && envNoDirect !== "1" && envNoDirect !== "true";
+  const udpBind = (ctx.values["udp-bind"] as string | undefined) ??
+    ctx.io.env(UDP_BIND_ENV)?.trim();
+  return udpBind ? { direct, udpBind } : { direct };
+}
+
 /** Runs the worker until stopped; the exit code. */
 async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): Promise<number> {
   const stateDir = stateDirOf(ctx);
@@ -168,8 +184,8 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
             signal: connecting.signal,
             allowInteractive: false,
             caCerts,
-            // work is the node peers talk to: WireGuard over DERP.
-            dataPlane: true,
+            // work is the node peers talk to: WireGuard over direct paths, DERP as the fallback.
+            dataPlane: dataPlaneOf(ctx),
             onAuthURL: () =>
               connecting.abort(
                 new CommandError(
@@ -259,6 +275,10 @@ Nexus expire or delete the node. It never shows a login link. For containers,
 configure it through ${NEXUS_ENV}, ${STATE_DIR_ENV} (keep it on a volume),
 ${AUTHKEY_ENV} and ${NODE_NAME_ENV}.
 
+Peers are reached over direct UDP paths where NAT traversal finds one (STUN
+and disco, as Tailscale does), else through DERP relays. --no-direct keeps
+everything on DERP, for networks that allow no UDP.
+
 While it runs, 'citadel status' asks it through a local socket
 (<state dir>/citadel.sock). Network changes are logged as timestamped lines.
 
@@ -268,6 +288,16 @@ The job loop is a placeholder in this version: it does nothing but wait.`,
       type: "string",
       valueName: "NAME",
       description: `Name to register under when joining (env ${NODE_NAME_ENV})`,
+    },
+    "no-direct": {
+      type: "boolean",
+      description: `DERP relays only: no direct UDP paths, no UDP socket (env ${NO_DIRECT_ENV}=1)`,
+    },
+    "udp-bind": {
+      type: "string",
+      valueName: "ADDR[:PORT]",
+      description:
+        `Where the direct-path UDP socket binds (default 0.0.0.0:0; env ${UDP_BIND_ENV})`,
     },
   },
   json: false,

@@ -18,6 +18,7 @@ import { CitadelNode } from "./node.ts";
 import type {
   ConnectOptions,
   ConnectResult,
+  DataPlaneConnectOptions,
   NodeStatus,
   PeerStatus,
   PingOptions,
@@ -25,7 +26,9 @@ import type {
   WhoIs,
 } from "./node_types.ts";
 import { normalizeNexusURL } from "./nexus_url.ts";
-import { DataPlaneNotStartedError, NotLoggedInError } from "./node_errors.ts";
+import { DataPlaneNotStartedError, InvalidUDPBindError, NotLoggedInError } from "./node_errors.ts";
+import { AddrPort } from "./netaddr/addr_port.ts";
+import type { MagicSockUDPOptions } from "./magicsock/udp_socket.ts";
 
 export * from "./node_types.ts";
 export * from "./node_errors.ts";
@@ -101,13 +104,27 @@ export async function connect(
     onEvent: options.onEvent,
     caCerts: options.caCerts,
     dataPlane: options.dataPlane
-      ? { plainHTTPDerp: new URL(controlURL).protocol === "http:", caCerts: options.caCerts }
+      ? {
+        plainHTTPDerp: new URL(controlURL).protocol === "http:",
+        caCerts: options.caCerts,
+        udp: directPathSocket(options.dataPlane === true ? {} : options.dataPlane),
+      }
       : undefined,
   });
   const result = await node.start(options.signal);
   globalNode = node;
   globalResult = result;
   return result;
+}
+
+/** The direct-path socket for {@link connect}'s data plane options; none when direct is off. */
+function directPathSocket(options: DataPlaneConnectOptions): MagicSockUDPOptions | undefined {
+  if (options.direct === false) return undefined;
+  const text = options.udpBind ?? "0.0.0.0:0";
+  const bind = AddrPort.tryParse(text) ?? AddrPort.tryParse(`${text}:0`) ??
+    AddrPort.tryParse(`[${text}]:0`);
+  if (!bind) throw new InvalidUDPBindError(text);
+  return { hostname: bind.address, port: bind.port, advertise: "all" };
 }
 
 /** Closes the global connection, keeping the state (a later connect resumes). */

@@ -64,3 +64,12 @@ export class DataPlaneNotStartedError extends Error {
     this.name = "DataPlaneNotStartedError";
   }
 }
+
+/** The direct-path socket address (`udpBind`, `--udp-bind`) is not `ADDR[:PORT]`. */
+export class InvalidUDPBindError extends Error {
+  /** Names the text. */
+  constructor(readonly text: string) {
+    super(`not an address to bind UDP to: "${text}" (expected ADDR[:PORT], e.g. 0.0.0.0:41641)`);
+    this.name = "InvalidUDPBindError";
+  }
+}

@@ -65,11 +65,26 @@ export interface ConnectOptions {
    */
   allowInteractive?: boolean;
   /**
-   * Start the data plane too (WireGuard over DERP; default false): peers can
-   * then reach this node, e.g. `tailscale ping`. Over a plain-HTTP Nexus
-   * (a local test setup) DERP is spoken over plain HTTP as well.
+   * Start the data plane too (default false): peers can then reach this
+   * node, e.g. `tailscale ping`. `true` means WireGuard over DERP with
+   * direct UDP paths (NAT traversal) on a socket bound to `0.0.0.0`; an
+   * object says otherwise. Over a plain-HTTP Nexus (a local test setup)
+   * DERP is spoken over plain HTTP as well.
    */
-  dataPlane?: boolean;
+  dataPlane?: boolean | DataPlaneConnectOptions;
+}
+
+/** How {@link connect}'s data plane reaches peers. */
+export interface DataPlaneConnectOptions {
+  /** Try direct UDP paths (default true); false keeps everything on DERP. */
+  direct?: boolean;
+  /**
+   * Where the direct-path socket binds, `ADDR[:PORT]` or `[V6ADDR]:PORT`
+   * (default `0.0.0.0:0`: every IPv4 interface, a free port). A wildcard
+   * bind offers every interface address to peers; a specific one offers
+   * only itself.
+   */
+  udpBind?: string;
 }
 
 /** Result of {@link connect}. */

@@ -24,8 +24,16 @@ const citadel = `${REPO_ROOT}/bin/citadel`;
 const bold = (s: string) => Deno.stdout.isTerminal() ? `\x1b[1m${s}\x1b[0m` : s;
 const step = (s: string) => console.log(`\n${bold("==> " + s)}`);
 
+// Direct paths on loopback only: the demo sends nothing beyond 127.0.0.1.
+const LOOPBACK_ONLY = { CITADEL_UDP_BIND: "127.0.0.1:0" };
+
 async function run(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(citadel, { args, env, stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command(citadel, {
+    args,
+    env: { ...LOOPBACK_ONLY, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   return {
     code: out.code,
@@ -60,6 +68,7 @@ try {
       name: `citadel work ${name}`,
       cmd: citadel,
       args: ["work", "--nexus", nexus.url, "--state-dir", stateDir],
+      env: LOOPBACK_ONLY,
       logPath: `${workDir}/${name}.log`,
     }));
   }
@@ -86,14 +95,14 @@ try {
   }
   const citadelA = (await nexus.listNodes()).find((n) => n.name === "citadel-a")!;
   const citadelIP = citadelA.ipAddresses.find((ip) => ip.includes("."))!;
-  step(`tailscale ping ${citadelIP} (citadel-a): a disco ping, then ICMP over WireGuard`);
+  step(`tailscale ping ${citadelIP} (citadel-a): disco pings, then ICMP over WireGuard`);
   const disco = await tailscaled.ping(citadelIP, { timeoutSeconds: 30 });
   console.log(
     `pong from ${disco.nodeName} (${disco.nodeIp}) via ${disco.via} in ${disco.latencyMs} ms`,
   );
   const icmp = await tailscaled.ping(citadelIP, { type: "icmp", timeoutSeconds: 30 });
-  console.log(`ICMP echo reply from ${icmp.nodeIp} in ${icmp.latencyMs} ms (WireGuard over DERP)`);
-  step("citadel ping citadel-b -c 3 (from citadel-a: citadel to citadel, WireGuard over DERP)");
+  console.log(`ICMP echo reply from ${icmp.nodeIp} in ${icmp.latencyMs} ms (through WireGuard)`);
+  step("citadel ping citadel-b -c 3 (from citadel-a: citadel to citadel, through WireGuard)");
   const pinged = await run(["ping", "citadel-b", "-c", "3", "--state-dir", `${workDir}/citadel-a`]);
   console.log(pinged.stdout.trimEnd());
   if (pinged.stderr.trim()) console.log(pinged.stderr.trimEnd());

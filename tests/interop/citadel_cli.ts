@@ -112,7 +112,8 @@ export class CitadelCli {
     this.dir = dir;
     this.stateDir = `${dir}/state`;
     this.nexus = options.nexus;
-    this.#env = { ...options.env };
+    // Direct paths bind loopback only, so that nothing is offered or sent beyond 127.0.0.1.
+    this.#env = { CITADEL_UDP_BIND: "127.0.0.1:0", ...options.env };
   }
 
   /**

@@ -39,8 +39,9 @@ for (const version of readPeerPins().headscaleVersions) {
         /citadel ping needs `citadel work` running on this state directory/,
       );
 
-      const workA = a.startWork();
-      const workB = b.startWork();
+      // DERP only, as the name says; direct paths are cli_work_ping_test.ts's.
+      const workA = a.startWork(["--no-direct"]);
+      const workB = b.startWork(["--no-direct"]);
       try {
         await workA.waitOnline();
         await workB.waitOnline();

@@ -1,8 +1,11 @@
 /**
  * `citadel work` is reachable from a real Tailscale client: a tailscaled of
  * the same user pings the citadel node through `bin/citadel work` — a disco
- * ping and an ICMP ping over WireGuard, relayed by Headscale's embedded DERP —
- * and then `citadel status` lists that peer with path `relay`.
+ * ping and an ICMP ping over WireGuard.
+ * - With `--no-direct` both are relayed by Headscale's embedded DERP, and
+ *   `citadel status` lists that peer with path `relay`.
+ * - By default (direct paths on, bound to 127.0.0.1 here) the disco pong
+ *   comes over UDP from work's socket, and status shows path `direct`.
  */
 import assert from "node:assert/strict";
 import { createCitadel, pollUntil } from "./citadel_cli.ts";
@@ -11,41 +14,57 @@ import { readPeerPins } from "./peers.ts";
 import { startTailscaled } from "./tailscaled.ts";
 
 for (const version of readPeerPins().headscaleVersions) {
-  Deno.test({
-    name: `citadel work answers tailscale ping over DERP, Headscale ${version}`,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      await using hs = await startHeadscale({ version });
-      const user = await hs.createUser("pinged");
-      await using citadel = await createCitadel({ nexus: hs.url, label: "work-ping" });
-      const key = citadel.secret(await hs.createPreAuthKey(user, { reusable: true }));
-      const init = await citadel.ok(["init", "--node-name", "work-pinged"], {
-        env: { CITADEL_AUTHKEY: key },
-      });
-      const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
-      const work = citadel.startWork();
-      try {
-        await work.waitOnline();
-        await using ts = await startTailscaled({ headscale: hs, authKey: key, hostname: "pinger" });
-        await ts.waitForPeer("work-pinged");
-        const disco = await ts.ping(ip, { timeoutSeconds: 30 });
-        assert.equal(disco.nodeIp, ip);
-        const icmp = await ts.ping(ip, { type: "icmp", timeoutSeconds: 30 });
-        assert.equal(icmp.nodeIp, ip);
-        console.log(
-          `  Headscale ${version}: tailscale ping ${disco.latencyMs} ms via ${disco.via}; ` +
-            `--icmp ${icmp.latencyMs} ms via ${icmp.via}`,
-        );
-        const peer = await pollUntil("citadel status to show the pinger over DERP", async () => {
-          const { json } = await citadel.status();
-          const p = json.peers.find((x) => x.hostname === "pinger");
-          return p?.path === "relay" ? p : undefined;
-        }, { timeoutMs: 10_000 });
-        assert.equal(peer.value.online, true);
-      } finally {
-        assert.equal(await work.stop(), 0, work.logTail());
-      }
-    },
-  });
+  for (const direct of [false, true]) {
+    Deno.test({
+      name: direct
+        ? `citadel work answers tailscale ping over a direct path by default, Headscale ${version}`
+        : `citadel work --no-direct answers tailscale ping over DERP, Headscale ${version}`,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn: async () => {
+        await using hs = await startHeadscale({ version });
+        const user = await hs.createUser("pinged");
+        await using citadel = await createCitadel({ nexus: hs.url, label: "work-ping" });
+        const key = citadel.secret(await hs.createPreAuthKey(user, { reusable: true }));
+        const init = await citadel.ok(["init", "--node-name", "work-pinged"], {
+          env: { CITADEL_AUTHKEY: key },
+        });
+        const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+        const work = citadel.startWork(direct ? [] : ["--no-direct"]);
+        try {
+          await work.waitOnline();
+          await using ts = await startTailscaled({
+            headscale: hs,
+            authKey: key,
+            hostname: "pinger",
+          });
+          await ts.waitForPeer("work-pinged");
+          const disco = await ts.ping(ip, { timeoutSeconds: 30, untilDirect: direct });
+          assert.equal(disco.nodeIp, ip);
+          if (direct) assert.match(disco.via, /^127\.0\.0\.1:\d+$/, `pong via ${disco.via}`);
+          else assert.match(disco.via, /^DERP\(/, `pong via ${disco.via}`);
+          const icmp = await ts.ping(ip, { type: "icmp", timeoutSeconds: 30 });
+          assert.equal(icmp.nodeIp, ip);
+          console.log(
+            `  Headscale ${version}: tailscale ping ${disco.latencyMs} ms via ${disco.via}; ` +
+              `--icmp ${icmp.latencyMs} ms via ${icmp.via}`,
+          );
+          const want = direct ? "direct" : "relay";
+          const peer = await pollUntil(
+            `citadel status to show the pinger, path ${want}`,
+            async () => {
+              const { json } = await citadel.status();
+              const p = json.peers.find((x) => x.hostname === "pinger");
+              // Headscale 0.28 may send the peer's Online flag a moment after the peer.
+              return p?.path === want && p.online === true ? p : undefined;
+            },
+            { timeoutMs: 15_000 },
+          );
+          assert.equal(peer.value.online, true);
+        } finally {
+          assert.equal(await work.stop(), 0, work.logTail());
+        }
+      },
+    });
+  }
 }
