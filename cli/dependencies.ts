@@ -10,7 +10,9 @@ import * as network from "../network/mod.ts";
 import type {
   ConnectOptions,
   ConnectResult,
+  DERPMap,
   LogoutOptions,
+  NetcheckReport,
   NodeStatus,
   PeerStatus,
   PingOptions,
@@ -38,6 +40,12 @@ export interface NetworkApi {
   peers(): PeerStatus[];
   /** See {@link network.ping}. */
   ping(target: string, options?: PingOptions): Promise<PingResult>;
+  /** See {@link network.derpMap}. */
+  derpMap(): DERPMap | null;
+  /** See {@link network.savedDerpMap}. */
+  savedDerpMap(stateDir: string): Promise<DERPMap | null>;
+  /** See {@link network.netcheck}. */
+  netcheck(derpMap: DERPMap, options?: { signal?: AbortSignal }): Promise<NetcheckReport>;
 }
 
 /** The real network layer. */
@@ -50,6 +58,9 @@ export const realNetwork: NetworkApi = {
   status: () => network.status(),
   peers: () => network.peers(),
   ping: (target, options) => network.ping(target, options),
+  derpMap: () => network.derpMap(),
+  savedDerpMap: (stateDir) => network.savedDerpMap(stateDir),
+  netcheck: (derpMap, options) => network.netcheck(derpMap, options),
 };
 
 /** Dependencies of `runCli` other than I/O. */

@@ -11,6 +11,7 @@ import { helpCommand } from "./help.ts";
 import { initCommand } from "./init.ts";
 import { loginCommand } from "./login.ts";
 import { logoutCommand } from "./logout.ts";
+import { netcheckCommand } from "./netcheck.ts";
 import { pingCommand } from "./ping.ts";
 import { statusCommand } from "./status.ts";
 import { versionCommand } from "./version.ts";
@@ -23,6 +24,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   logoutCommand,
   statusCommand,
   pingCommand,
+  netcheckCommand,
   workCommand,
   versionCommand,
   helpCommand,

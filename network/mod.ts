@@ -28,9 +28,15 @@ import type {
 import { normalizeNexusURL } from "./nexus_url.ts";
 import { DataPlaneNotStartedError, InvalidUDPBindError, NotLoggedInError } from "./node_errors.ts";
 import { AddrPort } from "./netaddr/addr_port.ts";
+import type { DERPMap } from "./control/map_response.ts";
+import { parseNetmapSnapshot } from "./control/netmap_snapshot.ts";
+import type { NetcheckReport } from "./netcheck/netcheck_report.ts";
+import { StandaloneNetcheck } from "./netcheck/netcheck_sockets.ts";
 import type { MagicSockUDPOptions } from "./magicsock/udp_socket.ts";
 
 export * from "./node_types.ts";
+export type { DERPMap, DERPNode, DERPRegion } from "./control/map_response.ts";
+export type { NetcheckReport } from "./netcheck/netcheck_report.ts";
 export * from "./node_errors.ts";
 export { normalizeNexusURL, redactNexusURL } from "./nexus_url.ts";
 export { CitadelNode, type CitadelNodeOptions, type NodeDataPlaneOptions } from "./node.ts";
@@ -195,6 +201,39 @@ export function whois(address: string): WhoIs | null {
 export function ping(target: string, options: PingOptions = {}): Promise<PingResult> {
   if (!globalNode) return Promise.reject(new DataPlaneNotStartedError("ping"));
   return globalNode.ping(target, options);
+}
+
+/** The global node's DERP map (from its netmap), or null when not connected or none yet. */
+export function derpMap(): DERPMap | null {
+  return globalNode?.derpMap ?? null;
+}
+
+/**
+ * The DERP map cached in the saved state of `stateDir`, or null when there
+ * is no state or no cached netmap (then {@link connect} fetches one).
+ */
+export async function savedDerpMap(stateDir: string): Promise<DERPMap | null> {
+  const store = await FileStateStore.open({ dir: stateDir });
+  const state = await store.load();
+  if (!state?.netmap) return null;
+  try {
+    return parseNetmapSnapshot(state.netmap).derpMap;
+  } catch {
+    return null; // a cache from another version is only a cache
+  }
+}
+
+/**
+ * One netcheck report (as `tailscale netcheck`) against `derpMap`, on
+ * sockets of its own: UDP, our reflexive addresses, latency per region and
+ * the region that would be home.
+ */
+export async function netcheck(
+  derpMap: DERPMap,
+  options: { signal?: AbortSignal } = {},
+): Promise<NetcheckReport> {
+  using standalone = StandaloneNetcheck.open();
+  return await standalone.run(derpMap, { signal: options.signal });
 }
 
 /** The global node itself, for events and lifetime (`stopped`), or null. */

@@ -18,6 +18,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { type ControlLoginOptions, ControlSession } from "./control/control_session.ts";
 import type { ControlPingType, PingResponse } from "./control/control_ping.ts";
 import { nodeShortName, summarizeNode } from "./control/node_summary.ts";
+import type { DERPMap } from "./control/map_response.ts";
 import { DiscoPrivateKey, NodePublicKey } from "./crypto/keys.ts";
 import { type RandomSource, systemRandom } from "./crypto/random.ts";
 import { Engine, type EngineOptions } from "./engine/engine.ts";
@@ -254,6 +255,11 @@ export class CitadelNode {
   /** The data plane, when started with the `dataPlane` option; null otherwise. */
   get dataPlane(): Engine | null {
     return this.#engine;
+  }
+
+  /** The DERP map of the netmap (the cached one until Nexus sends one), or null. */
+  get derpMap(): DERPMap | null {
+    return this.#session.netmap.derpMap;
   }
 
   /** How many peers the netmap holds. */

@@ -13,7 +13,6 @@
  * - `netcheck_client.ts` — full vs incremental, history across reports;
  * - `netcheck_scheduler.ts` — when to run: requests, 20–26 s periodic,
  *   address changes (`local_addresses.ts`);
- * - `report_format.ts` — `tailscale netcheck` text and JSON.
  * I/O:
  * - `netcheck_driver.ts` — runs reports over a {@link NetcheckTransport}
  *   ("send this datagram to ip:port") and {@link NetcheckDriver.receiveStun}
@@ -27,10 +26,10 @@
  *
  * @example
  * ```ts
- * import { formatNetcheckReport, StandaloneNetcheck } from "./mod.ts";
+ * import { StandaloneNetcheck } from "./mod.ts";
  * using netcheck = StandaloneNetcheck.open();
  * const report = await netcheck.run(derpMap);
- * console.log(formatNetcheckReport(report, derpMap));
+ * console.log(report.preferredDERP, report.regionLatency);
  * ```
  *
  * @module
@@ -47,7 +46,6 @@ export * from "./netcheck_scheduler.ts";
 export * from "./netcheck_driver.ts";
 export * from "./netcheck_sockets.ts";
 export * from "./netcheck_loop.ts";
-export * from "./report_format.ts";
 
 // Types the API above takes and returns, for readers of this module alone.
 export type { Clock, TimerHandle } from "../clock.ts";

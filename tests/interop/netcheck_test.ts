@@ -17,7 +17,7 @@ import { NetcheckDriver } from "../../network/netcheck/netcheck_driver.ts";
 import { emptyReport, type NetcheckReport } from "../../network/netcheck/netcheck_report.ts";
 import { ReportHistory } from "../../network/netcheck/preferred_derp.ts";
 import { addrPortOfNetAddr, StandaloneNetcheck } from "../../network/netcheck/netcheck_sockets.ts";
-import { formatNetcheckReport, netcheckReportJSON } from "../../network/netcheck/report_format.ts";
+import { formatNetcheckReport, netcheckReportJSON } from "../../cli/netcheck_format.ts";
 import { isStunOnSharedSocket } from "../../network/stun/stun_message.ts";
 import { StunClient } from "../../network/stun/stun_client.ts";
 import { type DerperServer, startDerper } from "./derper.ts";

@@ -7,6 +7,8 @@ import type { CliIO, CliSignal } from "../../../cli/cli_io.ts";
 import { runCli } from "../../../cli/dispatch.ts";
 import { COMMANDS } from "../../../commands/mod.ts";
 import type { NetworkApi } from "../../../cli/dependencies.ts";
+import type { DERPMap, NetcheckReport } from "../../../network/mod.ts";
+import { emptyReport } from "../../../network/netcheck/netcheck_report.ts";
 import { systemClock } from "../../../network/clock.ts";
 import type {
   ConnectOptions,
@@ -152,6 +154,24 @@ export class FakeNetwork implements NetworkApi {
   ping(target: string, options: PingOptions = {}): Promise<PingResult> {
     this.pingCalls.push({ target, options });
     return this.onPing(target, options);
+  }
+  /** The DERP map cached in the saved state; none by default. */
+  cachedDerpMap: DERPMap | null = null;
+  /** The DERP map a connected node has. */
+  liveDerpMap: DERPMap | null = null;
+  /** DERP maps netcheck ran against. */
+  netcheckCalls: DERPMap[] = [];
+  /** What netcheck reports; default: an empty report. */
+  onNetcheck: (derpMap: DERPMap) => Promise<NetcheckReport> = () => Promise.resolve(emptyReport());
+  derpMap(): DERPMap | null {
+    return this.connected ? this.liveDerpMap : null;
+  }
+  savedDerpMap(): Promise<DERPMap | null> {
+    return Promise.resolve(this.cachedDerpMap);
+  }
+  netcheck(derpMap: DERPMap): Promise<NetcheckReport> {
+    this.netcheckCalls.push(derpMap);
+    return this.onNetcheck(derpMap);
   }
 }
 

@@ -15,9 +15,9 @@
  *
  * @module
  */
-import type { DERPMap } from "../control/map_response.ts";
-import type { NetcheckReport, RegionID } from "./netcheck_report.ts";
-import { regionsOf } from "./probe_plan.ts";
+import type { DERPMap } from "../network/control/map_response.ts";
+import type { NetcheckReport, RegionID } from "../network/netcheck/netcheck_report.ts";
+import { regionsOf } from "../network/netcheck/probe_plan.ts";
 
 /** Options of {@link formatNetcheckReport}. */
 export interface NetcheckTextOptions {

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { AddrPort } from "../../../../network/netaddr/addr_port.ts";
-import { emptyReport, type NetcheckReport } from "../../../../network/netcheck/netcheck_report.ts";
+import { AddrPort } from "../../../network/netaddr/addr_port.ts";
+import { emptyReport, type NetcheckReport } from "../../../network/netcheck/netcheck_report.ts";
 import {
   formatGoDuration,
   formatNetcheckReport,
   formatNetcheckReportJSON,
   formatReportTime,
   netcheckReportJSON,
-} from "../../../../network/netcheck/report_format.ts";
-import { mapOf, region } from "./derp_maps.ts";
+} from "../../../cli/netcheck_format.ts";
+import { mapOf, region } from "../network/netcheck/derp_maps.ts";
 
 const MAP = mapOf(
   region(900, { IPv4: "127.0.0.1" }, { RegionCode: "lo", RegionName: "Loopback" }),
