@@ -28,6 +28,7 @@ export function statusJson(status: NodeStatus): NodeStatus {
       if (p.path !== undefined) peer.path = p.path;
       return peer;
     }),
+    ...(status.dataPlane ? { dataPlane: status.dataPlane } : {}),
   };
 }
 
@@ -95,6 +96,20 @@ export function formatStatus(
     `Key expiry:  ${keyExpiryText(status.keyExpiry, nowMs, paint)}`,
   ];
   if (source) lines.push(`Source:      ${source}`);
+  const dp = status.dataPlane;
+  if (dp) {
+    const home = dp.homeDERP === null
+      ? "-"
+      : `region ${dp.homeDERP}${dp.derpConnected ? "" : " (down)"}`;
+    lines.push(`DERP home:   ${home}`);
+    lines.push(
+      `Direct:      ${
+        dp.direct ? dp.endpoints.map((e) => `${e.addr} (${e.type})`).join(", ") || "on" : "off"
+      }`,
+    );
+    const drops = Object.entries(dp.dropped).map(([why, n]) => `${why} ${n}`).join(", ");
+    lines.push(`Dropped:     ${drops || "none"}`);
+  }
   lines.push("");
   if (status.peers.length === 0) {
     lines.push("Peers:       none");

@@ -19,6 +19,7 @@ import { type ControlLoginOptions, ControlSession } from "./control/control_sess
 import type { ControlPingType, PingResponse } from "./control/control_ping.ts";
 import { nodeShortName, summarizeNode } from "./control/node_summary.ts";
 import type { DERPMap } from "./control/map_response.ts";
+import { EndpointType } from "./control/tailcfg.ts";
 import { DiscoPrivateKey, NodePublicKey } from "./crypto/keys.ts";
 import { type RandomSource, systemRandom } from "./crypto/random.ts";
 import { Engine, type EngineOptions } from "./engine/engine.ts";
@@ -27,6 +28,7 @@ import { parseIPAddress } from "./netaddr/ip_address.ts";
 import { findPeer, type PeerPath, peerStatuses, whoisAddress } from "./node_queries.ts";
 import type {
   ConnectResult,
+  DataPlaneStatus,
   NodeEvent,
   NodeStatus,
   PeerStatus,
@@ -180,6 +182,21 @@ export class CitadelNode {
       keyExpiry: netmap.keyExpiry() ??
         (login?.keyExpiry ? new Date(login.keyExpiry).toISOString() : null),
       peers: this.peers(),
+      ...(this.#engine ? { dataPlane: this.#dataPlaneStatus(this.#engine) } : {}),
+    };
+  }
+
+  #dataPlaneStatus(engine: Engine): DataPlaneStatus {
+    return {
+      homeDERP: engine.homeRegion ?? null,
+      derpConnected: engine.derpConnected,
+      direct: engine.direct,
+      endpoints: engine.endpoints().map((e) => ({
+        addr: e.addr.key,
+        type: e.type === EndpointType.STUN ? "stun" : "local",
+      })),
+      filterRules: engine.filter.filter.ruleCount,
+      dropped: engine.droppedByReason(),
     };
   }
 

@@ -41,6 +41,28 @@ export interface NodeStatus {
   keyExpiry: string | null;
   /** Visible peers. */
   peers: PeerStatus[];
+  /** The data plane, when this node runs one (`citadel work`). */
+  dataPlane?: DataPlaneStatus;
+}
+
+/** How a running data plane reaches peers, and what it refused. JSON keys are part of `status --json`. */
+export interface DataPlaneStatus {
+  /** Home DERP region ID, null until connected. */
+  homeDERP: number | null;
+  /** Whether the home DERP connection is up. */
+  derpConnected: boolean;
+  /** Whether direct UDP paths are tried. */
+  direct: boolean;
+  /** Our advertised endpoints (`ip:port`) with how we learned them. */
+  endpoints: { addr: string; type: "local" | "stun" }[];
+  /** Rules of the packet filter in force. */
+  filterRules: number;
+  /**
+   * Inbound packets dropped, by reason: `acl:<why>` (the packet filter),
+   * `source-not-allowed` (cryptokey routing), `wireguard-invalid`,
+   * `unknown-peer`; outbound `no-route`. Only non-zero counts.
+   */
+  dropped: Record<string, number>;
 }
 
 /** Progress and change events a node reports while it runs (its control session's). */

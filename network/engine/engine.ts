@@ -200,6 +200,28 @@ export class Engine {
       this.#sock.localEndpoints().map((addr) => ({ addr, type: EndpointType.Local }));
   }
 
+  /** Drops by reason, only non-zero ones (see `DataPlaneStatus.dropped`). */
+  droppedByReason(): Record<string, number> {
+    const stats = this.stats;
+    const out: Record<string, number> = { ...stats.inboundDropped };
+    for (const [reason, count] of Object.entries(stats.outboundDropped)) {
+      out[`out:${reason}`] = count;
+    }
+    const named: [string, number][] = [
+      ["source-not-allowed", stats.droppedSourceNotAllowed],
+      ["wireguard-invalid", stats.droppedByDevice],
+      ["unknown-peer", stats.droppedUnknownPeer],
+      ["no-route", stats.droppedNoRoute],
+    ];
+    for (const [reason, count] of named) if (count > 0) out[reason] = count;
+    return out;
+  }
+
+  /** Whether direct UDP paths are tried (the shared socket is bound). */
+  get direct(): boolean {
+    return this.#sock.hasUDP;
+  }
+
   /** The latest netcheck report, once one finished. */
   get netcheckReport(): NetcheckReport | undefined {
     return this.#netcheck?.lastReport;
