@@ -22,6 +22,7 @@ import type { NodeEvent } from "../network/mod.ts";
 import { readExtraCaCerts } from "./ca_file.ts";
 import type { CommandContext, OptionSpec } from "./command.ts";
 import { NODE_NAME_ENV } from "./env.ts";
+import { refuseWhileWorkRuns } from "./running_work.ts";
 import { CommandError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { formatDuration } from "./duration.ts";
@@ -103,6 +104,7 @@ function describeEvent(event: NodeEvent): string {
 export function joinNetwork(ctx: CommandContext, request: JoinRequest): Promise<number> {
   return runInterruptible(ctx, async (interrupt) => {
     const stateDir = stateDirOf(ctx);
+    await refuseWhileWorkRuns(stateDir, request.authKey ? "joining" : "logging in");
     const saved = await readSavedNode(stateDir);
     const nexus = nexusFor(ctx, saved);
     const caCerts = await readExtraCaCerts(ctx);

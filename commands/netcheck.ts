@@ -23,6 +23,7 @@ import { runInterruptible, withDeadline } from "../cli/interrupt.ts";
 import { disconnectQuietly } from "../cli/join.ts";
 import { formatNetcheckReport, formatNetcheckReportJSON } from "../cli/netcheck_format.ts";
 import { nexusFor, readSavedNode, stateDirOf } from "../cli/node_target.ts";
+import { refuseWhileWorkRuns } from "../cli/running_work.ts";
 import type { DERPMap } from "../network/mod.ts";
 
 /** How long netcheck waits for Nexus when it must fetch the DERP map. */
@@ -42,6 +43,7 @@ async function fetchDerpMap(
       "Run `citadel init` to join the network first.",
     );
   }
+  await refuseWhileWorkRuns(stateDir, "fetching the DERP map");
   const nexus = nexusFor(ctx, saved);
   const caCerts = await readExtraCaCerts(ctx);
   const timedOut = () =>

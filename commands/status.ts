@@ -36,7 +36,7 @@ import { CommandError } from "../cli/errors.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { runInterruptible, withDeadline } from "../cli/interrupt.ts";
 import { disconnectQuietly } from "../cli/join.ts";
-import { localApiSocketPath, localApiSupported, queryLocalStatus } from "../localapi/mod.ts";
+import { statusOfRunningWork } from "../cli/running_work.ts";
 import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "../cli/node_target.ts";
 import { formatStatus, statusJson } from "../cli/status_format.ts";
 
@@ -165,12 +165,11 @@ cannot be reached ("connected": false); the exit code then says why.`,
       "timeout",
     );
     const stateDir = stateDirOf(ctx);
-    if (localApiSupported()) {
-      const fromWorker = await queryLocalStatus(localApiSocketPath(stateDir));
-      if (fromWorker) {
-        printStatus(ctx, fromWorker, "citadel work (running)");
-        return ExitCode.OK;
-      }
+    // A running work answers; one still starting is waited for, never connected beside.
+    const fromWorker = await statusOfRunningWork(ctx, stateDir);
+    if (fromWorker) {
+      printStatus(ctx, fromWorker, "citadel work (running)");
+      return ExitCode.OK;
     }
     let saved: SavedNode | null;
     try {

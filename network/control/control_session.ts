@@ -22,6 +22,7 @@ import type { MapResponse } from "./map_response.ts";
 import { describeNetmapChange, Netmap, type NetmapChange, netmapChanged } from "./netmap.ts";
 import { REGISTRATION_CHECK_INTERVAL_MS, startRegistrationCheck } from "./registration_check.ts";
 import { StateKeeper } from "./state_keeper.ts";
+import { NetworkAnnouncer } from "./network_announcer.ts";
 import type { EndpointType, NetInfo } from "./tailcfg.ts";
 
 /** Progress and change events of a session (and so of a node). */
@@ -99,9 +100,7 @@ export class ControlSession {
   #everConnected = false;
   #loop: Promise<void> | null = null;
   #failure: Error | null = null;
-  #preferredDERP = 0;
-  /** What the last lite update or map request told Nexus of our endpoints and NetInfo. */
-  #announced = "";
+  readonly #announcer: NetworkAnnouncer;
   #done: { promise: Promise<Error | null>; resolve: (e: Error | null) => void };
 
   /** A session that does nothing until {@link ControlSession.start}. */
@@ -120,6 +119,16 @@ export class ControlSession {
         if (!this.#client) throw new Error("not connected to Nexus");
         return this.#client.postOverNoise(path, body, signal);
       },
+    });
+    this.#announcer = new NetworkAnnouncer({
+      clock: options.clock,
+      discoKey: options.discoKey,
+      endpoints: options.endpoints,
+      netInfo: options.netInfo,
+      client: () => this.#client,
+      nodeKey: () => this.nodeKey,
+      signal: this.#stop.signal,
+      onWarning: warn,
     });
     let resolve!: (e: Error | null) => void;
     const promise = new Promise<Error | null>((r) => resolve = r);
@@ -208,10 +217,8 @@ export class ControlSession {
    * `NetInfo.PreferredDERP`, and tells Nexus at once with a lite update
    * (data-plane reference §3.9), with our endpoints.
    */
-  async announceHomeDERP(region: number): Promise<void> {
-    this.#preferredDERP = region;
-    this.#announced = "";
-    await this.announceNetwork();
+  announceHomeDERP(region: number): Promise<void> {
+    return this.#announcer.setHomeDERP(region);
   }
 
   /**
@@ -219,24 +226,8 @@ export class ControlSession {
    * differ from what it last heard (data-plane reference §2.5: endpoints
    * are re-sent when they change).
    */
-  async announceNetwork(): Promise<void> {
-    const nodeKey = this.nodeKey;
-    if (!this.#client || !nodeKey || this.#stop.signal.aborted) return;
-    const fields = this.#endpointFields();
-    const now = JSON.stringify([fields, this.#netInfo()]);
-    if (now === this.#announced) return;
-    this.#announced = now;
-    try {
-      await this.#client.liteUpdate({
-        nodeKey: nodeKey.publicKey(),
-        discoKey: this.#options.discoKey,
-        ...fields,
-        signal: this.#stop.signal,
-      });
-    } catch (err) {
-      this.#announced = ""; // try again with the next change
-      throw err;
-    }
+  announceNetwork(): Promise<void> {
+    return this.#announcer.announce();
   }
 
   /**
@@ -267,6 +258,7 @@ export class ControlSession {
     } catch {
       // The loop reports through `stopped`.
     }
+    this.#announcer.close();
     await this.#keeper.close(this.#netmap);
     this.#client?.close();
     this.#done.resolve(this.#failure);
@@ -306,7 +298,7 @@ export class ControlSession {
       serverURL: options.controlURL,
       machineKey,
       hostinfo: () => {
-        const netInfo = this.#netInfo();
+        const netInfo = this.#announcer.netInfo();
         return netInfo
           ? { Hostname: this.#hostname(), NetInfo: netInfo }
           : { Hostname: this.#hostname() };
@@ -315,13 +307,6 @@ export class ControlSession {
       clock: options.clock,
       random: options.random,
     });
-  }
-
-  /** NetInfo from netcheck, with our actual home DERP region as `PreferredDERP` (as tailscaled). */
-  #netInfo(): NetInfo | undefined {
-    const measured = this.#options.netInfo?.();
-    if (!measured && !this.#preferredDERP) return undefined;
-    return { ...measured, PreferredDERP: this.#preferredDERP || measured?.PreferredDERP || 0 };
   }
 
   #hostname(): string {
@@ -387,7 +372,7 @@ export class ControlSession {
         await this.#client!.mapPoll({
           nodeKey: nodeKey.publicKey(),
           discoKey: this.#options.discoKey,
-          ...this.#endpointFields(),
+          ...this.#announcer.endpointFields(),
           signal: AbortSignal.any([stop, stream.signal]),
           onMessage: (message) => {
             if (this.#onMapResponse(message)) {
@@ -452,20 +437,6 @@ export class ControlSession {
     }
   }
 
-  /**
-   * Our direct-path UDP endpoints for a map request (`Endpoints` and
-   * `EndpointTypes`, §2.5); none when there are none, so that a later
-   * request does not clear what an earlier one sent.
-   */
-  #endpointFields(): { endpoints?: string[]; endpointTypes?: EndpointType[] } {
-    const endpoints = this.#options.endpoints?.() ?? [];
-    if (endpoints.length === 0) return {};
-    return {
-      endpoints: endpoints.map((e) => e.addr),
-      endpointTypes: endpoints.map((e) => e.type),
-    };
-  }
-
   /** Applies one map message; returns true when it was a (non-keep-alive) netmap update. */
   #onMapResponse(message: MapResponse): boolean {
     const change = this.#netmap.apply(message);
@@ -484,6 +455,9 @@ export class ControlSession {
       this.#emit({ kind: "netmap", summary: describeNetmapChange(change) });
     }
     this.#keeper.noteNetmap(this.#netmap, change);
+    if (change.fullMap || change.selfChanged) {
+      this.#announcer.noteSelfDiscoKey(this.#netmap.self?.DiscoKey);
+    }
     this.#options.onNetmap?.(change);
     return true;
   }
