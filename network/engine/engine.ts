@@ -15,7 +15,7 @@
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { Backoff } from "../control/backoff.ts";
-import type { NodePublicKey } from "../crypto/keys.ts";
+import type { DiscoPublicKey, NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
 import type { DataPlaneNetmap } from "../magicsock/data_plane_netmap.ts";
 import {
@@ -32,13 +32,17 @@ import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import { DeviceTimer } from "./device_timer.ts";
 import { FilterGate } from "./filter_gate.ts";
+import { advertisedDiscoKey, buildDiscoKeyAdvert } from "./disco_key_advert.ts";
 import { type AdvertisedEndpoint, NetcheckService } from "./netcheck_service.ts";
 import type { NetcheckReport } from "../netcheck/netcheck_report.ts";
 import { PeerPinger, type PeerPingOptions, type PeerPingResult } from "./peer_pinger.ts";
 import { PacketPipeline, type PipelineStats } from "./packet_pipeline.ts";
 
 /** Something that happened in the data plane, for logs and tests. */
-export type DataPlaneEvent = MagicSockEvent | { kind: "handshake"; peer: NodePublicKey };
+export type DataPlaneEvent =
+  | MagicSockEvent
+  | { kind: "handshake"; peer: NodePublicKey }
+  | { kind: "disco-key-learned"; peer: NodePublicKey };
 
 /** Options of an {@link Engine}. */
 export interface EngineOptions extends Omit<MagicSockOptions, "onEvent"> {
@@ -62,6 +66,8 @@ export interface EngineStats extends MagicSockStats, PipelineStats {
   droppedByDevice: number;
   /** Decrypted packets whose source is not among the sending peer's allowed IPs. */
   droppedSourceNotAllowed: number;
+  /** TSMP disco-key advertisements sent after handshakes. */
+  discoKeyAdvertsSent: number;
 }
 
 /** How {@link Engine.startInBackground} reports. */
@@ -99,9 +105,15 @@ export class Engine {
   readonly #timer: DeviceTimer;
   readonly #pinger: PeerPinger;
   readonly #handshakesSeen = new Map<string, number>();
-  readonly #counters = { echoRepliesSent: 0, droppedByDevice: 0, droppedSourceNotAllowed: 0 };
+  readonly #counters = {
+    echoRepliesSent: 0,
+    droppedByDevice: 0,
+    droppedSourceNotAllowed: 0,
+    discoKeyAdvertsSent: 0,
+  };
   readonly #stop = new AbortController();
   readonly #nodePublicKey: NodePublicKey;
+  readonly #discoPublicKey: DiscoPublicKey;
   #netcheck: NetcheckService | undefined;
   /** The one packet path: hooks and local handlers plug in here. */
   readonly pipeline: PacketPipeline;
@@ -114,6 +126,7 @@ export class Engine {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;
     this.#nodePublicKey = options.nodeKey.publicKey();
+    this.#discoPublicKey = options.discoKey.publicKey();
     this.#sock = new MagicSock({ ...options, clock: this.#clock, random: this.#random });
     this.#sock.onDatagram = (datagram, source) => this.#onDatagram(datagram, source);
     const peers = this.#sock.peers;
@@ -151,6 +164,14 @@ export class Engine {
     });
     this.pipeline.addLocalHandler(this.#pinger.echoReplies);
     this.pipeline.addTSMPObserver(this.#pinger.tsmpPongs);
+    this.pipeline.addTSMPObserver((packet, from) => {
+      const key = advertisedDiscoKey(packet);
+      if (!key) return false;
+      if (this.#sock.learnDiscoKey(from, key)) {
+        this.#options.onEvent?.({ kind: "disco-key-learned", peer: from });
+      }
+      return true;
+    });
     if (options.onPacket) {
       const onPacket = options.onPacket;
       this.pipeline.addLocalHandler((packet, from) => {
@@ -389,6 +410,17 @@ export class Engine {
     return true;
   }
 
+  /** Our disco key to a peer we just completed a handshake with (data-plane reference §5). */
+  #advertiseDiscoKey(key: NodePublicKey): void {
+    const peers = this.#sock.peers;
+    const peer = peers.byNodeKey(key.toText());
+    if (!peer) return;
+    const advert = buildDiscoKeyAdvert(this.#discoPublicKey, peer, peers.selfIPs);
+    if (!advert) return;
+    this.#counters.discoKeyAdvertsSent++;
+    this.#sendToPeer(advert, key);
+  }
+
   #route(packet: Uint8Array): boolean {
     const peer = this.#sock.peers.routeFor(packet);
     if (!peer) {
@@ -416,6 +448,7 @@ export class Engine {
     if (handshakes !== (this.#handshakesSeen.get(text) ?? 0)) {
       this.#handshakesSeen.set(text, handshakes);
       this.#options.onEvent?.({ kind: "handshake", peer: key });
+      this.#advertiseDiscoKey(key);
     }
     for (const packet of output.deliver) this.pipeline.inbound(packet, key);
     this.#timer.arm();

@@ -15,7 +15,12 @@
  */
 import { type Clock, systemClock } from "../clock.ts";
 import type { DERPNode, DERPRegion } from "../control/map_response.ts";
-import type { DiscoPrivateKey, NodePrivateKey, NodePublicKey } from "../crypto/keys.ts";
+import type {
+  DiscoPrivateKey,
+  DiscoPublicKey,
+  NodePrivateKey,
+  NodePublicKey,
+} from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
 import type { DerpMessage } from "../derp/derp_client.ts";
 import { looksLikeDiscoPacket } from "../disco/disco_packet.ts";
@@ -215,6 +220,16 @@ export class MagicSock {
   /** The trusted direct path to the peer with this key, or null (then DERP). */
   directPath(key: NodePublicKey): AddrPort | null {
     return this.#disco.directPath(key);
+  }
+
+  /**
+   * Takes a disco key a peer advertised over TSMP (see
+   * {@link PeerMap.learnDiscoKey}); its disco path follows at once.
+   */
+  learnDiscoKey(from: NodePublicKey, key: DiscoPublicKey): boolean {
+    if (!this.#peers.learnDiscoKey(from, key)) return false;
+    this.#disco.updatePeers();
+    return true;
   }
 
   /** Takes a new netmap: disco from keys no longer listed is dropped from now on. */

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { DiscoPrivateKey, NodePublicKey } from "../crypto/keys.ts";
+import type { DiscoPrivateKey, DiscoPublicKey, NodePublicKey } from "../crypto/keys.ts";
 import { DiscoSharedKey } from "../disco/disco_packet.ts";
 import { AllowedIPs } from "../wireguard/allowed_ips.ts";
 import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
@@ -31,6 +31,13 @@ export class PeerMap {
   #sharedKeys = new Map<string, DiscoSharedKey>();
   #allowedIPs = new AllowedIPs<string>();
   #selfIPs: Uint8Array[] = [];
+  /**
+   * Disco keys peers advertised over TSMP (data-plane reference §5), by node
+   * key: what they said, and what the netmap said then. An advertisement
+   * holds until a netmap brings that peer a disco key other than the one it
+   * had when the advertisement came (then control knows better).
+   */
+  readonly #advertised = new Map<string, { key: DiscoPublicKey; netmapKey: string | undefined }>();
 
   /** An empty map; `discoKey` is ours, for the shared keys. */
   constructor(discoKey: DiscoPrivateKey) {
@@ -38,7 +45,8 @@ export class PeerMap {
   }
 
   /** Takes a new netmap: every index is rebuilt, shared keys of departed peers dropped. */
-  setNetmap(netmap: DataPlaneNetmap): void {
+  setNetmap(received: DataPlaneNetmap): void {
+    const netmap = this.#withAdvertisedKeys(received);
     this.#netmap = netmap;
     this.#byNodeKey = new Map(netmap.peers.map((p) => [p.nodeKey.toText(), p]));
     this.#byDiscoKey = new Map();
@@ -53,6 +61,43 @@ export class PeerMap {
       if (!this.#byDiscoKey.has(key)) this.#sharedKeys.delete(key);
     }
     this.#selfIPs = netmap.selfAddresses.filter((p) => p.isSingleIP).map((p) => p.ip);
+  }
+
+  /**
+   * Takes a disco key a netmap peer advertised over TSMP (inside WireGuard,
+   * so authenticated as that peer): it replaces the netmap's until control
+   * says something new. Returns whether anything changed.
+   */
+  learnDiscoKey(from: NodePublicKey, key: DiscoPublicKey): boolean {
+    const text = from.toText();
+    const peer = this.#byNodeKey.get(text);
+    if (!peer || key.isZero() || peer.discoKey?.equals(key)) return false;
+    const previous = this.#advertised.get(text);
+    this.#advertised.set(text, {
+      key,
+      netmapKey: previous ? previous.netmapKey : peer.discoKey?.toText(),
+    });
+    this.setNetmap(this.#netmap);
+    return true;
+  }
+
+  #withAdvertisedKeys(netmap: DataPlaneNetmap): DataPlaneNetmap {
+    if (this.#advertised.size === 0) return netmap;
+    const peers = netmap.peers.map((peer) => {
+      const text = peer.nodeKey.toText();
+      const advert = this.#advertised.get(text);
+      if (!advert) return peer;
+      const fromNetmap = peer.discoKey?.toText();
+      if (fromNetmap !== advert.netmapKey && !peer.discoKey?.equals(advert.key)) {
+        this.#advertised.delete(text); // control has news since the advertisement
+        return peer;
+      }
+      return peer.discoKey?.equals(advert.key) ? peer : { ...peer, discoKey: advert.key };
+    });
+    for (const text of [...this.#advertised.keys()]) {
+      if (!peers.some((p) => p.nodeKey.toText() === text)) this.#advertised.delete(text);
+    }
+    return { ...netmap, peers };
   }
 
   /** The current netmap. */

@@ -121,6 +121,11 @@ for (const version of readPeerPins().headscaleVersions) {
         assert.equal(icmp.nodeIp, nodeIP);
         assert.ok(sock.stats.echoRepliesSent > 0, "our echo reply went out through WireGuard");
         assert.ok(events.some((e) => e.kind === "handshake"), "a WireGuard handshake completed");
+        // After the handshake we advertised our disco key inside WireGuard; tailscaled takes it.
+        await waitFor("tailscaled to take our TSMP disco-key advertisement", async () => {
+          const log = await Deno.readTextFile(ts.logPath);
+          return log.includes(`got TSMP disco key advertisement from ${nodeIP}`) || undefined;
+        }, { timeoutMs: 10_000 });
         const icmpRtts = [icmp.latencyMs];
         for (let i = 0; i < 4; i++) {
           icmpRtts.push((await ts.ping(nodeIP, { type: "icmp" })).latencyMs);

@@ -93,3 +93,53 @@ Deno.test("Engine: TSMP and disco pings of a peer, over DERP and over a direct p
     await server.close();
   }
 });
+
+Deno.test("Engine: after a handshake each side advertises its disco key over TSMP; a stale netmap key is replaced", async () => {
+  const server = startFakeDerpServer();
+  const a = side("100.64.0.1");
+  const b = side("100.64.0.2");
+  const stale = side("100.64.0.1"); // what B's netmap wrongly says A's disco key is
+  const learned: string[] = [];
+  const replies: Uint8Array[] = [];
+  const engineA = new Engine({ ...a, plainHTTPDerp: true, onPacket: (p) => replies.push(p) });
+  const engineB = new Engine({
+    ...b,
+    plainHTTPDerp: true,
+    onEvent: (e) => e.kind === "disco-key-learned" && learned.push(e.peer.toText()),
+  });
+  const timeoutError = () => new Error("timed out");
+  const ours = parseIPAddress(a.ip)!, theirs = parseIPAddress(b.ip)!;
+  try {
+    engineA.setNetmap(netmapFor(a, [b], server.url));
+    engineB.setNetmap(netmapFor(b, [{ ...a, discoKey: stale.discoKey }], server.url));
+    await engineA.start();
+    await engineB.start();
+    // B cannot open A's disco pings: it holds the wrong key for A.
+    await assert.rejects(
+      engineA.ping(ours, theirs, { kind: "disco", timeoutMs: 300, timeoutError }),
+      /timed out/,
+    );
+    // A WireGuard session: both sides advertise their disco keys inside it.
+    assert.ok(engineA.sendPacket(echoRequest(a.ip, b.ip, 1)));
+    await until("the echo reply", () => replies.find((p) => p[27] === 1));
+    await until("B learned A's disco key", () => learned.length > 0 || undefined);
+    assert.deepEqual(learned, [a.nodeKey.publicKey().toText()]);
+    assert.ok(engineA.stats.discoKeyAdvertsSent >= 1 && engineB.stats.discoKeyAdvertsSent >= 1);
+    const pong = await engineA.ping(ours, theirs, { kind: "disco", timeoutMs: 3000, timeoutError });
+    assert.equal(pong.path?.via, "derp");
+    // A netmap with the same stale key keeps what A said; control's news replaces it.
+    engineB.setNetmap(netmapFor(b, [{ ...a, discoKey: stale.discoKey }], server.url));
+    await engineA.ping(ours, theirs, { kind: "disco", timeoutMs: 3000, timeoutError });
+    const newer = side("100.64.0.1");
+    engineB.setNetmap(netmapFor(b, [{ ...a, discoKey: newer.discoKey }], server.url));
+    await assert.rejects(
+      engineA.ping(ours, theirs, { kind: "disco", timeoutMs: 300, timeoutError }),
+      /timed out/,
+      "control's newer key wins over the advertisement",
+    );
+  } finally {
+    await engineA.close();
+    await engineB.close();
+    await server.close();
+  }
+});
