@@ -187,6 +187,7 @@ export class CitadelNode {
   }
 
   #dataPlaneStatus(engine: Engine): DataPlaneStatus {
+    const stats = engine.stats;
     return {
       homeDERP: engine.homeRegion ?? null,
       derpConnected: engine.derpConnected,
@@ -196,6 +197,10 @@ export class CitadelNode {
         type: e.type === EndpointType.STUN ? "stun" : "local",
       })),
       filterRules: engine.filter.filter.ruleCount,
+      traffic: {
+        derp: { sent: stats.datagramsSent, received: stats.datagramsReceived },
+        direct: { sent: stats.udpDatagramsSent, received: stats.udpDatagramsReceived },
+      },
       dropped: engine.droppedByReason(),
     };
   }

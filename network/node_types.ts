@@ -57,6 +57,11 @@ export interface DataPlaneStatus {
   endpoints: { addr: string; type: "local" | "stun" }[];
   /** Rules of the packet filter in force. */
   filterRules: number;
+  /** WireGuard datagrams sent and received, over DERP and over direct UDP. */
+  traffic: {
+    derp: { sent: number; received: number };
+    direct: { sent: number; received: number };
+  };
   /**
    * Inbound packets dropped, by reason: `acl:<why>` (the packet filter),
    * `source-not-allowed` (cryptokey routing), `wireguard-invalid`,

@@ -5,13 +5,24 @@
  * - With `--no-direct` both are relayed by Headscale's embedded DERP, and
  *   `citadel status` lists that peer with path `relay`.
  * - By default (direct paths on, bound to 127.0.0.1 here) the disco pong
- *   comes over UDP from work's socket, and status shows path `direct`.
+ *   comes over UDP from work's socket within 10 s of both being up, `--icmp`
+ *   and `--tsmp` are answered too, status shows path `direct`, `citadel ping`
+ *   of the tailscaled reports the direct path, and WireGuard leaves DERP:
+ *   work's DERP counters stay flat while the pings flow.
  */
 import assert from "node:assert/strict";
-import { createCitadel, pollUntil } from "./citadel_cli.ts";
+import { type CitadelCli, createCitadel, pollUntil } from "./citadel_cli.ts";
 import { startHeadscale } from "./headscale.ts";
 import { readPeerPins } from "./peers.ts";
 import { startTailscaled } from "./tailscaled.ts";
+
+/** How many WireGuard datagrams work sent and received over DERP, from its status. */
+async function derpCounters(citadel: CitadelCli): Promise<unknown> {
+  const { json } = await citadel.status();
+  const dp = (json as { dataPlane?: { traffic?: { derp?: unknown } } }).dataPlane;
+  assert.ok(dp?.traffic?.derp, "status shows the data plane's DERP counters");
+  return dp.traffic.derp;
+}
 
 for (const version of readPeerPins().headscaleVersions) {
   for (const direct of [false, true]) {
@@ -39,12 +50,17 @@ for (const version of readPeerPins().headscaleVersions) {
             hostname: "pinger",
           });
           await ts.waitForPeer("work-pinged");
+          const upAt = performance.now();
           const disco = await ts.ping(ip, { timeoutSeconds: 30, untilDirect: direct });
+          const toPong = performance.now() - upAt;
+          if (direct) assert.ok(toPong < 10_000, `direct pong after ${toPong.toFixed(0)} ms`);
           assert.equal(disco.nodeIp, ip);
           if (direct) assert.match(disco.via, /^127\.0\.0\.1:\d+$/, `pong via ${disco.via}`);
           else assert.match(disco.via, /^DERP\(/, `pong via ${disco.via}`);
           const icmp = await ts.ping(ip, { type: "icmp", timeoutSeconds: 30 });
           assert.equal(icmp.nodeIp, ip);
+          const tsmp = await ts.ping(ip, { type: "tsmp", timeoutSeconds: 30 });
+          assert.equal(tsmp.nodeIp, ip);
           console.log(
             `  Headscale ${version}: tailscale ping ${disco.latencyMs} ms via ${disco.via}; ` +
               `--icmp ${icmp.latencyMs} ms via ${icmp.via}`,
@@ -61,6 +77,15 @@ for (const version of readPeerPins().headscaleVersions) {
             { timeoutMs: 15_000 },
           );
           assert.equal(peer.value.online, true);
+          if (direct) {
+            const before = await derpCounters(citadel);
+            const pinged = await citadel.ok(["ping", "pinger", "-c", "5", "--json"]);
+            const summary = JSON.parse(pinged.stdout);
+            assert.equal(summary.received, 5, pinged.stdout);
+            for (const reply of summary.replies) assert.equal(reply.path, "direct");
+            const after = await derpCounters(citadel);
+            assert.deepEqual(after, before, "nothing more went over DERP");
+          }
         } finally {
           assert.equal(await work.stop(), 0, work.logTail());
         }
