@@ -66,3 +66,81 @@ for (const version of readPeerPins().headscaleVersions) {
     },
   });
 }
+
+/** Policies of the live-change test: who may reach the citadel node ("guarded"). */
+const ADMIT_FRIEND: HeadscalePolicy = {
+  acls: [
+    { action: "accept", src: ["friend@"], dst: ["citadel@:*"] },
+    { action: "accept", src: ["citadel@"], dst: ["friend@:*", "stranger@:22"] },
+  ],
+};
+const ADMIT_STRANGER: HeadscalePolicy = {
+  acls: [
+    { action: "accept", src: ["stranger@"], dst: ["citadel@:*"] },
+    { action: "accept", src: ["citadel@"], dst: ["friend@:22", "stranger@:*"] },
+  ],
+};
+
+for (const version of readPeerPins().headscaleVersions) {
+  Deno.test({
+    name:
+      `headscale policy set changes who reaches citadel work, without a restart, Headscale ${version}`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using hs = await startHeadscale({
+        version,
+        policy: ADMIT_FRIEND,
+        policyInDatabase: true,
+      });
+      const citadelUser = await hs.createUser("citadel");
+      const friendUser = await hs.createUser("friend");
+      const strangerUser = await hs.createUser("stranger");
+      // Users must exist before a policy naming them is accepted by every version.
+      await hs.setPolicy(ADMIT_FRIEND);
+      await using citadel = await createCitadel({ nexus: hs.url, label: "acl-live" });
+      const key = citadel.secret(await hs.createPreAuthKey(citadelUser));
+      const init = await citadel.ok(["init", "--node-name", "guarded"], {
+        env: { CITADEL_AUTHKEY: key },
+      });
+      const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+      const work = citadel.startWork();
+      try {
+        await work.waitOnline();
+        await using friend = await startTailscaled({
+          headscale: hs,
+          authKey: await hs.createPreAuthKey(friendUser),
+          hostname: "friend",
+        });
+        await using stranger = await startTailscaled({
+          headscale: hs,
+          authKey: await hs.createPreAuthKey(strangerUser),
+          hostname: "stranger",
+        });
+        await friend.waitForPeer("guarded");
+        await stranger.waitForPeer("guarded");
+        const drops = async () => {
+          const { json } = await citadel.status();
+          return (json as { dataPlane?: { dropped: Record<string, number> } }).dataPlane
+            ?.dropped["acl:no-rule-matched"] ?? 0;
+        };
+
+        const allowed = await friend.ping(ip, { type: "icmp", timeoutSeconds: 20 });
+        assert.equal(allowed.nodeIp, ip);
+        const before = await drops();
+        await assert.rejects(stranger.ping(ip, { type: "icmp", timeoutSeconds: 4 }));
+        assert.ok((await drops()) > before, "the stranger's ICMP was dropped and counted");
+
+        // The admin swaps the roles; work takes the new filter from its map stream.
+        await hs.setPolicy(ADMIT_STRANGER);
+        const turned = await stranger.ping(ip, { type: "icmp", timeoutSeconds: 30 });
+        assert.equal(turned.nodeIp, ip);
+        const afterSwap = await drops();
+        await assert.rejects(friend.ping(ip, { type: "icmp", timeoutSeconds: 4 }));
+        assert.ok((await drops()) > afterSwap, "the friend's ICMP is now dropped and counted");
+      } finally {
+        assert.equal(await work.stop(), 0, work.logTail());
+      }
+    },
+  });
+}

@@ -57,6 +57,12 @@ export interface StartHeadscaleOptions {
    */
   readonly policy?: HeadscalePolicy | string;
   /**
+   * Keep the policy in Headscale's database (`policy.mode: database`), so that
+   * {@link HeadscaleServer.setPolicy} can change it while Headscale runs, as
+   * `headscale policy set` does for an admin.
+   */
+  readonly policyInDatabase?: boolean;
+  /**
    * Inactivity after which ephemeral nodes are removed (Go duration; Headscale's default is
    * 120s, and 0.28 refuses 65s or less).
    */
@@ -210,6 +216,7 @@ export class HeadscaleServer {
   /** Listening ports. */
   readonly ports: HeadscalePorts;
   readonly #binary: string;
+  #policySets = 0;
   #process: ManagedProcess | undefined;
   #httpClient: Deno.HttpClient | undefined;
   #stopped = false;
@@ -303,6 +310,19 @@ export class HeadscaleServer {
         `headscale ${args.join(" ")}: output is not JSON: ${redactSecrets(text.slice(0, 200))}`,
       );
     }
+  }
+
+  /**
+   * Replaces the policy while Headscale runs (`headscale policy set`); needs
+   * {@link StartHeadscaleOptions.policyInDatabase}.
+   */
+  async setPolicy(policy: HeadscalePolicy | string): Promise<void> {
+    const path = `${this.dir}/policy-set-${++this.#policySets}.hujson`;
+    await Deno.writeTextFile(
+      path,
+      typeof policy === "string" ? policy : JSON.stringify(policy, null, 2),
+    );
+    await runCommand(this.#binary, ["-c", this.configPath, "policy", "set", "-f", path]);
   }
 
   /**
@@ -432,7 +452,7 @@ export async function startHeadscale(options: StartHeadscaleOptions): Promise<He
     const url = `${scheme}://127.0.0.1:${ports.http}`;
     const ca = options.tls ? await createTestCa(dir) : undefined;
     let policyPath: string | undefined;
-    if (options.policy !== undefined) {
+    if (options.policy !== undefined && !options.policyInDatabase) {
       policyPath = `${dir}/policy.hujson`;
       const text = typeof options.policy === "string"
         ? options.policy
@@ -471,7 +491,9 @@ export async function startHeadscale(options: StartHeadscaleOptions): Promise<He
       tls_cert_path: ca?.certPath ?? "",
       tls_key_path: ca?.keyPath ?? "",
       log: { level: "info", format: "text" },
-      policy: { mode: "file", path: policyPath ?? "" },
+      policy: options.policyInDatabase
+        ? { mode: "database", path: "" }
+        : { mode: "file", path: policyPath ?? "" },
       dns: {
         magic_dns: false,
         base_domain: "interop.citadel.test",
@@ -508,6 +530,9 @@ export async function startHeadscale(options: StartHeadscaleOptions): Promise<He
     });
     try {
       await server.start();
+      if (options.policyInDatabase && options.policy !== undefined) {
+        await server.setPolicy(options.policy);
+      }
     } catch (error) {
       await server.stop();
       throw error;
