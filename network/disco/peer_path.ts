@@ -97,6 +97,11 @@ function toAddrPort(endpoint: string | AddrPort): AddrPort | null {
 
 const DERP_MAGIC_BYTES = parseIPAddress(DERP_MAGIC_IP)!;
 
+/** How long a Ping on the best path may go unanswered before the path is no longer trusted. */
+function unansweredAfter(latencyMs: number): number {
+  return Math.max(1_000, 4 * latencyMs);
+}
+
 /**
  * The path-discovery state of one peer. See the module documentation for
  * how a caller drives it.
@@ -120,6 +125,8 @@ export class PeerPath {
   readonly #sentPings = new Map<string, SentPing>();
   #best: Best | null = null;
   #trustBestUntil = -Infinity;
+  /** When the best path last answered (its Pong renewed the trust). */
+  #bestPongAt = -Infinity;
   #lastFullPing: number | null = null;
   #lastSendExt: number | null = null;
   #heartbeatAt: number | null = null;
@@ -188,7 +195,7 @@ export class PeerPath {
   route(): SendRoute {
     const now = this.#now();
     const udp = this.#best?.addr ?? null;
-    if (udp && now <= this.#trustBestUntil) return { udp, derpRegion: null };
+    if (udp && this.#trusted(now)) return { udp, derpRegion: null };
     const derpRegion = this.#derpRegion ?? (udp ? null : this.#heardViaDERP);
     return { udp, derpRegion };
   }
@@ -204,7 +211,7 @@ export class PeerPath {
     const now = this.#now();
     const route = this.route();
     const actions: DiscoAction[] = [];
-    if (this.#discoKey && (!this.#best || now > this.#trustBestUntil)) {
+    if (this.#discoKey && (!this.#best || !this.#trusted(now))) {
       this.#sendDiscoPings(now, true, actions);
     }
     this.#noteActivity(now);
@@ -224,7 +231,7 @@ export class PeerPath {
     if (route.derpRegion !== null) {
       actions.push(this.#startPing({ via: "derp", region: route.derpRegion }, now, "cli"));
     }
-    if (route.udp && now < this.#trustBestUntil) {
+    if (route.udp && this.#trusted(now)) {
       actions.push(this.#startPing({ via: "udp", addr: route.udp }, now, "cli"));
     } else {
       for (const candidate of this.#candidates.values()) {
@@ -293,6 +300,7 @@ export class PeerPath {
     if (this.#best?.addr.key === sent.path.addr.key) {
       this.#best.latencyMs = latencyMs;
       this.#trustBestUntil = now + trustUDPAddrDuration;
+      this.#bestPongAt = now;
     }
     return result;
   }
@@ -409,7 +417,7 @@ export class PeerPath {
 
   /** Whether packets go over the direct path alone right now. */
   get directTrusted(): boolean {
-    return this.#best !== null && this.#now() <= this.#trustBestUntil;
+    return this.#best !== null && this.#trusted(this.#now());
   }
 
   /** Whether heartbeats are running (the session was active in the last 45 s). */
@@ -512,6 +520,29 @@ export class PeerPath {
   }
 
   // Go's noteTxActivityExtTriggerLocked.
+  /**
+   * Whether the best path is trusted now: a Pong came within
+   * trustUDPAddrDuration (Go's rule), and no Ping we sent on it since then
+   * after its last Pong has gone unanswered for longer than
+   * {@link unansweredAfter}. The second
+   * half is ours: tailscaled keeps sending to a path that stopped answering
+   * until the 6.5 s of trust run out; we fall back to DERP as soon as a
+   * heartbeat is clearly late, which bounds the loss when a direct path dies
+   * to about one heartbeat interval plus a second.
+   */
+  #trusted(now: number): boolean {
+    const best = this.#best;
+    if (!best || now > this.#trustBestUntil) return false;
+    const late = unansweredAfter(best.latencyMs);
+    for (const sent of this.#sentPings.values()) {
+      if (
+        sent.path.via === "udp" && sent.path.addr.key === best.addr.key &&
+        sent.at > this.#bestPongAt && now - sent.at > late
+      ) return false;
+    }
+    return true;
+  }
+
   #noteActivity(now: number): void {
     this.#lastSendExt = now;
     if (this.#heartbeatAt === null) this.#heartbeatAt = now + heartbeatInterval;
@@ -520,7 +551,7 @@ export class PeerPath {
   // Go's wantFullPingLocked.
   #wantFullPing(now: number): boolean {
     if (!this.#best || this.#lastFullPing === null) return true;
-    if (now > this.#trustBestUntil) return true;
+    if (!this.#trusted(now)) return true;
     if (this.#best.latencyMs <= goodEnoughLatency) return false;
     return now - this.#lastFullPing >= upgradeUDPDirectInterval;
   }

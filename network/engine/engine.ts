@@ -238,6 +238,11 @@ export class Engine {
     return out;
   }
 
+  /** Fault injection for tests: see {@link MagicSock.simulateUDPLoss}. */
+  simulateUDPLoss(blocked: boolean): void {
+    this.#sock.simulateUDPLoss(blocked);
+  }
+
   /** Whether direct UDP paths are tried (the shared socket is bound). */
   get direct(): boolean {
     return this.#sock.hasUDP;

@@ -140,6 +140,7 @@ export class MagicSock {
     stunIgnored: 0,
   };
   #udp: UdpSocket | undefined;
+  #udpBlocked = false;
   #closed = false;
   /** Receives every WireGuard datagram; set by the owner before {@link MagicSock.start}. */
   onDatagram: DatagramHandler = () => false;
@@ -304,6 +305,15 @@ export class MagicSock {
     return this.#disco.ping(peer, timeoutMs, signal);
   }
 
+  /**
+   * Fault injection for tests of path fail-over: while blocked, every
+   * datagram on the direct-path UDP socket is lost both ways, as behind a
+   * firewall that starts dropping UDP; DERP is untouched.
+   */
+  simulateUDPLoss(blocked: boolean): void {
+    this.#udpBlocked = blocked;
+  }
+
   /** Counts a packet that found no peer to carry it. */
   noteNoRoute(): void {
     this.#counters.droppedNoRoute++;
@@ -324,6 +334,7 @@ export class MagicSock {
 
   #sendUDP(to: AddrPort, payload: Uint8Array): boolean {
     if (!this.#udp) return false;
+    if (this.#udpBlocked) return true; // lost on the way, as a firewall would lose it
     this.#udp.send(to, payload);
     return true;
   }
@@ -345,6 +356,7 @@ export class MagicSock {
 
   // One socket, three protocols, told apart by their first bytes (§2.2).
   #onUDP(packet: Uint8Array, from: AddrPort): void {
+    if (this.#udpBlocked) return;
     if (isStunOnSharedSocket(packet)) {
       if (this.onStun) this.onStun(packet, from);
       else this.#counters.stunIgnored++;

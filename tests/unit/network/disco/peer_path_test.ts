@@ -506,3 +506,27 @@ Deno.test("peer path: nextDeadline is the earliest of heartbeat and Ping timeout
   path.poll();
   assert.equal(path.nextDeadline(), start + 2 * heartbeatInterval);
 });
+
+Deno.test("peer path: a late heartbeat on the best path sends traffic to DERP within a second, before the 6.5 s of trust run out (ours, not Go's)", () => {
+  const { clock, path } = setup([EP1]);
+  const first = path.noteSend().actions;
+  clock.advance(5);
+  answer(path, pingTo(first, EP1)); // best: EP1, 5 ms, trusted for 6.5 s
+  assert.equal(path.route().derpRegion, null, "direct only while it answers");
+  // The path dies now. The next heartbeat goes out at its time and is not answered.
+  clock.advanceTo(path.nextDeadline()!);
+  const heartbeat = pings(path.poll()).find((p) => p.purpose === "heartbeat");
+  assert.ok(heartbeat, "a heartbeat on the best path");
+  const sentAt = clock.monotonic();
+  clock.advance(999);
+  assert.equal(path.route().derpRegion, null, "not yet late");
+  clock.advance(2);
+  assert.ok(clock.monotonic() - sentAt > 1_000);
+  assert.ok(clock.monotonic() < 5 + trustUDPAddrDuration, "still within Go's trust window");
+  assert.equal(path.route().derpRegion, REGION, "DERP now carries the traffic too");
+  assert.equal(path.directTrusted, false);
+  // The path comes back: the late heartbeat's Pong makes it trusted again.
+  answer(path, heartbeat!);
+  assert.equal(path.directTrusted, true);
+  assert.equal(path.route().derpRegion, null);
+});
