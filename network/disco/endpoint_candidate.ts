@@ -6,6 +6,7 @@
  * @module
  */
 import type { AddrPort } from "../netaddr/addr_port.ts";
+import type { CandidateSource, CandidateView } from "./disco_path.ts";
 import { pongHistoryCount, sessionActiveTimeout } from "./disco_constants.ts";
 
 /** One Pong to our Ping on a candidate endpoint. */
@@ -88,4 +89,19 @@ export function addPongRecord(candidate: Candidate, record: PongRecord): void {
   }
   candidate.newestPong = (candidate.newestPong + 1) % pongHistoryCount;
   candidate.pongs[candidate.newestPong] = record;
+}
+
+/** What a caller may see of a candidate (diagnostics, tests). */
+export function candidateView(c: Candidate): CandidateView {
+  const sources: CandidateSource[] = [];
+  if (c.inNetmap) sources.push("netmap");
+  if (c.callMeMaybeTime !== null) sources.push("call-me-maybe");
+  if (c.lastGotPing !== null) sources.push("ping");
+  return {
+    addr: c.addr,
+    sources,
+    lastPing: c.lastPing,
+    latencyMs: c.pongs.length > 0 ? c.pongs[c.newestPong].latencyMs : null,
+    pongCount: c.pongs.length,
+  };
 }

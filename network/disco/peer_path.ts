@@ -45,7 +45,6 @@ import {
 } from "./disco_message.ts";
 import type {
   BestPath,
-  CandidateSource,
   CandidateView,
   DiscoAction,
   DiscoPath,
@@ -57,6 +56,7 @@ import type {
 import {
   addPongRecord,
   type Candidate,
+  candidateView,
   clearCandidate,
   newCandidate,
   shouldDeleteCandidate,
@@ -432,19 +432,7 @@ export class PeerPath {
 
   /** A snapshot of the candidate endpoints. */
   candidates(): CandidateView[] {
-    return [...this.#candidates.values()].map((c) => {
-      const sources: CandidateSource[] = [];
-      if (c.inNetmap) sources.push("netmap");
-      if (c.callMeMaybeTime !== null) sources.push("call-me-maybe");
-      if (c.lastGotPing !== null) sources.push("ping");
-      return {
-        addr: c.addr,
-        sources,
-        lastPing: c.lastPing,
-        latencyMs: c.pongs.length > 0 ? c.pongs[c.newestPong].latencyMs : null,
-        pongCount: c.pongs.length,
-      };
-    });
+    return [...this.#candidates.values()].map(candidateView);
   }
 
   // ---- internals -------------------------------------------------------
