@@ -12,6 +12,7 @@ import { initCommand } from "./init.ts";
 import { loginCommand } from "./login.ts";
 import { logoutCommand } from "./logout.ts";
 import { pingCommand } from "./ping.ts";
+import { serviceCommand } from "./service.ts";
 import { statusCommand } from "./status.ts";
 import { versionCommand } from "./version.ts";
 import { workCommand } from "./work.ts";
@@ -24,6 +25,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   statusCommand,
   pingCommand,
   workCommand,
+  serviceCommand,
   versionCommand,
   helpCommand,
 ];
