@@ -43,7 +43,8 @@ export const JOB_LOOP_OPTIONS: Record<string, OptionSpec> = {
     type: "string",
     valueName: "URL",
     description: `Run the job loop on this Redis: redis://[:password@]host[:port][/db] ` +
-      `(env ${REDIS_URL_ENV}); without it, work runs no jobs`,
+      `(env ${REDIS_URL_ENV}, better for a password: ps shows arguments); ` +
+      "without it, work runs no jobs",
   },
   queue: {
     type: "string",

@@ -48,7 +48,7 @@ export function workerEventLine(event: WorkerEvent): WorkerLogLine {
       );
     case "job-finished": {
       const text = `job ${event.jobId} (${event.type}) ${event.status} in ` +
-        formatDuration(event.durationMs) + (event.error ? `: ${event.error}` : "");
+        formatDuration(Math.round(event.durationMs)) + (event.error ? `: ${event.error}` : "");
       return event.status === "succeeded" ? info(text) : warn(text);
     }
     case "job-skipped":

@@ -6,9 +6,10 @@
  * Configuration is the environment: install saves the `CITADEL_*` variables
  * set in the installing shell (and `--nexus`) to `<state dir>/service.env`,
  * mode 0600, which the service reads at each start. The auth key and a Redis
- * password therefore never appear in the unit, plist or task, which others
- * may read (`systemctl show` prints a unit's `Environment=` to anyone who may
- * query it; LaunchAgents plists are world-readable by default). The file
+ * password therefore never appear in the unit, plist or task: those are
+ * written 0644 as their managers expect, in directories other users can
+ * often read (home directories are 0755 on many systems), and systemd shows
+ * `Environment=` lines in `systemctl show` and in logs of the unit. The file
  * lives in the 0700 state directory that already holds the node's keys.
  *
  * Install checks the settings first (a bad `CITADEL_REDIS_URL` would make the

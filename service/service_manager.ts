@@ -316,7 +316,10 @@ export async function serviceState(plan: ServicePlan, run: CommandRunner): Promi
 }
 
 /** The real runner: `Deno.Command`, no shell, stdin closed, a 30 s limit. */
-export const denoCommandRunner: CommandRunner = async (program, args) => {
+export const denoCommandRunner: CommandRunner = async (
+  program: string,
+  args: readonly string[],
+): Promise<CommandOutcome> => {
   try {
     const out = await new Deno.Command(program, {
       args: [...args],

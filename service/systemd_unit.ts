@@ -6,8 +6,8 @@
  * Choices (systemd.service(5), systemd.exec(5), systemd.kill(5)):
  * - `EnvironmentFile=` points at `<state dir>/service.env` (0600), so the
  *   auth key and a Redis password are not in the unit: unit files are
- *   world-readable by convention, and `Environment=` values are shown to
- *   anyone who can run `systemctl show` on the unit.
+ *   world-readable by convention, and `Environment=` values are shown by
+ *   `systemctl show` and `systemctl cat`, which end up in bug reports.
  * - `Restart=on-failure` with 10 s between tries and at most 5 starts in
  *   5 min (the Go original's `citadel-worker` unit kept the same pace);
  *   `RestartPreventExitStatus=` lists the codes a restart cannot fix (usage,

@@ -15,8 +15,10 @@
  * - A logon trigger for this user, repeating every 5 minutes, with
  *   `MultipleInstancesPolicy` `IgnoreNew`: while work runs nothing happens;
  *   when it has exited (a watchdog exit, a crash), the next repetition starts
- *   it again. Task Scheduler's `RestartOnFailure` only covers a start that
- *   failed, not a program that exited non-zero, so it is there only for that.
+ *   it again. Task Scheduler's `RestartOnFailure` restarts a task that
+ *   "fails", which is not documented to include a program's non-zero exit
+ *   (it is known to cover a start that failed), so the repetition is what
+ *   guarantees a restart; `RestartOnFailure` stays for the failed starts.
  * - No time limit (`ExecutionTimeLimit` `PT0S`), runs on battery.
  * - `InteractiveToken`, least privilege: runs only while the user is logged
  *   on (the other logon types need the "log on as a batch job" right or a
