@@ -12,7 +12,13 @@ import { ExitCode } from "../../../cli/exit_codes.ts";
 import { COMMANDS } from "../../../commands/mod.ts";
 import { FileStateStore, inspectInstanceLock, newNodeState } from "../../../state/mod.ts";
 import { startRedisServer } from "../../interop/redis_server.ts";
-import { checker, jobEvents, jobStatus, streamEntries } from "../../interop/worker_jobs_helpers.ts";
+import {
+  checker,
+  jobEvents,
+  jobStatus,
+  pendingCount,
+  streamEntries,
+} from "../../interop/worker_jobs_helpers.ts";
 import { VirtualClock } from "../network/disco/virtual_clock.ts";
 import {
   FakeIO,
@@ -251,6 +257,53 @@ Deno.test({
         assert.match(io.out, /job loop resumed\n/);
         io.raise("SIGTERM");
         assert.equal((await running).code, ExitCode.OK, io.err);
+      });
+    } finally {
+      conn.close();
+      await redis.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "SIGTERM with a job that outlasts the drain: work leaves it pending and still exits 0 in time",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = await startRedisServer();
+    const conn = await checker(redis.url);
+    try {
+      await withStateDir(async (dir) => {
+        await writeRegisteredState(dir);
+        const io = new FakeIO({ envVars: envFor(dir) });
+        const running = run(["work", "--redis", redis.url, "--queue", "jobs:v1:long"], io);
+        await waitFor(() => io.out.includes("job loop: connected"), 15_000);
+        await redis.cli(
+          "XADD",
+          "jobs:v1:long",
+          "*",
+          "jobId",
+          "long-1",
+          "type",
+          "shell",
+          "payload",
+          shell("sleep", "30"),
+        );
+        await waitFor(() => io.out.includes("job long-1 (shell) started"), 10_000);
+        const stopped = performance.now();
+        io.raise("SIGTERM");
+        const { code } = await running;
+        const tookMs = performance.now() - stopped;
+        assert.equal(code, ExitCode.OK, io.err);
+        assert.ok(tookMs < 10_000, `within work's 10 s shutdown (${Math.round(tookMs)} ms)`);
+        assert.match(io.err, /job loop: drain time is up; left long-1 pending for another run/);
+        assert.match(io.err, /left 1 job\(s\) for another run/);
+        assert.equal(
+          await pendingCount(conn, "jobs:v1:long"),
+          1,
+          "not acked: delivered again later",
+        );
       });
     } finally {
       conn.close();
