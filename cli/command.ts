@@ -19,6 +19,8 @@ export interface OptionSpec {
   short?: string;
   /** Placeholder shown in help for string options, e.g. "KEY". */
   valueName?: string;
+  /** The option may be given more than once; its value is then a `string[]`. */
+  multiple?: boolean;
   /** One-line description for help. */
   description: string;
 }
@@ -56,7 +58,7 @@ export interface CommandContext {
   /** Global options. */
   global: GlobalOptions;
   /** Values of the command's own options, by long name. */
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   /** Positional arguments. */
   positionals: string[];
   /** Facts that make error hints specific; commands fill them in as they learn them. */

@@ -18,6 +18,8 @@ import type {
   PingOptions,
   PingResult,
 } from "../network/mod.ts";
+import type { CommandRunner } from "../service/mod.ts";
+import type { RedisDial } from "../worker/mod.ts";
 
 /** The slice of network/mod.ts the CLI uses. */
 export interface NetworkApi {
@@ -67,6 +69,15 @@ export const realNetwork: NetworkApi = {
 export interface CliDependencies {
   /** The network layer. */
   network: NetworkApi;
+  /**
+   * How `work`'s job loop opens TCP streams to Redis: `direct` on this
+   * machine's network; `mesh` through the mesh, for a Redis on a peer (null
+   * while the userspace TCP stack is missing: work then refuses a Redis
+   * address that is a peer). Default: `dialTcp`, and no mesh dial.
+   */
+  redisDial?: { direct: RedisDial; mesh: RedisDial | null };
+  /** Runs a service manager's tool (`service`); default `Deno.Command`. */
+  runCommand?: CommandRunner;
 }
 
 /** The production dependencies. */

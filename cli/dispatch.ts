@@ -29,7 +29,7 @@
  */
 import { parseArgs } from "node:util";
 import { type CliIO, denoCliIO } from "./cli_io.ts";
-import type { CommandSpec, GlobalOptions, OptionSpec } from "./command.ts";
+import type { CommandContext, CommandSpec, GlobalOptions, OptionSpec } from "./command.ts";
 import { type CliDependencies, defaultDependencies } from "./dependencies.ts";
 import { AUTHKEY_ENV, NEXUS_ENV } from "./env.ts";
 import { describeError, UsageError } from "./errors.ts";
@@ -38,12 +38,17 @@ import { GLOBAL_OPTIONS, JSON_OPTION, renderCommandHelp, renderMainHelp } from "
 import { nexusURLOption } from "./node_target.ts";
 import { Output } from "./output.ts";
 
-type ParseOptions = Record<string, { type: "string" | "boolean"; short?: string }>;
+type ParseOptions = Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean }
+>;
 
 function parseConfig(options: Record<string, OptionSpec>): ParseOptions {
   const config: ParseOptions = {};
   for (const [name, spec] of Object.entries(options)) {
-    config[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
+    config[name] = { type: spec.type };
+    if (spec.short) config[name].short = spec.short;
+    if (spec.multiple) config[name].multiple = true;
   }
   return config;
 }
@@ -97,7 +102,7 @@ function usageFromParseError(error: unknown, hint: string): UsageError | null {
 }
 
 function globalsFrom(
-  values: Record<string, string | boolean | undefined>,
+  values: Record<string, string | boolean | string[] | undefined>,
   io: CliIO,
 ): GlobalOptions {
   const nexusFlag = values.nexus as string | undefined;
@@ -186,7 +191,7 @@ export async function runCli(
       } catch (e) {
         throw usageFromParseError(e, "Run 'citadel --help' for usage.") ?? e;
       }
-      globals = globalsFrom(values, io);
+      globals = globalsFrom(values as CommandContext["values"], io);
       out = new Output(io, {
         noColor: globals.noColor ?? false,
         verbose: globals.verbose ?? false,
@@ -225,7 +230,9 @@ export async function runCli(
     if (parsed.positionals.length > maxPositionals) {
       throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}'`, hint);
     }
-    globals = globalsFrom(parsed.values, io);
+    // Only string options are ever `multiple`, so an array holds strings.
+    const values = parsed.values as CommandContext["values"];
+    globals = globalsFrom(values, io);
     out = new Output(io, { noColor: globals.noColor ?? false, verbose: globals.verbose ?? false });
     addSecrets(out);
     if (parsed.values.help === true) {
@@ -237,7 +244,7 @@ export async function runCli(
       out,
       deps,
       global: globals as GlobalOptions,
-      values: parsed.values,
+      values,
       positionals: parsed.positionals,
       errorContext,
       commands,

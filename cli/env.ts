@@ -26,6 +26,18 @@ export const UDP_BIND_ENV = "CITADEL_UDP_BIND";
 export const NO_DIRECT_ENV = "CITADEL_NO_DIRECT";
 /** Any non-empty value turns colour off (https://no-color.org). */
 export const NO_COLOR_ENV = "NO_COLOR";
+/** `work`: the job loop's Redis, `redis://[:password@]host[:port][/db]` (`--redis` wins). */
+export const REDIS_URL_ENV = "CITADEL_REDIS_URL";
+/** `work`: the queues to read, comma-separated (`--queue` wins). */
+export const QUEUES_ENV = "CITADEL_QUEUES";
+/** `work`: the organisation id, for the per-node stream (`--org` wins). */
+export const ORG_ENV = "CITADEL_ORG";
+/** `work`: jobs run at once (`--concurrency` wins). */
+export const CONCURRENCY_ENV = "CITADEL_CONCURRENCY";
+/** `work`: deliveries of a job before it is dead-lettered (`--max-retries` wins). */
+export const MAX_RETRIES_ENV = "CITADEL_MAX_RETRIES";
+/** `work`: `1`/`true`/`yes`/`on` refuses shell jobs (as `--no-shell-jobs`). */
+export const NO_SHELL_JOBS_ENV = "CITADEL_NO_SHELL_JOBS";
 
 /** Every `CITADEL_*` variable the CLI reads (test harnesses blank them to keep runs hermetic). */
 export const CITADEL_ENV_NAMES: readonly string[] = [
@@ -36,4 +48,28 @@ export const CITADEL_ENV_NAMES: readonly string[] = [
   CA_FILE_ENV,
   UDP_BIND_ENV,
   NO_DIRECT_ENV,
+  REDIS_URL_ENV,
+  QUEUES_ENV,
+  ORG_ENV,
+  CONCURRENCY_ENV,
+  MAX_RETRIES_ENV,
+  NO_SHELL_JOBS_ENV,
+];
+
+/** `PATH`: the search path `shell` jobs get (their only inherited variable). */
+export const PATH_ENV = "PATH";
+/** `XDG_CONFIG_HOME`: where `service install` puts the systemd user unit (default `~/.config`). */
+export const XDG_CONFIG_HOME_ENV = "XDG_CONFIG_HOME";
+/** `USERDOMAIN` and `USERNAME`: the Windows account `service install` registers its task for. */
+export const WINDOWS_USER_ENV_NAMES: readonly string[] = ["USERDOMAIN", "USERNAME"];
+
+/**
+ * Variables outside the `CITADEL_*` set that the CLI reads, besides those of
+ * state/ (`HOME`, `USERPROFILE` for the default state directory) and
+ * {@link NO_COLOR_ENV}: the permission list (`--allow-env`) must name them.
+ */
+export const SYSTEM_ENV_NAMES: readonly string[] = [
+  PATH_ENV,
+  XDG_CONFIG_HOME_ENV,
+  ...WINDOWS_USER_ENV_NAMES,
 ];

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { NEXUS_ENV, UDP_BIND_ENV } from "./env.ts";
+import { NEXUS_ENV, REDIS_URL_ENV, UDP_BIND_ENV } from "./env.ts";
 import { ExitCode } from "./exit_codes.ts";
 
 /** What the CLI prints for an error, and how it exits. */
@@ -159,6 +159,24 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
   },
   StateDirError: { exitCode: ExitCode.FAILURE, hint: () => null },
   LocalApiError: { exitCode: ExitCode.FAILURE, hint: () => null },
+  WorkerStalledError: {
+    exitCode: ExitCode.WORKER_WATCHDOG,
+    hint: () =>
+      "The job loop could not poll Redis for too long; check that Redis is reachable. " +
+      "A service manager restarts work.",
+  },
+  JobStuckError: {
+    exitCode: ExitCode.WORKER_WATCHDOG,
+    hint: () => "A job would not stop at its time limit. A service manager restarts work.",
+  },
+  WorkerConfigError: {
+    exitCode: ExitCode.USAGE,
+    hint: () => "Run 'citadel work --help' for the job loop's options.",
+  },
+  RedisURLError: {
+    exitCode: ExitCode.USAGE,
+    hint: () => `Give --redis (or ${REDIS_URL_ENV}) as redis://[:password@]host[:port][/db].`,
+  },
   TimeoutError: {
     exitCode: ExitCode.FAILURE,
     hint: () => "Try again, or give it longer with --timeout.",

@@ -36,6 +36,11 @@ export const ExitCode = {
   WORK_NOT_RUNNING: 12,
   /** The named peer (host name or mesh IP) is not in the node's netmap. */
   PEER_NOT_FOUND: 13,
+  /**
+   * `work`'s job loop watchdog fired: no poll of the queues for 10 minutes, or
+   * a job ran past its limit and would not stop. A supervisor should restart it.
+   */
+  WORKER_WATCHDOG: 14,
   /** Interrupted by the user (Ctrl-C) before it finished; 128 + SIGINT by shell convention. */
   INTERRUPTED: 130,
 } as const;

@@ -31,6 +31,10 @@ export interface SavedNode {
   registered: boolean;
   /** The node's name at Nexus, when registered. */
   nodeName: string | null;
+  /** Nexus's numeric node ID, when registered. */
+  nodeId: number | null;
+  /** The login name of the node's user at Nexus (e.g. `org_acme`), when registered. */
+  loginName: string | null;
   /** Mesh IPv4, when known. */
   nodeIP: string | null;
   /** Mesh IPv6, when known. */
@@ -74,6 +78,8 @@ export async function readSavedNode(stateDir: string): Promise<SavedNode | null>
     controlURL: state.controlURL,
     registered: login !== undefined,
     nodeName: login?.nodeName ?? null,
+    nodeId: login?.nodeId ?? null,
+    loginName: login?.loginName ?? null,
     nodeIP: login?.addresses.v4 ?? null,
     nodeIPv6: login?.addresses.v6 ?? null,
     keyExpiry: login?.keyExpiry == null ? null : new Date(login.keyExpiry).toISOString(),

@@ -1,17 +1,48 @@
 /**
  * How `citadel status` shows a {@link NodeStatus}: the JSON form (its keys
- * are an interface scripts depend on) and the human form with a peers table.
+ * are an interface scripts depend on) and the human form with a peers table
+ * and, when `citadel work` runs a job loop, a worker section.
  *
  * @module
  */
 import type { NodeStatus, PeerStatus } from "../network/mod.ts";
+import type { WorkerStatus } from "../worker/mod.ts";
 import type { Painter } from "./output.ts";
 
+/** What `status` shows: the node's status and the running job loop's, if any. */
+export interface StatusView extends NodeStatus {
+  /** The job loop of a running `citadel work`, or null (none runs, or it has no `--redis`). */
+  worker?: WorkerStatus | null;
+}
+
+/** The worker status with exactly its documented keys, in a fixed order. */
+export function workerJson(w: WorkerStatus): WorkerStatus {
+  return {
+    state: w.state,
+    redis: w.redis,
+    redisConnected: w.redisConnected,
+    group: w.group,
+    consumer: w.consumer,
+    queues: [...w.queues],
+    jobsRunning: w.jobsRunning,
+    jobsDone: w.jobsDone,
+    jobsSucceeded: w.jobsSucceeded,
+    jobsFailed: w.jobsFailed,
+    jobsDeadLettered: w.jobsDeadLettered,
+    jobsSkipped: w.jobsSkipped,
+    startedAt: w.startedAt,
+    lastPollAt: w.lastPollAt,
+    lastHeartbeatAt: w.lastHeartbeatAt,
+    lastError: w.lastError,
+  };
+}
+
 /** The status with exactly its documented keys, in a fixed order. */
-export function statusJson(status: NodeStatus): NodeStatus {
+export function statusJson(status: StatusView): Required<StatusView> {
   return {
     connected: status.connected,
     nodeName: status.nodeName,
+    nodeId: status.nodeId ?? null,
     nodeIP: status.nodeIP,
     nodeIPv6: status.nodeIPv6,
     nexus: status.nexus,
@@ -28,7 +59,8 @@ export function statusJson(status: NodeStatus): NodeStatus {
       if (p.path !== undefined) peer.path = p.path;
       return peer;
     }),
-    ...(status.dataPlane ? { dataPlane: status.dataPlane } : {}),
+    worker: status.worker ? workerJson(status.worker) : null,
+    dataPlane: status.dataPlane ?? null,
   };
 }
 
@@ -78,9 +110,37 @@ function renderTable(rows: string[][]): string[] {
   );
 }
 
+function sinceText(iso: string | null, nowMs: number): string {
+  if (iso === null) return "never";
+  const at = Date.parse(iso);
+  return Number.isNaN(at) ? iso : relativeTime(at - nowMs);
+}
+
+/** The worker section of the human-readable status, as lines. */
+export function formatWorker(w: WorkerStatus, nowMs: number, paint: Painter): string[] {
+  const state = w.state === "running"
+    ? paint.paint(w.state, "green", "bold")
+    : w.state === "failed" || w.state === "paused"
+    ? paint.paint(w.state, "red", "bold")
+    : paint.paint(w.state, "bold");
+  const lines = [
+    paint.paint("Worker:", "bold"),
+    `  State:       ${state}`,
+    `  Redis:       ${w.redis} (${w.redisConnected ? "connected" : "not connected"})`,
+    `  Queues:      ${w.queues.join(", ")}`,
+    `  Consumer:    ${w.consumer} in group ${w.group}`,
+    `  Jobs:        ${w.jobsRunning} running, ${w.jobsDone} done (${w.jobsSucceeded} ok, ` +
+    `${w.jobsFailed} failed), ${w.jobsDeadLettered} dead-lettered, ${w.jobsSkipped} skipped`,
+    `  Last poll:   ${sinceText(w.lastPollAt, nowMs)}`,
+    `  Heartbeat:   ${sinceText(w.lastHeartbeatAt, nowMs)}`,
+  ];
+  if (w.lastError) lines.push(`  Last error:  ${paint.paint(w.lastError, "red")}`);
+  return lines;
+}
+
 /** The human-readable status, as lines. */
 export function formatStatus(
-  status: NodeStatus,
+  status: StatusView,
   nowMs: number,
   paint: Painter,
   source: string | null,
@@ -89,7 +149,9 @@ export function formatStatus(
     `Connected:   ${
       status.connected ? paint.paint("yes", "green", "bold") : paint.paint("no", "red", "bold")
     }`,
-    `Node:        ${status.nodeName ?? "-"}`,
+    `Node:        ${status.nodeName ?? "-"}${
+      status.nodeId !== null && status.nodeId !== undefined ? ` (id ${status.nodeId})` : ""
+    }`,
     `Network IP:  ${status.nodeIP ?? "-"}`,
     `IPv6:        ${status.nodeIPv6 ?? "-"}`,
     `Nexus:       ${status.nexus}`,
@@ -111,6 +173,7 @@ export function formatStatus(
     lines.push(`Dropped:     ${drops || "none"}`);
   }
   lines.push("");
+  if (status.worker) lines.push(...formatWorker(status.worker, nowMs, paint), "");
   if (status.peers.length === 0) {
     lines.push("Peers:       none");
     return lines;

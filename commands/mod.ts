@@ -13,6 +13,7 @@ import { loginCommand } from "./login.ts";
 import { logoutCommand } from "./logout.ts";
 import { netcheckCommand } from "./netcheck.ts";
 import { pingCommand } from "./ping.ts";
+import { serviceCommand } from "./service.ts";
 import { statusCommand } from "./status.ts";
 import { versionCommand } from "./version.ts";
 import { workCommand } from "./work.ts";
@@ -26,6 +27,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   pingCommand,
   netcheckCommand,
   workCommand,
+  serviceCommand,
   versionCommand,
   helpCommand,
 ];

@@ -24,7 +24,9 @@
  *   (`"connected":false` plus what the saved state knows) before the error
  *   goes to stderr.
  * - The Go status also showed system vitals, GPUs, services and the job
- *   queue; those belong to later issues, not to the network status.
+ *   queue (read from Redis itself, by `REDIS_URL`); here the worker section
+ *   is what the running `work`'s job loop reports through the local API,
+ *   and vitals, GPUs and services belong to later issues.
  *
  * @module
  */
@@ -38,7 +40,7 @@ import { runInterruptible, withDeadline } from "../cli/interrupt.ts";
 import { disconnectQuietly } from "../cli/join.ts";
 import { statusOfRunningWork } from "../cli/running_work.ts";
 import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "../cli/node_target.ts";
-import { formatStatus, statusJson } from "../cli/status_format.ts";
+import { formatStatus, statusJson, type StatusView } from "../cli/status_format.ts";
 
 /** How long status waits for a connection from saved state, by default. */
 export const DEFAULT_STATUS_TIMEOUT = "20s";
@@ -47,6 +49,7 @@ function offlineStatus(saved: SavedNode | null, nexus: string): NodeStatus {
   return {
     connected: false,
     nodeName: saved?.nodeName ?? null,
+    nodeId: saved?.nodeId ?? null,
     nodeIP: saved?.nodeIP ?? null,
     nodeIPv6: saved?.nodeIPv6 ?? null,
     nexus,
@@ -55,7 +58,7 @@ function offlineStatus(saved: SavedNode | null, nexus: string): NodeStatus {
   };
 }
 
-function printStatus(ctx: CommandContext, status: NodeStatus, source: string | null): void {
+function printStatus(ctx: CommandContext, status: StatusView, source: string | null): void {
   if (ctx.global.json) {
     ctx.out.json(statusJson(status));
     return;
@@ -146,10 +149,16 @@ If 'citadel work' runs for the same state directory, status asks it.
 Otherwise it connects briefly with the saved identity (never starting a login)
 and disconnects again.
 
---json prints one line: {"connected", "nodeName", "nodeIP", "nodeIPv6",
-"nexus", "keyExpiry", "peers": [{"hostname", "ip", "ipv6", "online", "os",
-"lastSeen", "path"}]}. It is printed even when the node is not logged in or
-cannot be reached ("connected": false); the exit code then says why.`,
+When that 'citadel work' runs a job loop (--redis), a worker section
+follows: its state, Redis (password hidden), queues, job counts, last poll,
+last heartbeat and last error.
+
+--json prints one line: {"connected", "nodeName", "nodeId", "nodeIP",
+"nodeIPv6", "nexus", "keyExpiry", "peers": [{"hostname", "ip", "ipv6",
+"online", "os", "lastSeen", "path"}], "worker"}; "worker" is null unless a
+running 'citadel work' has a job loop (docs/cli.md lists its keys). It is
+printed even when the node is not logged in or cannot be reached
+("connected": false); the exit code then says why.`,
   options: {
     timeout: {
       type: "string",

@@ -3,48 +3,66 @@
  * single-instance lock, connects (from saved state, or with
  * `CITADEL_AUTHKEY` the first time), refuses to start unless the node is
  * online, serves the local API (so `citadel status` asks it), logs network
- * changes as timestamped lines, and runs the job loop until SIGINT/SIGTERM.
+ * changes as timestamped lines, and runs until SIGINT/SIGTERM.
  *
- * The job loop is a placeholder: it does nothing but wait to be stopped. The
- * real job runner is a later issue.
+ * With `--redis` (or `CITADEL_REDIS_URL`) it runs the job loop (worker/):
+ * Redis Streams consumer groups on the `--queue` streams plus this node's
+ * own stream `jobs:v1:shell:org_<org>:node:<Nexus node id>`, `shell`, `http`
+ * and `ping` jobs, heartbeats to `node:status:stream`, and watchdogs. The
+ * loop reads only while the node is connected, drains running jobs on
+ * SIGTERM (up to 8 s of the 10 s shutdown), and a watchdog makes work exit
+ * WORKER_WATCHDOG (14) so its supervisor restarts it. Its consumer name is
+ * `citadel-<node name>`, stable across restarts, so a restarted work takes
+ * back the jobs it held at once. Without a Redis URL work only stays
+ * connected and serves the local API.
  *
  * Container use: everything comes from the environment (`CITADEL_NEXUS`,
- * `CITADEL_STATE_DIR`, `CITADEL_AUTHKEY`, `CITADEL_NODE_NAME`), no terminal
- * is needed, and the state directory should be a volume so the node keeps
- * its identity across restarts. Later starts resume the saved identity, so
- * restarts never register a new node; the network layer uses the auth key
- * only to join the first time, or to log in again when Nexus has expired or
- * deleted the node.
+ * `CITADEL_STATE_DIR`, `CITADEL_AUTHKEY`, `CITADEL_NODE_NAME`,
+ * `CITADEL_REDIS_URL`, `CITADEL_QUEUES`, …), no terminal is needed, and the
+ * state directory should be a volume so the node keeps its identity across
+ * restarts. Later starts resume the saved identity, so restarts never
+ * register a new node; the network layer uses the auth key only to join the
+ * first time, or to log in again when Nexus has expired or deleted the node.
+ * Service managers that cannot hold secrets apart (launchd, Windows tasks)
+ * pass `--env-file` (cli/env_file_context.ts).
  *
  * If the node stops for good while running (a "failed" event: deleted or
  * expired at Nexus and no way to log in again), `work` exits with that
  * error's code instead of running on without the network.
  *
- * Shutdown: the first SIGINT/SIGTERM stops the job loop, closes the local API
- * (removing its socket), disconnects, releases the lock and exits OK. A
- * second signal exits at once with INTERRUPTED; so does a shutdown that
- * takes longer than {@link SHUTDOWN_TIMEOUT_MS} (with FAILURE).
+ * Shutdown: the first SIGINT/SIGTERM stops the job loop (which drains),
+ * closes the local API (removing its socket), disconnects, releases the lock
+ * and exits OK. A second signal exits at once with INTERRUPTED; so does a
+ * shutdown that takes longer than {@link SHUTDOWN_TIMEOUT_MS} (with FAILURE).
  *
  * Decisions on the Go original (§4):
  * - A second `work` on the same state exits ALREADY_RUNNING. The Go
  *   original exited 0 in that case to keep systemd from restarting it in a
  *   loop (#736); here the lock belongs to the state directory, the service
- *   manager sees the truth, and the message names the holder.
+ *   manager sees the truth (and `service install` tells systemd not to
+ *   restart on it), and the message names the holder.
  * - Quirk §8.6 (`work` never blocked on the mesh and only warned): the job
- *   loop does not start unless `isGlobalConnected()`. While Nexus is
- *   unreachable at start, work waits and retries with backoff (up to 30 s
- *   apart), logging each try, as a service should across boot order or an
- *   outage; any other failure (auth, TLS, wrong URL, node removed) exits with
- *   its error's code.
+ *   loop does not start unless `isGlobalConnected()`, and pauses while the
+ *   node is not connected. While Nexus is unreachable at start, work waits
+ *   and retries with backoff (up to 30 s apart), logging each try, as a
+ *   service should across boot order or an outage; any other failure (auth,
+ *   TLS, wrong URL, node removed) exits with its error's code.
  * - A second signal exits INTERRUPTED (130), not 1, as the shell would.
- * - No platform API, Redis queues, heartbeat, gateway, terminal server or
- *   auto-update here; those are later issues.
+ * - Redis direct by URL (the Go original's hidden `--debug-redis-url`) is the
+ *   only job source: there is no platform API mode. The organisation comes
+ *   from `--org` or the Nexus user name (cli/job_loop_settings.ts).
+ * - A Redis on a mesh peer (by name or address) needs the mesh TCP dial,
+ *   which this build lacks: work refuses it with NOT_IMPLEMENTED rather than
+ *   dialling the peer's address through the host's own network.
+ * - No gateway, terminal server, status HTTP server or auto-update here.
  *
  * @module
  */
 import type { TimerHandle } from "../network/clock.ts";
-import { Backoff, type NodeEvent } from "../network/mod.ts";
+import { Backoff, type NodeEvent, type NodeStatus } from "../network/mod.ts";
+import { systemRandom } from "../network/crypto/random.ts";
 import { InstanceLock } from "../state/mod.ts";
+import { dialTcp, JobLoop, type WorkerWatchdogError } from "../worker/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { CommandError } from "../cli/errors.ts";
@@ -53,14 +71,26 @@ import {
   NEXUS_ENV,
   NO_DIRECT_ENV,
   NODE_NAME_ENV,
+  PATH_ENV,
+  QUEUES_ENV,
+  REDIS_URL_ENV,
   STATE_DIR_ENV,
   UDP_BIND_ENV,
 } from "../cli/env.ts";
+import { withEnvFile } from "../cli/env_file_context.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { formatDuration } from "../cli/duration.ts";
 import { disconnectQuietly } from "../cli/join.ts";
+import {
+  JOB_LOOP_OPTIONS,
+  type JobLoopSettings,
+  jobLoopSettings,
+  orgFromLoginName,
+} from "../cli/job_loop_settings.ts";
+import { workerEventLine } from "../cli/worker_event_text.ts";
 import { type LocalApiServer, startLocalApi } from "../localapi/mod.ts";
 import { nexusFor, nodeNameOf, readSavedNode, stateDirOf } from "../cli/node_target.ts";
+import { CITADEL_VERSION } from "./version.ts";
 
 /** Longest wait between two tries while Nexus is unreachable at start. */
 export const UNREACHABLE_RETRY_MAX_MS = 30_000;
@@ -68,12 +98,14 @@ export const UNREACHABLE_RETRY_MAX_MS = 30_000;
 /** How long a clean shutdown may take before `work` gives up on it. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
+/** How long the job loop may drain running jobs on shutdown (inside {@link SHUTDOWN_TIMEOUT_MS}). */
+export const DRAIN_TIMEOUT_MS = 8_000;
+
 /**
- * The job loop. A placeholder until the job runner exists (a later issue):
- * it only waits until `stop` is aborted, or until the node fails for good
- * (then it rejects with the node's error).
+ * Without a job loop: waits until `stop` is aborted, or until the node fails
+ * for good (then it rejects with the node's error).
  */
-function runJobLoop(stop: AbortSignal, nodeFailed: AbortSignal): Promise<void> {
+function waitUntilStopped(stop: AbortSignal, nodeFailed: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = () => {
       if (stop.aborted) resolve();
@@ -99,6 +131,9 @@ class WorkLog {
   }
   warn(message: string): void {
     this.#ctx.out.info(`${this.#stamp()} warning: ${message}`);
+  }
+  debug(message: string): void {
+    this.#ctx.out.debug(`${this.#stamp()} ${message}`);
   }
 }
 
@@ -143,12 +178,100 @@ function dataPlaneOf(ctx: CommandContext): { direct: boolean; udpBind?: string }
   return udpBind ? { direct, udpBind } : { direct };
 }
 
+/** The peer a host name or address stands for in the netmap, if any. */
+function meshPeerNamed(status: NodeStatus | null, host: string): string | null {
+  const wanted = host.toLowerCase().replace(/\.$/, "");
+  for (const peer of status?.peers ?? []) {
+    const names = [peer.ip, peer.ipv6, peer.hostname.toLowerCase()];
+    if (names.includes(wanted) || wanted.split(".")[0] === peer.hostname.toLowerCase()) {
+      return peer.hostname;
+    }
+  }
+  return null;
+}
+
+/** Builds the job loop once the node is online. */
+async function createJobLoop(
+  ctx: CommandContext,
+  settings: JobLoopSettings,
+  stateDir: string,
+  log: WorkLog,
+): Promise<JobLoop> {
+  const network = ctx.deps.network;
+  const status = network.status();
+  const dials = ctx.deps.redisDial ?? { direct: dialTcp, mesh: null };
+  const peer = meshPeerNamed(status, settings.redisHost);
+  if (peer !== null && dials.mesh === null) {
+    // TODO(mesh TCP): dial the peer through the userspace TCP stack once it lands
+    // (deps.redisDial.mesh); then `redis://<peer>:6379` works from anywhere.
+    throw new CommandError(
+      `Redis at ${settings.redisHost} is on the mesh (peer ${peer}), and reaching a peer ` +
+        "over TCP needs the userspace TCP stack, which this build does not have yet",
+      ExitCode.NOT_IMPLEMENTED,
+      `Give --redis (or ${REDIS_URL_ENV}) an address this machine reaches directly.`,
+    );
+  }
+  const dial = peer !== null && dials.mesh ? dials.mesh : dials.direct;
+  const org = settings.org ?? orgFromLoginName((await readSavedNode(stateDir))?.loginName ?? null);
+  const nodeId = status?.nodeId ?? null;
+  if (org === null || nodeId === null) {
+    log.warn(
+      `no per-node stream: ${org === null ? "the organisation is unknown (--org)" : ""}` +
+        `${org === null && nodeId === null ? " and " : ""}` +
+        `${nodeId === null ? "the node's Nexus id is unknown" : ""}`,
+    );
+  }
+  const nodeName = status?.nodeName ?? "node";
+  return new JobLoop({
+    redisURL: settings.redisURL,
+    dial,
+    clock: ctx.io.clock,
+    random: systemRandom,
+    connected: () => network.isGlobalConnected(),
+    node: () => {
+      const s = network.status();
+      return {
+        nodeName: s?.nodeName ?? null,
+        nodeId: s?.nodeId != null ? String(s.nodeId) : null,
+        meshIPs: [s?.nodeIP, s?.nodeIPv6].filter((ip): ip is string => !!ip),
+      };
+    },
+    version: CITADEL_VERSION,
+    queues: settings.queues,
+    org,
+    consumer: `citadel-${nodeName}`,
+    concurrency: settings.concurrency,
+    maxRetries: settings.maxRetries,
+    drainTimeoutMs: DRAIN_TIMEOUT_MS,
+    // Jobs get PATH and nothing else of work's environment (no auth key, no Redis password).
+    shell: settings.shellJobs
+      ? {
+        workspaceDir: `${stateDir}/workspace`,
+        env: { PATH: ctx.io.env(PATH_ENV) || "/usr/local/bin:/usr/bin:/bin" },
+      }
+      : null,
+    fetch: (request) => fetch(request),
+    ping: (target, options) => network.ping(target, options),
+    onEvent: (event) => {
+      const line = workerEventLine(event);
+      log[line.level](line.text);
+    },
+  });
+}
+
 /** Runs the worker until stopped; the exit code. */
 async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): Promise<number> {
   const stateDir = stateDirOf(ctx);
   const authKey = (ctx.io.env(AUTHKEY_ENV) ?? "").trim();
   ctx.out.addSecret(authKey);
   const nodeName = nodeNameOf(ctx);
+  // Checked before anything connects: a typo exits USAGE at once.
+  const jobs = jobLoopSettings(ctx);
+  if (jobs?.redisPassword) {
+    // Shown redacted everywhere; these catch a stray copy.
+    ctx.out.addSecret(jobs.redisURL);
+    ctx.out.addSecret(jobs.redisPassword);
+  }
 
   const lock = await InstanceLock.acquire(stateDir, { clock: ctx.io.clock });
   let api: LocalApiServer | null = null;
@@ -234,15 +357,34 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
         `${status?.peers.length ?? 0} peer(s)`,
     );
 
+    const loop = jobs ? await createJobLoop(ctx, jobs, stateDir, log) : null;
     api = await startLocalApi({
       stateDir,
       nexus,
       status: () => ctx.deps.network.status(),
       ping: (target, options) => ctx.deps.network.ping(target, options),
+      worker: () => loop?.status() ?? null,
     });
     log.info(api ? `local API on ${api.path}` : "local API not available on this platform");
-    log.info("job loop running (placeholder: waits until stopped)");
-    await runJobLoop(stop, nodeFailed.signal);
+    if (!loop) {
+      log.info(`ready: no job loop (no --redis or ${REDIS_URL_ENV}); staying connected`);
+      await waitUntilStopped(stop, nodeFailed.signal);
+      log.info("stopping");
+      return ExitCode.OK;
+    }
+    log.info(
+      `ready: job loop on ${jobs!.redisShown}, queues ${loop.queues.join(", ")}, ` +
+        `${jobs!.concurrency} at once${jobs!.shellJobs ? "" : ", shell jobs refused"}`,
+    );
+    try {
+      const { abandoned } = await loop.run(AbortSignal.any([stop, nodeFailed.signal]));
+      if (abandoned.length > 0) log.warn(`left ${abandoned.length} job(s) for another run`);
+    } catch (e) {
+      const watchdog = e as WorkerWatchdogError;
+      log.warn(`the job loop's watchdog fired: ${watchdog.message}; exiting for a restart`);
+      throw e;
+    }
+    if (nodeFailed.signal.aborted) throw nodeFailed.signal.reason;
     log.info("stopping");
     return ExitCode.OK;
   } finally {
@@ -261,10 +403,9 @@ export const workCommand: CommandSpec = {
   name: "work",
   summary: "Run the node: stay connected and run jobs until stopped",
   description: `
-Keeps this node connected to the AceTeam Network and runs its job loop until
-it receives SIGINT or SIGTERM (Ctrl-C); then it disconnects and exits 0. A
-second signal exits at once (130). Only one 'citadel work' may run per state
-directory.
+Keeps this node connected to the AceTeam Network until it receives SIGINT or
+SIGTERM (Ctrl-C); then it disconnects and exits 0. A second signal exits at
+once (130). Only one 'citadel work' may run per state directory.
 
 While Nexus cannot be reached at start it waits and retries (up to 30 s
 apart), logging each try.
@@ -273,16 +414,28 @@ It resumes the saved identity; the first time (no saved state) it joins with
 the auth key in ${AUTHKEY_ENV}, which is also used to log in again should
 Nexus expire or delete the node. It never shows a login link. For containers,
 configure it through ${NEXUS_ENV}, ${STATE_DIR_ENV} (keep it on a volume),
-${AUTHKEY_ENV} and ${NODE_NAME_ENV}.
+${AUTHKEY_ENV}, ${NODE_NAME_ENV}, ${REDIS_URL_ENV}, ${QUEUES_ENV} and the
+other variables of docs/cli.md.
+
+Jobs: with --redis (or ${REDIS_URL_ENV}) it runs a job loop on Redis
+Streams once the node is connected: it reads the --queue streams and this
+node's own stream jobs:v1:shell:org_<ORG>:node:<Nexus node id> in the consumer
+group citadel-workers, runs shell, http and ping jobs, writes their output
+to stream:v1:<jobId> and a heartbeat to node:status:stream every 30 s, and
+moves a job that failed --max-retries times to dlq:v1:<queue name>. It pauses
+while the node is disconnected. SIGTERM lets running jobs finish for up to 8 s.
+If no queue is read for 10 minutes, or a job will not stop at its limit,
+work exits 14 so that its service manager restarts it. The Redis password
+is never printed. Without --redis, work runs no jobs: it only stays
+connected and serves the local API.
 
 Peers are reached over direct UDP paths where NAT traversal finds one (STUN
 and disco, as Tailscale does), else through DERP relays. --no-direct keeps
 everything on DERP, for networks that allow no UDP.
 
 While it runs, 'citadel status' asks it through a local socket
-(<state dir>/citadel.sock). Network changes are logged as timestamped lines.
-
-The job loop is a placeholder in this version: it does nothing but wait.`,
+(<state dir>/citadel.sock); it shows the job loop too. Network changes and
+jobs are logged as timestamped lines.`,
   options: {
     "node-name": {
       type: "string",
@@ -299,9 +452,17 @@ The job loop is a placeholder in this version: it does nothing but wait.`,
       description:
         `Where the direct-path UDP socket binds (default 0.0.0.0:0; env ${UDP_BIND_ENV})`,
     },
+    ...JOB_LOOP_OPTIONS,
+    "env-file": {
+      type: "string",
+      valueName: "FILE",
+      description: "Read CITADEL_* settings from FILE (mode 0600), under the environment's",
+    },
   },
   json: false,
-  async run(ctx: CommandContext): Promise<number> {
+  async run(given: CommandContext): Promise<number> {
+    const envFile = given.values["env-file"] as string | undefined;
+    const ctx = envFile ? await withEnvFile(given, envFile) : given;
     const log = new WorkLog(ctx);
     const stop = new AbortController();
     let exitNow: (code: number) => void = () => {};

@@ -9,11 +9,12 @@
  *
  * @module
  */
-import type { NodeStatus, PingResult } from "../network/mod.ts";
+import type { PingResult } from "../network/mod.ts";
 import { LocalApiError } from "./errors.ts";
 import {
   LOCAL_API_ORIGIN,
   localApiSupported,
+  type LocalStatus,
   PING_PATH,
   type PingRequest,
   STATUS_PATH,
@@ -41,11 +42,12 @@ export async function probeLocalApi(path: string): Promise<boolean> {
   return true;
 }
 
-function isNodeStatus(value: unknown): value is NodeStatus {
+function isNodeStatus(value: unknown): value is LocalStatus {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
   return typeof v.connected === "boolean" && typeof v.nexus === "string" &&
-    Array.isArray(v.peers);
+    Array.isArray(v.peers) &&
+    (v.worker === undefined || v.worker === null || typeof v.worker === "object");
 }
 
 /** Builds the error for a worker that is there but answered badly. */
@@ -100,8 +102,8 @@ async function exchange<T>(
 export function queryLocalStatus(
   path: string,
   timeoutMs = LOCAL_API_TIMEOUT_MS,
-): Promise<NodeStatus | null> {
-  return exchange<NodeStatus>(path, STATUS_PATH, {}, timeoutMs, (response, text, failure) => {
+): Promise<LocalStatus | null> {
+  return exchange<LocalStatus>(path, STATUS_PATH, {}, timeoutMs, (response, text, failure) => {
     if (!response.ok) throw failure(`answered HTTP ${response.status}`);
     let body: unknown;
     try {

@@ -11,7 +11,8 @@
  *
  * | Request       | Response                                                   |
  * |---------------|------------------------------------------------------------|
- * | `GET /status` | 200, the node's `NodeStatus` (as `citadel status --json`)  |
+ * | `GET /status` | 200, {@link LocalStatus}: the node's `NodeStatus` and its  |
+ * |               | job loop's `worker` (as `citadel status --json`)           |
  * | `POST /ping`  | body {@link PingRequest}: 200, the `PingResult`; or an     |
  * |               | {@link ErrorBody}: 400 bad body, 404 `PeerNotFoundError`,  |
  * |               | 504 `PingTimeoutError`, 503 `DataPlaneNotStartedError`,    |
@@ -24,6 +25,8 @@
  *
  * @module
  */
+import type { NodeStatus } from "../network/mod.ts";
+import type { WorkerStatus } from "../worker/mod.ts";
 
 /**
  * The socket's path in a state directory. The file name is state/'s
@@ -31,6 +34,16 @@
  * with the rest of the node's files when it clears them.
  */
 export { localApiSocketPath } from "../state/mod.ts";
+
+/**
+ * The body of `GET /status`: the node's status and, when `work` runs a job
+ * loop (`--redis`), the loop's `worker` status (null without one; absent
+ * from a server older than the job loop).
+ */
+export interface LocalStatus extends NodeStatus {
+  /** The job loop's status, or null when `work` runs none. */
+  worker?: WorkerStatus | null;
+}
 
 /** `GET`: the node's status. */
 export const STATUS_PATH = "/status";

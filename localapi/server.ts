@@ -10,6 +10,7 @@
  * @module
  */
 import type { NodeStatus, PingOptions, PingResult } from "../network/mod.ts";
+import type { WorkerStatus } from "../worker/mod.ts";
 import { STATE_FILE_MODE } from "../state/mod.ts";
 import { probeLocalApi } from "./client.ts";
 import { LocalApiError } from "./errors.ts";
@@ -18,6 +19,7 @@ import {
   LOCAL_API_MAX_PING_TIMEOUT_MS,
   localApiSocketPath,
   localApiSupported,
+  type LocalStatus,
   PING_ERROR_STATUS,
   PING_PATH,
   STATUS_PATH,
@@ -33,6 +35,8 @@ export interface LocalApiServerOptions {
   nexus: string;
   /** Pings a peer through the node's data plane; `POST /ping` answers 503 when absent. */
   ping?: (target: string, options: PingOptions) => Promise<PingResult>;
+  /** The job loop's status, or null when `work` runs none (the default). */
+  worker?: () => WorkerStatus | null;
 }
 
 /** A running local API server. */
@@ -73,13 +77,15 @@ export function localApiHandler(
     const status: NodeStatus = options.status() ?? {
       connected: false,
       nodeName: null,
+      nodeId: null,
       nodeIP: null,
       nodeIPv6: null,
       nexus: options.nexus,
       keyExpiry: null,
       peers: [],
     };
-    return jsonResponse(200, status);
+    const body: LocalStatus = { ...status, worker: options.worker?.() ?? null };
+    return jsonResponse(200, body);
   };
 }
 

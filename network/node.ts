@@ -176,6 +176,7 @@ export class CitadelNode {
     return {
       connected: this.connected,
       nodeName: netmap.nodeName() ?? login?.nodeName ?? null,
+      nodeId: netmap.self?.ID ?? login?.nodeId ?? null,
       nodeIP: addresses.ipv4 ?? login?.addresses.v4 ?? null,
       nodeIPv6: addresses.ipv6 ?? login?.addresses.v6 ?? null,
       nexus: this.#options.controlURL,

@@ -31,6 +31,11 @@ export interface NodeStatus {
   connected: boolean;
   /** The node's name at Nexus (first label of its MagicDNS name). */
   nodeName: string | null;
+  /**
+   * Nexus's numeric node ID (Headscale's `node list` ID), or null before the
+   * node has registered. The job loop's per-node stream is named by it.
+   */
+  nodeId: number | null;
   /** Mesh IPv4 address, or null. */
   nodeIP: string | null;
   /** Mesh IPv6 address, or null. */
@@ -41,8 +46,8 @@ export interface NodeStatus {
   keyExpiry: string | null;
   /** Visible peers. */
   peers: PeerStatus[];
-  /** The data plane, when this node runs one (`citadel work`). */
-  dataPlane?: DataPlaneStatus;
+  /** The data plane, when this node runs one (`citadel work`); null or absent otherwise. */
+  dataPlane?: DataPlaneStatus | null;
 }
 
 /** How a running data plane reaches peers, and what it refused. JSON keys are part of `status --json`. */

@@ -128,8 +128,11 @@ export interface JobLoopOptions {
   watchdogIntervalMs?: number;
   /** Largest job payload (default 256 KiB). */
   maxPayloadBytes?: number;
-  /** `shell` jobs: workspace, environment and limits. */
-  shell: ShellJobOptions;
+  /**
+   * `shell` jobs: workspace, environment and limits; null refuses them (each
+   * fails terminally as an unsupported type, as `work --no-shell-jobs`).
+   */
+  shell: ShellJobOptions | null;
   /** `http` jobs run through this fetch; without it `http` is an unknown type. */
   fetch?: JobFetch;
   /** `ping` jobs use this; without it `ping` is an unknown type. */
@@ -210,7 +213,7 @@ export class JobLoop {
       Math.max(100, Math.min(this.#claimMinIdleMs / 2, 30_000));
     const handlers = new Map<string, JobHandler>();
     const add = (h: JobHandler) => handlers.set(h.type, h);
-    add(new ShellJobHandler(options.shell));
+    if (options.shell) add(new ShellJobHandler(options.shell));
     if (options.fetch) add(new HttpJobHandler({ fetch: options.fetch }));
     if (options.ping) add(new PingJobHandler({ ping: options.ping }));
     this.#backoff = new Backoff({ baseMs: 1_000, maxMs: 30_000, random: options.random });

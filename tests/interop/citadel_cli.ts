@@ -70,6 +70,8 @@ export interface CitadelStatusJson {
   readonly connected: boolean;
   /** Node name at Nexus. */
   readonly nodeName: string | null;
+  /** Nexus's numeric node id. */
+  readonly nodeId: number | null;
   /** Mesh IPv4. */
   readonly nodeIP: string | null;
   /** Mesh IPv6. */
@@ -88,6 +90,14 @@ export interface CitadelStatusJson {
     readonly lastSeen: string | null;
     readonly path: string;
   }[];
+  /** The running work's job loop (docs/cli.md), or null. */
+  readonly worker: {
+    readonly state: string;
+    readonly redis: string;
+    readonly queues: readonly string[];
+    readonly jobsDone: number;
+    readonly jobsRunning: number;
+  } | null;
 }
 
 /**

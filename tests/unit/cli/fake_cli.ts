@@ -99,6 +99,7 @@ export class FakeNetwork implements NetworkApi {
   statusWhenConnected: (nexus: string) => NodeStatus = (nexus) => ({
     connected: true,
     nodeName: "box",
+    nodeId: 7,
     nodeIP: "100.64.0.5",
     nodeIPv6: "fd7a:115c:a1e0::5",
     nexus,

@@ -4,7 +4,18 @@ import { startLocalApi } from "../../../localapi/mod.ts";
 import { type NodeStatus, NotImplementedError } from "../../../network/mod.ts";
 import { FakeIO, FakeNetwork, run, withStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
 
-const STATUS_KEYS = ["connected", "nodeName", "nodeIP", "nodeIPv6", "nexus", "keyExpiry", "peers"];
+const STATUS_KEYS = [
+  "connected",
+  "nodeName",
+  "nodeId",
+  "nodeIP",
+  "nodeIPv6",
+  "nexus",
+  "keyExpiry",
+  "peers",
+  "worker",
+  "dataPlane",
+];
 const PEER_KEYS = ["hostname", "ip", "ipv6", "online", "os", "lastSeen"];
 
 Deno.test("status without state: 'not logged in', hint to init, NOT_LOGGED_IN, nothing created", async () => {
@@ -29,11 +40,14 @@ Deno.test("status --json without state still prints a disconnected status", asyn
     assert.deepEqual(status, {
       connected: false,
       nodeName: null,
+      nodeId: null,
       nodeIP: null,
       nodeIPv6: null,
       nexus: "https://nexus.aceteam.ai",
       keyExpiry: null,
       peers: [],
+      worker: null,
+      dataPlane: null,
     });
     assert.match(io.err, /not logged in/);
   });
@@ -50,7 +64,7 @@ Deno.test("status connects briefly from saved state, never interactively, and di
     assert.equal(call.options.allowInteractive, false);
     assert.equal(network.disconnects, 1);
     assert.match(io.out, /^Connected: +yes$/m);
-    assert.match(io.out, /^Node: +box$/m);
+    assert.match(io.out, /^Node: +box \(id 7\)$/m);
     assert.match(io.out, /^Network IP: +100\.64\.0\.5$/m);
     assert.match(io.out, /^IPv6: +fd7a:115c:a1e0::5$/m);
     assert.match(io.out, /^Nexus: +https:\/\/nexus\.test$/m);
@@ -94,6 +108,7 @@ Deno.test("status asks a running citadel work through the local API instead of c
     const fromWorker: NodeStatus = {
       connected: true,
       nodeName: "from-worker",
+      nodeId: 77,
       nodeIP: "100.64.0.77",
       nodeIPv6: null,
       nexus: "https://nexus.test",
@@ -105,12 +120,12 @@ Deno.test("status asks a running citadel work through the local API instead of c
       const { code, io, network } = await run(["status", "--state-dir", dir]);
       assert.equal(code, ExitCode.OK, io.err);
       assert.equal(network.connectCalls.length, 0);
-      assert.match(io.out, /^Node: +from-worker$/m);
+      assert.match(io.out, /^Node: +from-worker \(id 77\)$/m);
       assert.match(io.out, /^Key expiry: +never$/m);
       assert.match(io.out, /^Peers: +none$/m);
       assert.match(io.out, /^Source: +citadel work/m);
       const json = await run(["status", "--json", "--state-dir", dir]);
-      assert.deepEqual(JSON.parse(json.io.out), fromWorker);
+      assert.deepEqual(JSON.parse(json.io.out), { ...fromWorker, worker: null, dataPlane: null });
     } finally {
       await server!.close();
     }

@@ -27,7 +27,7 @@ Deno.test("work serves status over the local API and exits 0 on SIGTERM, cleanin
     const network = new FakeNetwork();
     const running = run(["work"], io, network);
     const socket = localApiSocketPath(dir);
-    await waitFor(() => io.out.includes("job loop running"));
+    await waitFor(() => io.out.includes("ready:"));
 
     // While it runs: the lock is held, and status asks it instead of connecting.
     assert.equal((await inspectInstanceLock(dir)).held, true);
@@ -70,7 +70,7 @@ Deno.test("work logs network events as timestamped lines", async () => {
       return Promise.resolve(ONLINE);
     };
     const running = run(["work"], io, network);
-    await waitFor(() => io.out.includes("job loop running"));
+    await waitFor(() => io.out.includes("ready:"));
     emit!({ kind: "netmap", summary: "2 peers (+1: peer-b)" });
     emit!({ kind: "disconnected", reason: "EOF", retryInMs: 2_000 });
     emit!({ kind: "reconnected" });
@@ -94,7 +94,7 @@ Deno.test("work refuses to start when connect fails, and releases everything", a
     const io = new FakeIO({ envVars: { CITADEL_STATE_DIR: dir } });
     const { code } = await run(["work"], io, network);
     assert.equal(code, ExitCode.AUTH_REJECTED);
-    assert.ok(!io.out.includes("job loop running"));
+    assert.ok(!io.out.includes("ready:"));
     assert.match(io.err, /citadel: registration refused/);
     assert.equal(await exists(localApiSocketPath(dir)), false);
     assert.equal((await inspectInstanceLock(dir)).held, false);
@@ -128,7 +128,7 @@ Deno.test("work waits while Nexus is unreachable, saying so, then comes online",
     };
     const running = run(["work"], io, network);
     const deadline = Date.now() + 5_000;
-    while (!io.out.includes("job loop running") && Date.now() < deadline) {
+    while (!io.out.includes("ready:") && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     io.raise("SIGTERM");
@@ -142,7 +142,7 @@ Deno.test("work waits while Nexus is unreachable, saying so, then comes online",
         ?.length,
       2,
     );
-    assert.match(io.out, /job loop running/);
+    assert.match(io.out, /ready: no job loop/);
   });
 });
 
@@ -156,7 +156,7 @@ Deno.test("work refuses to start its job loop unless the node is online", async 
     const { code } = await run(["work"], io, network);
     assert.equal(code, ExitCode.FAILURE);
     assert.match(io.err, /refusing to start the job loop/);
-    assert.ok(!io.out.includes("job loop running"));
+    assert.ok(!io.out.includes("ready:"));
     assert.equal(network.disconnects, 1);
     assert.equal((await inspectInstanceLock(dir)).held, false);
   });
@@ -183,7 +183,7 @@ Deno.test("work in a container: everything from the environment", async () => {
     });
     const network = new FakeNetwork();
     const running = run(["work"], io, network);
-    await waitFor(() => io.out.includes("job loop running"));
+    await waitFor(() => io.out.includes("ready:"));
     io.raise("SIGTERM");
     assert.equal((await running).code, ExitCode.OK);
     const call = network.connectCalls[0];
@@ -235,7 +235,7 @@ Deno.test("a second signal forces exit 130 when shutdown hangs", async () => {
     const gate = Promise.withResolvers<void>();
     network.disconnect = () => gate.promise;
     const running = run(["work"], io, network);
-    await waitFor(() => io.out.includes("job loop running"));
+    await waitFor(() => io.out.includes("ready:"));
     io.raise("SIGTERM");
     await waitFor(() => io.out.includes("shutting down"));
     io.raise("SIGINT");
@@ -261,7 +261,7 @@ Deno.test("work exits with the node's error when the node fails for good", async
       return Promise.resolve(ONLINE);
     };
     const running = run(["work"], io, network);
-    await waitFor(() => io.out.includes("job loop running"));
+    await waitFor(() => io.out.includes("ready:"));
     const error = new Error("node expired at Nexus");
     error.name = "NodeExpiredError";
     emit!({ kind: "failed", error });

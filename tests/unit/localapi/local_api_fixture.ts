@@ -5,6 +5,7 @@ import type { NodeStatus } from "../../../network/mod.ts";
 export const STATUS: NodeStatus = {
   connected: true,
   nodeName: "box",
+  nodeId: 7,
   nodeIP: "100.64.0.5",
   nodeIPv6: "fd7a:115c:a1e0::5",
   nexus: "https://nexus.test",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { WorkerStatus } from "../../../worker/mod.ts";
 import { LocalApiError } from "../../../localapi/errors.ts";
 import { queryLocalStatus } from "../../../localapi/client.ts";
 import { localApiSocketPath } from "../../../localapi/protocol.ts";
@@ -20,7 +21,7 @@ Deno.test("local API round trip over a real Unix socket", async () => {
       const info = await Deno.lstat(server.path);
       assert.ok(info.isSocket);
       assert.equal(info.mode! & 0o777, 0o600);
-      assert.deepEqual(await queryLocalStatus(server.path), STATUS);
+      assert.deepEqual(await queryLocalStatus(server.path), { ...STATUS, worker: null });
       current = null; // the node has no status yet: reported as disconnected
       const empty = await queryLocalStatus(server.path);
       assert.equal(empty?.connected, false);
@@ -77,7 +78,31 @@ Deno.test("handler: 404 for other paths, 405 for other methods", async () => {
   await wrongMethod.body?.cancel();
   const ok = await handle(new Request("http://citadel/status"));
   assert.equal(ok.headers.get("content-type"), "application/json");
-  assert.deepEqual(await ok.json(), STATUS);
+  assert.deepEqual(await ok.json(), { ...STATUS, worker: null });
+});
+
+Deno.test("handler: GET /status carries the job loop's status when work runs one", async () => {
+  const worker: WorkerStatus = {
+    state: "running",
+    redis: "redis://:***@127.0.0.1:6379",
+    redisConnected: true,
+    group: "citadel-workers",
+    consumer: "citadel-box",
+    queues: ["jobs:v1:cpu-general"],
+    jobsRunning: 1,
+    jobsDone: 4,
+    jobsSucceeded: 3,
+    jobsFailed: 1,
+    jobsDeadLettered: 0,
+    jobsSkipped: 0,
+    startedAt: "2026-01-01T00:00:00.000Z",
+    lastPollAt: "2026-01-01T00:01:00.000Z",
+    lastHeartbeatAt: null,
+    lastError: null,
+  };
+  const handle = localApiHandler({ nexus: "n", status: () => STATUS, worker: () => worker });
+  const body = await (await handle(new Request("http://citadel/status"))).json();
+  assert.deepEqual(body, { ...STATUS, worker });
 });
 
 Deno.test("handler: POST /ping answers the result, or the error's name with its status", async () => {

@@ -152,6 +152,7 @@ Deno.test("node: joins with an auth key, saves identity, reports status", async 
     assert.equal(node.connected, true);
     const status = node.status();
     assert.equal(status.connected, true);
+    assert.equal(status.nodeId, 5, "Nexus's numeric id of the self node");
     assert.equal(status.nexus, nexus.server.url.origin);
     assert.deepEqual(status.peers.map((p) => [p.hostname, p.ip, p.online]), [
       ["peer-b", "100.64.0.9", true],
