@@ -20,8 +20,10 @@
  * Plain HTTP is what a Headscale embedded DERP on an `http://` server URL
  * and `derper` off port 443 serve; Tailscale's own clients only use it with
  * `TS_DEBUG_USE_DERP_HTTP`. Dialing itself is control_dial.ts's (exact
- * host and port of the URL, TLS verified against the system roots plus
- * `caCerts`).
+ * host and port of the URL, or the node's own address, TLS verified against
+ * the system roots plus `caCerts`, through an HTTP proxy when the proxy
+ * settings name one: a failed TLS check is a {@link DerpTLSError}, a proxy's
+ * refusal keeps its own `Proxy*Error` type).
  *
  * @module
  */
@@ -34,9 +36,12 @@ import {
   dialControlServer,
   writeAll,
 } from "../control/control_dial.ts";
+import { ControlTLSError } from "../control/control_errors.ts";
 import { formatRequest, readResponseBody, readResponseHead } from "../control/http1_client.ts";
 import { type NodePrivateKey, NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
+import { ProxyError } from "../proxy/proxy_errors.ts";
+import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import {
   DerpClosedError,
   DerpConnectError,
@@ -45,6 +50,7 @@ import {
   DerpHandshakeError,
   DerpRefusedError,
   DerpTimeoutError,
+  DerpTLSError,
 } from "./derp_errors.ts";
 import {
   type DerpFrame,
@@ -86,6 +92,15 @@ export interface DerpConnectOptions {
   nodeKey: NodePrivateKey;
   /** Extra trusted CA certificates (PEM) for `https:` servers. */
   caCerts?: string[];
+  /** HTTP proxy settings; the URL's proxy, if any, carries the connection (CONNECT). */
+  proxy?: ProxyConfig;
+  /**
+   * Address to connect to instead of the URL's host when not through a
+   * proxy (the node's `IPv4` or `IPv6`, §3.1); TLS still checks the name.
+   */
+  dialHostname?: string;
+  /** Name TLS sends and verifies instead of the URL's host (the node's `CertName`, §3.1). */
+  tlsServerName?: string;
   /** Send NotePreferred with this value right after ClientInfo (home DERP: true). */
   preferred?: boolean;
   /**
@@ -253,9 +268,24 @@ export class DerpClient {
     try {
       signal.throwIfAborted();
       try {
-        conn = await dialControlServer(url, { caCerts: options.caCerts, signal });
+        conn = await dialControlServer(url, {
+          caCerts: options.caCerts,
+          proxy: options.proxy,
+          dialHostname: options.dialHostname,
+          tlsServerName: options.tlsServerName,
+          signal,
+        });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
+        if (error instanceof ProxyError) throw error;
+        if (error instanceof ControlTLSError) {
+          throw new DerpTLSError(
+            `TLS with DERP server ${url.origin} failed: ${
+              (error.cause as Error)?.message ?? error.message
+            }`,
+            { cause: error },
+          );
+        }
         throw new DerpConnectError(
           `cannot connect to DERP server ${url.origin}: ${(error as Error).message}`,
           { cause: error },
@@ -340,7 +370,7 @@ export class DerpClient {
     } catch (error) {
       if (conn) closeQuietly(conn);
       if (signal.aborted) throw signal.reason;
-      if (error instanceof DerpError) throw error;
+      if (error instanceof DerpError || error instanceof ProxyError) throw error;
       const ended = isConnectionEnd(error);
       if (ended && phase === "handshake" && handshake?.serverKey) {
         throw new DerpRefusedError(
