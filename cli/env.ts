@@ -8,9 +8,10 @@
  *
  * @module
  */
+import { PROXY_ENV_NAMES } from "../network/mod.ts";
 import { STATE_DIR_ENV } from "../state/mod.ts";
 
-export { STATE_DIR_ENV };
+export { PROXY_ENV_NAMES, STATE_DIR_ENV };
 
 /** The Nexus URL (`--nexus` wins). */
 export const NEXUS_ENV = "CITADEL_NEXUS";
@@ -18,8 +19,14 @@ export const NEXUS_ENV = "CITADEL_NEXUS";
 export const AUTHKEY_ENV = "CITADEL_AUTHKEY";
 /** The name to register under (`--node-name` wins). */
 export const NODE_NAME_ENV = "CITADEL_NODE_NAME";
-/** A PEM file of extra CA certificates to trust for Nexus. */
+/** A PEM file of extra CA certificates to trust for Nexus and its DERP servers. */
 export const CA_FILE_ENV = "CITADEL_CA_FILE";
+/**
+ * The proxy variables (`PROXY_ENV_NAMES`, defined by network/proxy/):
+ * `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` and their lower-case forms, the
+ * upper-case one read first, as Go's `httpproxy` does. Used for Nexus and DERP.
+ */
+export const HTTPS_PROXY_ENV = "HTTPS_PROXY";
 /** Any non-empty value turns colour off (https://no-color.org). */
 export const NO_COLOR_ENV = "NO_COLOR";
 

@@ -36,6 +36,10 @@ export const ExitCode = {
   WORK_NOT_RUNNING: 12,
   /** The named peer (host name or mesh IP) is not in the node's netmap. */
   PEER_NOT_FOUND: 13,
+  /** The HTTP proxy (HTTPS_PROXY/HTTP_PROXY) wants credentials, or refused the ones given (407). */
+  PROXY_AUTH: 14,
+  /** The HTTP proxy could not be reached, refused the tunnel (403, 502 …), or is not an HTTP proxy. */
+  PROXY_FAILED: 15,
   /** Interrupted by the user (Ctrl-C) before it finished; 128 + SIGINT by shell convention. */
   INTERRUPTED: 130,
 } as const;

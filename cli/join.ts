@@ -20,6 +20,7 @@
 import { renderUnicodeCompact } from "uqr";
 import type { NodeEvent } from "../network/mod.ts";
 import { readExtraCaCerts } from "./ca_file.ts";
+import { readProxyConfig } from "./proxy_env.ts";
 import type { CommandContext, OptionSpec } from "./command.ts";
 import { NODE_NAME_ENV } from "./env.ts";
 import { CommandError } from "./errors.ts";
@@ -106,6 +107,7 @@ export function joinNetwork(ctx: CommandContext, request: JoinRequest): Promise<
     const saved = await readSavedNode(stateDir);
     const nexus = nexusFor(ctx, saved);
     const caCerts = await readExtraCaCerts(ctx);
+    const proxy = readProxyConfig(ctx);
     ctx.out.debug(`state directory ${stateDir}; nexus ${nexus}`);
 
     const timedOut = () =>
@@ -123,6 +125,7 @@ export function joinNetwork(ctx: CommandContext, request: JoinRequest): Promise<
           const result = await ctx.deps.network.connect(nexus, request.authKey, stateDir, {
             nodeName: request.nodeName,
             caCerts,
+            proxy,
             signal: controller.signal,
             onAuthURL: (url) => {
               spinner.stop();

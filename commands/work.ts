@@ -46,6 +46,7 @@ import type { TimerHandle } from "../network/clock.ts";
 import { Backoff, type NodeEvent } from "../network/mod.ts";
 import { InstanceLock } from "../state/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
+import { readProxyConfig } from "../cli/proxy_env.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { CommandError } from "../cli/errors.ts";
 import { AUTHKEY_ENV, NEXUS_ENV, NODE_NAME_ENV, STATE_DIR_ENV } from "../cli/env.ts";
@@ -57,6 +58,12 @@ import { nexusFor, nodeNameOf, readSavedNode, stateDirOf } from "../cli/node_tar
 
 /** Longest wait between two tries while Nexus is unreachable at start. */
 export const UNREACHABLE_RETRY_MAX_MS = 30_000;
+
+/** Errors that make `work` wait and try again at start instead of exiting. */
+const RETRIED_AT_START: ReadonlySet<string | undefined> = new Set([
+  "ControlUnreachableError",
+  "ProxyUnreachableError",
+]);
 
 /** How long a clean shutdown may take before `work` gives up on it. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -140,6 +147,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
     const saved = await readSavedNode(stateDir);
     const nexus = nexusFor(ctx, saved);
     const caCerts = await readExtraCaCerts(ctx);
+    const proxy = readProxyConfig(ctx);
     const resume = saved?.registered === true;
     if (!resume && authKey === "") {
       throw new CommandError(
@@ -168,6 +176,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
             signal: connecting.signal,
             allowInteractive: false,
             caCerts,
+            proxy,
             // work is the node peers talk to: WireGuard over DERP.
             dataPlane: true,
             onAuthURL: () =>
@@ -187,7 +196,8 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
         } catch (e) {
           if (stop.aborted) return ExitCode.OK; // Stopped while connecting: a clean exit.
           const error = connecting.signal.aborted ? connecting.signal.reason : e;
-          if ((error as Error)?.name !== "ControlUnreachableError") throw error;
+          // Nexus, or the proxy in front of it, may be down at boot: wait for it.
+          if (!RETRIED_AT_START.has((error as Error)?.name)) throw error;
           const delay = backoff.nextDelayMs();
           log.warn(
             `Nexus is unreachable (${(error as Error).message}); ` +

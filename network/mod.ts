@@ -26,10 +26,13 @@ import type {
 } from "./node_types.ts";
 import { normalizeNexusURL } from "./nexus_url.ts";
 import { DataPlaneNotStartedError, NotLoggedInError } from "./node_errors.ts";
+import type { ProxyConfig } from "./proxy/proxy_config.ts";
 
 export * from "./node_types.ts";
 export * from "./node_errors.ts";
 export { normalizeNexusURL, redactNexusURL } from "./nexus_url.ts";
+// HTTP proxies: the library takes a ProxyConfig; `ProxyConfig.fromEnv` reads the usual variables.
+export * from "./proxy/mod.ts";
 export { CitadelNode, type CitadelNodeOptions, type NodeDataPlaneOptions } from "./node.ts";
 // The data plane a node starts with the `dataPlane` option (its options, events and counters).
 export type * from "./engine/mod.ts";
@@ -64,6 +67,8 @@ export {
 export interface LogoutOptions {
   /** Extra trusted CA certificates (PEM) for Nexus, as for {@link connect}. */
   caCerts?: string[];
+  /** HTTP proxy settings for Nexus, as for {@link connect}. */
+  proxy?: ProxyConfig;
 }
 
 /** Default coordination server ("Nexus"). */
@@ -100,8 +105,13 @@ export async function connect(
     onAuthURL: options.onAuthURL,
     onEvent: options.onEvent,
     caCerts: options.caCerts,
+    proxy: options.proxy,
     dataPlane: options.dataPlane
-      ? { plainHTTPDerp: new URL(controlURL).protocol === "http:", caCerts: options.caCerts }
+      ? {
+        plainHTTPDerp: new URL(controlURL).protocol === "http:",
+        caCerts: options.caCerts,
+        proxy: options.proxy,
+      }
       : undefined,
   });
   const result = await node.start(options.signal);
@@ -140,7 +150,12 @@ export async function logout(
   const state = await store.load();
   if (!state?.login) throw new NotLoggedInError(store.location);
   // The saved URL is where the node is registered, whatever the caller passed.
-  await new CitadelNode({ controlURL: state.controlURL, store, caCerts: options.caCerts }).logout();
+  await new CitadelNode({
+    controlURL: state.controlURL,
+    store,
+    caCerts: options.caCerts,
+    proxy: options.proxy,
+  }).logout();
 }
 
 /** Whether the global connection is registered and receiving the netmap. */

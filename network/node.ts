@@ -315,6 +315,14 @@ export class CitadelNode {
     return response;
   }
 
+  #warnQuietly(message: string): void {
+    try {
+      this.#options.onEvent?.({ kind: "warning", message });
+    } catch {
+      // A listener's failure is not the node's.
+    }
+  }
+
   /** Replaces the engine with one for the session's current node key. */
   async #restartDataPlane(): Promise<void> {
     const old = this.#engine;
@@ -336,6 +344,15 @@ export class CitadelNode {
     const nodeKey = this.#session.nodeKey!;
     const engine = new Engine({
       ...options,
+      onEvent: (event) => {
+        // A home that moved after start (failover, a new DERP map, netcheck) is told to Nexus.
+        if (event.kind === "derp-home" && event.reason !== "start") {
+          this.#session.announceHomeDERP(event.region).catch((err) =>
+            this.#warnQuietly(`telling Nexus the new home DERP: ${err.message}`)
+          );
+        }
+        options.onEvent?.(event);
+      },
       nodeKey,
       discoKey: this.#discoKey,
       clock: this.#clock,

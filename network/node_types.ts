@@ -6,6 +6,7 @@
  * @module
  */
 import type { ControlSessionEvent } from "./control/control_session.ts";
+import type { ProxyConfig } from "./proxy/proxy_config.ts";
 
 /** One peer as status reports it. JSON keys are part of `citadel status --json`. */
 export interface PeerStatus {
@@ -54,8 +55,13 @@ export interface ConnectOptions {
   onAuthURL?: (url: string) => void;
   /** Called with progress and netmap-change events. */
   onEvent?: (event: NodeEvent) => void;
-  /** Extra CA certificates (PEM) to trust for Nexus, e.g. a test CA. */
+  /** Extra CA certificates (PEM) to trust for Nexus and DERP, e.g. a test CA. */
   caCerts?: string[];
+  /**
+   * HTTP proxy settings for Nexus and DERP (e.g. `ProxyConfig.fromEnv`); none
+   * when absent: the library reads no environment variables itself.
+   */
+  proxy?: ProxyConfig;
   /** Gives up (and disconnects) when aborted. */
   signal?: AbortSignal;
   /**

@@ -19,24 +19,15 @@
  *
  * Plain HTTP is what a Headscale embedded DERP on an `http://` server URL
  * and `derper` off port 443 serve; Tailscale's own clients only use it with
- * `TS_DEBUG_USE_DERP_HTTP`. Dialing itself is control_dial.ts's (exact
- * host and port of the URL, or the node's own address, TLS verified against
- * the system roots plus `caCerts`, through an HTTP proxy when the proxy
- * settings name one: a failed TLS check is a {@link DerpTLSError}, a proxy's
- * refusal keeps its own `Proxy*Error` type).
+ * `TS_DEBUG_USE_DERP_HTTP`. Dialing, through an HTTP proxy or not, with
+ * TLS verified, is derp_dial.ts's.
  *
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { concatBytes } from "../concat_bytes.ts";
 import { ConnReader, UnexpectedEOFError } from "../control/conn_reader.ts";
-import {
-  closeQuietly,
-  type ControlConn,
-  dialControlServer,
-  writeAll,
-} from "../control/control_dial.ts";
-import { ControlTLSError } from "../control/control_errors.ts";
+import { closeQuietly, type ControlConn, writeAll } from "../control/control_dial.ts";
 import { formatRequest, readResponseBody, readResponseHead } from "../control/http1_client.ts";
 import { type NodePrivateKey, NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
@@ -50,8 +41,8 @@ import {
   DerpHandshakeError,
   DerpRefusedError,
   DerpTimeoutError,
-  DerpTLSError,
 } from "./derp_errors.ts";
+import { dialDerpServer } from "./derp_dial.ts";
 import {
   type DerpFrame,
   FRAME_HEADER_LENGTH,
@@ -94,10 +85,7 @@ export interface DerpConnectOptions {
   caCerts?: string[];
   /** HTTP proxy settings; the URL's proxy, if any, carries the connection (CONNECT). */
   proxy?: ProxyConfig;
-  /**
-   * Address to connect to instead of the URL's host when not through a
-   * proxy (the node's `IPv4` or `IPv6`, §3.1); TLS still checks the name.
-   */
+  /** Address to dial instead of the URL's host, unproxied (the node's `IPv4`/`IPv6`, §3.1). */
   dialHostname?: string;
   /** Name TLS sends and verifies instead of the URL's host (the node's `CertName`, §3.1). */
   tlsServerName?: string;
@@ -267,30 +255,13 @@ export class DerpClient {
     let handshake: DerpClientHandshake | undefined;
     try {
       signal.throwIfAborted();
-      try {
-        conn = await dialControlServer(url, {
-          caCerts: options.caCerts,
-          proxy: options.proxy,
-          dialHostname: options.dialHostname,
-          tlsServerName: options.tlsServerName,
-          signal,
-        });
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        if (error instanceof ProxyError) throw error;
-        if (error instanceof ControlTLSError) {
-          throw new DerpTLSError(
-            `TLS with DERP server ${url.origin} failed: ${
-              (error.cause as Error)?.message ?? error.message
-            }`,
-            { cause: error },
-          );
-        }
-        throw new DerpConnectError(
-          `cannot connect to DERP server ${url.origin}: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
+      conn = await dialDerpServer(url, {
+        caCerts: options.caCerts,
+        proxy: options.proxy,
+        dialHostname: options.dialHostname,
+        tlsServerName: options.tlsServerName,
+        signal,
+      });
       phase = "upgrade";
       const headers: [string, string][] = [
         ["Host", url.host],

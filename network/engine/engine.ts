@@ -18,6 +18,7 @@ import { Backoff } from "../control/backoff.ts";
 import type { NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
 import type { DataPlaneNetmap } from "../magicsock/data_plane_netmap.ts";
+import type { DerpLinks } from "../magicsock/derp_links.ts";
 import {
   type DatagramSource,
   MagicSock,
@@ -165,6 +166,14 @@ export class Engine {
   /** The home DERP region ID, once started. */
   get homeRegion(): number | undefined {
     return this.#sock.homeRegion;
+  }
+
+  /**
+   * The DERP connections (magicsock's): `setHome`, `setRegionOrder`,
+   * `regions()`; home changes arrive as `derp-home` events.
+   */
+  get derp(): DerpLinks {
+    return this.#sock.derp;
   }
 
   /** Whether a DERP connection to the home region is up right now. */

@@ -230,6 +230,11 @@ export class ProxyConfig {
     );
   }
 
+  /** The proxies set (HTTPS first), e.g. to register their passwords as secrets. */
+  get endpoints(): ProxyEndpoint[] {
+    return [this.#https, this.#http].filter((p): p is ProxyEndpoint => p !== null);
+  }
+
   /** Whether any proxy is set at all. */
   get configured(): boolean {
     return this.#https !== null || this.#http !== null;

@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { CITADEL_ENV_NAMES } from "../../cli/env.ts";
+import { CITADEL_ENV_NAMES, PROXY_ENV_NAMES } from "../../cli/env.ts";
 import { REPO_ROOT } from "./peers.ts";
 import {
   makeTempDir,
@@ -132,7 +132,8 @@ export class CitadelCli {
 
   #environment(extra: Record<string, string> | undefined): Record<string, string> {
     const env: Record<string, string> = { NO_COLOR: "1" };
-    for (const name of CITADEL_ENV_NAMES) env[name] = "";
+    // The caller's CITADEL_* and proxy variables never leak in; a test sets what it wants.
+    for (const name of [...CITADEL_ENV_NAMES, ...PROXY_ENV_NAMES]) env[name] = "";
     Object.assign(env, this.#env, extra);
     for (const [name, value] of Object.entries(env)) {
       if (name.startsWith("CITADEL_AUTHKEY")) this.secret(value);
