@@ -46,6 +46,7 @@ import type { TimerHandle } from "../network/clock.ts";
 import { Backoff, type NodeEvent } from "../network/mod.ts";
 import { InstanceLock } from "../state/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
+import { describeDerpEvent } from "../cli/derp_events.ts";
 import { readProxyConfig } from "../cli/proxy_env.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { CommandError } from "../cli/errors.ts";
@@ -128,6 +129,13 @@ function logEvent(log: WorkLog, event: NodeEvent): void {
       return;
     case "failed":
       log.warn(`the node stopped: ${event.error.message}`);
+      return;
+    case "derp":
+      if (event.event.kind === "derp-lost" || event.event.kind === "derp-connect-failed") {
+        log.warn(describeDerpEvent(event.event));
+      } else {
+        log.info(describeDerpEvent(event.event));
+      }
       return;
     default:
       log.info(`event ${(event as { kind: string }).kind}`);

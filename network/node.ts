@@ -22,6 +22,7 @@ import { DiscoPrivateKey, NodePublicKey } from "./crypto/keys.ts";
 import { type RandomSource, systemRandom } from "./crypto/random.ts";
 import { Engine, type EngineOptions } from "./engine/engine.ts";
 import { dataPlaneNetmap } from "./magicsock/data_plane_netmap.ts";
+import type { DerpLinkEvent } from "./magicsock/derp_links.ts";
 import { parseIPAddress } from "./netaddr/ip_address.ts";
 import { findPeer, type PeerPath, peerStatuses, whoisAddress } from "./node_queries.ts";
 import type {
@@ -316,8 +317,12 @@ export class CitadelNode {
   }
 
   #warnQuietly(message: string): void {
+    this.#emitQuietly({ kind: "warning", message });
+  }
+
+  #emitQuietly(event: NodeEvent): void {
     try {
-      this.#options.onEvent?.({ kind: "warning", message });
+      this.#options.onEvent?.(event);
     } catch {
       // A listener's failure is not the node's.
     }
@@ -350,6 +355,9 @@ export class CitadelNode {
           this.#session.announceHomeDERP(event.region).catch((err) =>
             this.#warnQuietly(`telling Nexus the new home DERP: ${err.message}`)
           );
+        }
+        if (event.kind.startsWith("derp-")) {
+          this.#emitQuietly({ kind: "derp", event: event as DerpLinkEvent });
         }
         options.onEvent?.(event);
       },

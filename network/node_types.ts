@@ -6,6 +6,7 @@
  * @module
  */
 import type { ControlSessionEvent } from "./control/control_session.ts";
+import type { DerpLinkEvent } from "./magicsock/derp_links.ts";
 import type { ProxyConfig } from "./proxy/proxy_config.ts";
 
 /** One peer as status reports it. JSON keys are part of `citadel status --json`. */
@@ -44,8 +45,12 @@ export interface NodeStatus {
   peers: PeerStatus[];
 }
 
-/** Progress and change events a node reports while it runs (its control session's). */
-export type NodeEvent = ControlSessionEvent;
+/**
+ * Progress and change events a node reports while it runs: its control
+ * session's, and its DERP connections' (home moves, regions opened and
+ * closed, connects that fail), for logs.
+ */
+export type NodeEvent = ControlSessionEvent | { kind: "derp"; event: DerpLinkEvent };
 
 /** Options for {@link connect}. */
 export interface ConnectOptions {

@@ -43,5 +43,7 @@ export type {
   PublicKey,
 } from "../crypto/keys.ts";
 export type { RandomSource } from "../crypto/random.ts";
+export type { DerpMessage } from "../derp/derp_client.ts";
+export type { ProxyConfig } from "../proxy/proxy_config.ts";
 export type { AddrPort } from "../netaddr/addr_port.ts";
 export type { IPPrefix } from "../netaddr/ip_prefix.ts";
