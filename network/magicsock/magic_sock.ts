@@ -311,15 +311,17 @@ export class MagicSock {
 
   #onDerpMessage(message: DerpMessage, region: number): void {
     if (message.type !== "packet") return;
+    const known = !!this.#peers.byNodeKey(message.src.toText());
+    // The server vouches for the frame's sender: replies may go back this region (§2.3).
+    if (known) this.#disco.noteHeardViaDERP(message.src, region);
     if (looksLikeDiscoPacket(message.data)) {
       this.#disco.handlePacket(message.data, { via: "derp", region }, message.src);
       return;
     }
-    if (!this.#peers.byNodeKey(message.src.toText())) {
+    if (!known) {
       this.#counters.droppedUnknownPeer++;
       return;
     }
-    this.#disco.noteHeardViaDERP(message.src, region);
     if (this.onDatagram(message.data, { via: "derp", region, key: message.src })) {
       this.#counters.datagramsReceived++;
     }

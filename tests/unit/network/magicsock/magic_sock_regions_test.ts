@@ -162,3 +162,49 @@ Deno.test("Engine regions: ICMP echo between data planes homed in different regi
     await Promise.all([serverA.close(), serverB.close()]);
   }
 });
+
+Deno.test("MagicSock regions: with direct paths on, a peer of unknown home heard over B is answered over B", async () => {
+  const serverA = startFakeDerpServer();
+  const serverB = startFakeDerpServer();
+  const map = twoRegionMap(serverA, serverB);
+  const us = side("100.64.0.1");
+  const other = side("100.64.0.3"); // homed in B: the reason we hold a connection to B
+  // Home unknown, and a candidate endpoint that answers nothing: only DERP can carry to it.
+  const peer = side("100.64.0.2");
+  const sock = new MagicSock({
+    ...us,
+    plainHTTPDerp: true,
+    preferredRegion: A,
+    udp: { hostname: "127.0.0.1" },
+  });
+  let received = 0;
+  sock.onDatagram = () => {
+    received++;
+    return true;
+  };
+  const clientOther = await DerpClient.connect({ url: serverB.url, nodeKey: other.nodeKey });
+  const clientPeer = await DerpClient.connect({ url: serverB.url, nodeKey: peer.nodeKey });
+  try {
+    const nm = netmap(us, [{ side: peer, home: 0 }, { side: other, home: B }], map);
+    sock.setNetmap({
+      ...nm,
+      peers: nm.peers.map((p) =>
+        p.nodeKey.equals(peer.nodeKey.publicKey()) ? { ...p, endpoints: ["127.0.0.1:9"] } : p
+      ),
+    });
+    await sock.start();
+    sock.send(other.nodeKey.publicKey(), Uint8Array.of(4, 0, 0, 0, 1));
+    await nextPacket(clientOther);
+    // The peer's frame reaches us over B.
+    await clientPeer.send(us.nodeKey.publicKey(), Uint8Array.of(1, 0, 0, 0, 5));
+    await until("the frame over B", () => received === 1 ? true : undefined);
+    sock.send(peer.nodeKey.publicKey(), Uint8Array.of(4, 0, 0, 0, 11));
+    const got = await nextPacket(clientPeer);
+    assert.deepEqual([...got.data], [4, 0, 0, 0, 11], "the datagram went over DERP B too");
+  } finally {
+    clientOther.close();
+    clientPeer.close();
+    await sock.close();
+    await Promise.all([serverA.close(), serverB.close()]);
+  }
+});
