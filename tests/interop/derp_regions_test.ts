@@ -124,6 +124,8 @@ for (const version of readPeerPins().headscaleVersions) {
               `tailscale ping answered via ${after.via} after ${backMs} ms`,
           );
           assert.ok(backMs < 10_000, `peers reach citadel again within 10 s (${backMs} ms)`);
+          const derpLines = work.log().split("\n").filter((line) => / DERP /.test(line));
+          console.log(`  work's DERP log:\n    ${derpLines.join("\n    ")}`);
         } finally {
           assert.equal(await work.stop(), 0, work.logTail());
         }
