@@ -8,9 +8,10 @@
  *
  * @module
  */
+import { PROXY_ENV_NAMES } from "../network/mod.ts";
 import { STATE_DIR_ENV } from "../state/mod.ts";
 
-export { STATE_DIR_ENV };
+export { PROXY_ENV_NAMES, STATE_DIR_ENV };
 
 /** The Nexus URL (`--nexus` wins). */
 export const NEXUS_ENV = "CITADEL_NEXUS";
@@ -18,12 +19,18 @@ export const NEXUS_ENV = "CITADEL_NEXUS";
 export const AUTHKEY_ENV = "CITADEL_AUTHKEY";
 /** The name to register under (`--node-name` wins). */
 export const NODE_NAME_ENV = "CITADEL_NODE_NAME";
-/** A PEM file of extra CA certificates to trust for Nexus. */
+/** A PEM file of extra CA certificates to trust for Nexus and its DERP servers. */
 export const CA_FILE_ENV = "CITADEL_CA_FILE";
 /** `work`: where the direct-path UDP socket binds, `ADDR[:PORT]` (`--udp-bind` wins). */
 export const UDP_BIND_ENV = "CITADEL_UDP_BIND";
 /** `work`: `1` (or `true`) turns direct paths off: DERP only (`--no-direct`). */
 export const NO_DIRECT_ENV = "CITADEL_NO_DIRECT";
+/**
+ * The proxy variables (`PROXY_ENV_NAMES`, defined by network/proxy/):
+ * `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` and their lower-case forms, the
+ * upper-case one read first, as Go's `httpproxy` does. Used for Nexus and DERP.
+ */
+export const HTTPS_PROXY_ENV = "HTTPS_PROXY";
 /** Any non-empty value turns colour off (https://no-color.org). */
 export const NO_COLOR_ENV = "NO_COLOR";
 /** `work`: the job loop's Redis, `redis://[:password@]host[:port][/db]` (`--redis` wins). */

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { NEXUS_ENV, REDIS_URL_ENV, UDP_BIND_ENV } from "./env.ts";
+import { HTTPS_PROXY_ENV, NEXUS_ENV, REDIS_URL_ENV, UDP_BIND_ENV } from "./env.ts";
 import { ExitCode } from "./exit_codes.ts";
 
 /** What the CLI prints for an error, and how it exits. */
@@ -129,6 +129,31 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
   InvalidUDPBindError: {
     exitCode: ExitCode.USAGE,
     hint: () => `Give --udp-bind (or ${UDP_BIND_ENV}) as ADDR[:PORT], e.g. 0.0.0.0:41641.`,
+  },
+  ProxyAuthError: {
+    exitCode: ExitCode.PROXY_AUTH,
+    hint: () =>
+      `Check the proxy user name and password in ${HTTPS_PROXY_ENV} ` +
+      "(http://user:password@host:port; percent-encode special characters).",
+  },
+  ProxyRefusedError: {
+    exitCode: ExitCode.PROXY_FAILED,
+    hint: (ctx) =>
+      `The proxy would not open a tunnel to ${nexusName(ctx)}; ask its administrator to allow ` +
+      "CONNECT to that host and port, or list the host in NO_PROXY.",
+  },
+  ProxyUnreachableError: {
+    exitCode: ExitCode.PROXY_FAILED,
+    hint: () => `Check the proxy address in ${HTTPS_PROXY_ENV} (or HTTP_PROXY), or unset it.`,
+  },
+  ProxyProtocolError: {
+    exitCode: ExitCode.PROXY_FAILED,
+    hint: () =>
+      `Is ${HTTPS_PROXY_ENV} (or HTTP_PROXY) an HTTP proxy? Only http:// CONNECT proxies work.`,
+  },
+  ProxyConfigError: {
+    exitCode: ExitCode.USAGE,
+    hint: () => `Set ${HTTPS_PROXY_ENV} to http://[user:password@]host:port, or unset it.`,
   },
   NotLoggedInError: {
     exitCode: ExitCode.NOT_LOGGED_IN,

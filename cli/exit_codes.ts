@@ -41,6 +41,10 @@ export const ExitCode = {
    * a job ran past its limit and would not stop. A supervisor should restart it.
    */
   WORKER_WATCHDOG: 14,
+  /** The HTTP proxy (HTTPS_PROXY/HTTP_PROXY) wants credentials, or refused the ones given (407). */
+  PROXY_AUTH: 15,
+  /** The HTTP proxy could not be reached, refused the tunnel (403, 502 …), or is not an HTTP proxy. */
+  PROXY_FAILED: 16,
   /** Interrupted by the user (Ctrl-C) before it finished; 128 + SIGINT by shell convention. */
   INTERRUPTED: 130,
 } as const;

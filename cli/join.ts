@@ -20,6 +20,8 @@
 import { renderUnicodeCompact } from "uqr";
 import type { NodeEvent } from "../network/mod.ts";
 import { readExtraCaCerts } from "./ca_file.ts";
+import { describeDerpEvent } from "./derp_events.ts";
+import { readProxyConfig } from "./proxy_env.ts";
 import type { CommandContext, OptionSpec } from "./command.ts";
 import { NODE_NAME_ENV } from "./env.ts";
 import { refuseWhileWorkRuns } from "./running_work.ts";
@@ -95,6 +97,8 @@ function describeEvent(event: NodeEvent): string {
       return `warning: ${event.message}`;
     case "failed":
       return `stopped: ${event.error.message}`;
+    case "derp":
+      return describeDerpEvent(event.event);
     default:
       return `event ${(event as { kind: string }).kind}`;
   }
@@ -108,6 +112,7 @@ export function joinNetwork(ctx: CommandContext, request: JoinRequest): Promise<
     const saved = await readSavedNode(stateDir);
     const nexus = nexusFor(ctx, saved);
     const caCerts = await readExtraCaCerts(ctx);
+    const proxy = readProxyConfig(ctx);
     ctx.out.debug(`state directory ${stateDir}; nexus ${nexus}`);
 
     const timedOut = () =>
@@ -125,6 +130,7 @@ export function joinNetwork(ctx: CommandContext, request: JoinRequest): Promise<
           const result = await ctx.deps.network.connect(nexus, request.authKey, stateDir, {
             nodeName: request.nodeName,
             caCerts,
+            proxy,
             signal: controller.signal,
             onAuthURL: (url) => {
               spinner.stop();

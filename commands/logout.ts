@@ -25,6 +25,7 @@
 import { FileStateStore, inspectInstanceLock, InstanceLockedError } from "../state/mod.ts";
 import { instanceLockPath } from "../state/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
+import { readProxyConfig } from "../cli/proxy_env.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { CommandError, describeError } from "../cli/errors.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
@@ -38,6 +39,10 @@ const NEXUS_NOT_TOLD = new Set([
   "ControlProtocolError",
   "UnsupportedVersionError",
   "TimeoutError",
+  "ProxyUnreachableError",
+  "ProxyRefusedError",
+  "ProxyProtocolError",
+  "ProxyAuthError",
 ]);
 
 function errorName(e: unknown): string {
@@ -127,8 +132,9 @@ also discards a state file that cannot be read.`,
     }
 
     const caCerts = await readExtraCaCerts(ctx);
+    const proxy = readProxyConfig(ctx);
     try {
-      await ctx.deps.network.logout(stateDir, nexus, { caCerts });
+      await ctx.deps.network.logout(stateDir, nexus, { caCerts, proxy });
     } catch (e) {
       const name = errorName(e);
       if (ALREADY_GONE.has(name)) {

@@ -30,8 +30,9 @@
  *
  * @module
  */
-import { DEFAULT_NEXUS_URL, type NodeStatus } from "../network/mod.ts";
+import { DEFAULT_NEXUS_URL, type NodeStatus, type ProxyConfig } from "../network/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
+import { readProxyConfig } from "../cli/proxy_env.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { formatDuration, parseDuration } from "../cli/duration.ts";
 import { CommandError } from "../cli/errors.ts";
@@ -90,8 +91,10 @@ async function connectBriefly(
   timeoutMs: number,
 ): Promise<number> {
   let caCerts: string[] | undefined;
+  let proxy: ProxyConfig | undefined;
   try {
     caCerts = await readExtraCaCerts(ctx);
+    proxy = readProxyConfig(ctx);
   } catch (e) {
     failWithOffline(ctx, saved, nexus, e);
   }
@@ -109,6 +112,7 @@ async function connectBriefly(
           signal: controller.signal,
           allowInteractive: false,
           caCerts,
+          proxy,
           // status must never turn into an interactive login.
           onAuthURL: () =>
             controller.abort(

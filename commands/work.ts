@@ -64,6 +64,8 @@ import { systemRandom } from "../network/crypto/random.ts";
 import { InstanceLock } from "../state/mod.ts";
 import { dialTcp, JobLoop, type WorkerWatchdogError } from "../worker/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
+import { describeDerpEvent } from "../cli/derp_events.ts";
+import { readProxyConfig } from "../cli/proxy_env.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { CommandError } from "../cli/errors.ts";
 import {
@@ -94,6 +96,12 @@ import { CITADEL_VERSION } from "./version.ts";
 
 /** Longest wait between two tries while Nexus is unreachable at start. */
 export const UNREACHABLE_RETRY_MAX_MS = 30_000;
+
+/** Errors that make `work` wait and try again at start instead of exiting. */
+const RETRIED_AT_START: ReadonlySet<string | undefined> = new Set([
+  "ControlUnreachableError",
+  "ProxyUnreachableError",
+]);
 
 /** How long a clean shutdown may take before `work` gives up on it. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -163,6 +171,13 @@ function logEvent(log: WorkLog, event: NodeEvent): void {
       return;
     case "failed":
       log.warn(`the node stopped: ${event.error.message}`);
+      return;
+    case "derp":
+      if (event.event.kind === "derp-lost" || event.event.kind === "derp-connect-failed") {
+        log.warn(describeDerpEvent(event.event));
+      } else {
+        log.info(describeDerpEvent(event.event));
+      }
       return;
     default:
       log.info(`event ${(event as { kind: string }).kind}`);
@@ -279,6 +294,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
     const saved = await readSavedNode(stateDir);
     const nexus = nexusFor(ctx, saved);
     const caCerts = await readExtraCaCerts(ctx);
+    const proxy = readProxyConfig(ctx);
     const resume = saved?.registered === true;
     if (!resume && authKey === "") {
       throw new CommandError(
@@ -307,6 +323,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
             signal: connecting.signal,
             allowInteractive: false,
             caCerts,
+            proxy,
             // work is the node peers talk to: WireGuard over direct paths, DERP as the fallback.
             dataPlane: dataPlaneOf(ctx),
             onAuthURL: () =>
@@ -326,7 +343,8 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
         } catch (e) {
           if (stop.aborted) return ExitCode.OK; // Stopped while connecting: a clean exit.
           const error = connecting.signal.aborted ? connecting.signal.reason : e;
-          if ((error as Error)?.name !== "ControlUnreachableError") throw error;
+          // Nexus, or the proxy in front of it, may be down at boot: wait for it.
+          if (!RETRIED_AT_START.has((error as Error)?.name)) throw error;
           const delay = backoff.nextDelayMs();
           log.warn(
             `Nexus is unreachable (${(error as Error).message}); ` +

@@ -33,12 +33,15 @@ import { parseNetmapSnapshot } from "./control/netmap_snapshot.ts";
 import type { NetcheckReport } from "./netcheck/netcheck_report.ts";
 import { StandaloneNetcheck } from "./netcheck/netcheck_sockets.ts";
 import type { MagicSockUDPOptions } from "./magicsock/udp_socket.ts";
+import type { ProxyConfig } from "./proxy/proxy_config.ts";
 
 export * from "./node_types.ts";
 export type { DERPMap, DERPNode, DERPRegion } from "./control/map_response.ts";
 export type { NetcheckReport } from "./netcheck/netcheck_report.ts";
 export * from "./node_errors.ts";
 export { normalizeNexusURL, redactNexusURL } from "./nexus_url.ts";
+// HTTP proxies: the library takes a ProxyConfig; `ProxyConfig.fromEnv` reads the usual variables.
+export * from "./proxy/mod.ts";
 export { CitadelNode, type CitadelNodeOptions, type NodeDataPlaneOptions } from "./node.ts";
 // The data plane a node starts with the `dataPlane` option (its options, events and counters).
 export type * from "./engine/mod.ts";
@@ -73,6 +76,8 @@ export {
 export interface LogoutOptions {
   /** Extra trusted CA certificates (PEM) for Nexus, as for {@link connect}. */
   caCerts?: string[];
+  /** HTTP proxy settings for Nexus, as for {@link connect}. */
+  proxy?: ProxyConfig;
 }
 
 /** Default coordination server ("Nexus"). */
@@ -109,11 +114,13 @@ export async function connect(
     onAuthURL: options.onAuthURL,
     onEvent: options.onEvent,
     caCerts: options.caCerts,
+    proxy: options.proxy,
     dataPlane: options.dataPlane
       ? {
         plainHTTPDerp: new URL(controlURL).protocol === "http:",
         caCerts: options.caCerts,
         udp: directPathSocket(options.dataPlane === true ? {} : options.dataPlane),
+        proxy: options.proxy,
       }
       : undefined,
   });
@@ -163,7 +170,12 @@ export async function logout(
   const state = await store.load();
   if (!state?.login) throw new NotLoggedInError(store.location);
   // The saved URL is where the node is registered, whatever the caller passed.
-  await new CitadelNode({ controlURL: state.controlURL, store, caCerts: options.caCerts }).logout();
+  await new CitadelNode({
+    controlURL: state.controlURL,
+    store,
+    caCerts: options.caCerts,
+    proxy: options.proxy,
+  }).logout();
 }
 
 /** Whether the global connection is registered and receiving the netmap. */

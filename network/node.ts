@@ -24,6 +24,7 @@ import { DiscoPrivateKey, NodePublicKey } from "./crypto/keys.ts";
 import { type RandomSource, systemRandom } from "./crypto/random.ts";
 import { Engine, type EngineOptions } from "./engine/engine.ts";
 import { dataPlaneNetmap } from "./magicsock/data_plane_netmap.ts";
+import type { DerpLinkEvent } from "./magicsock/derp_links.ts";
 import { parseIPAddress } from "./netaddr/ip_address.ts";
 import { findPeer, type PeerPath, peerStatuses, whoisAddress } from "./node_queries.ts";
 import type {
@@ -346,9 +347,13 @@ export class CitadelNode {
     return response;
   }
 
-  #warn(message: string): void {
+  #warnQuietly(message: string): void {
+    this.#emitQuietly({ kind: "warning", message });
+  }
+
+  #emitQuietly(event: NodeEvent): void {
     try {
-      this.#options.onEvent?.({ kind: "warning", message });
+      this.#options.onEvent?.(event);
     } catch {
       // A listener's failure is not the node's.
     }
@@ -377,7 +382,21 @@ export class CitadelNode {
       ...options,
       onNetcheck: (report) => {
         options.onNetcheck?.(report);
-        this.#session.announceNetwork().catch((err) => this.#warn(`netcheck: ${err.message}`));
+        this.#session.announceNetwork().catch((err) =>
+          this.#warnQuietly(`netcheck: ${err.message}`)
+        );
+      },
+      onEvent: (event) => {
+        // A home that moved after start (failover, a new DERP map, netcheck) is told to Nexus.
+        if (event.kind === "derp-home" && event.reason !== "start") {
+          this.#session.announceHomeDERP(event.region).catch((err) =>
+            this.#warnQuietly(`telling Nexus the new home DERP: ${err.message}`)
+          );
+        }
+        if (event.kind.startsWith("derp-")) {
+          this.#emitQuietly({ kind: "derp", event: event as DerpLinkEvent });
+        }
+        options.onEvent?.(event);
       },
       nodeKey,
       discoKey: this.#discoKey,
@@ -389,7 +408,7 @@ export class CitadelNode {
     await engine.startInBackground({
       signal: this.#session.signal,
       onStarted: (region) => this.#session.announceHomeDERP(region),
-      onRetry: (err) => this.#warn(`data plane: ${err.message}; retrying in the background`),
+      onRetry: (err) => this.#warnQuietly(`data plane: ${err.message}; retrying in the background`),
     });
   }
 }

@@ -6,6 +6,8 @@
  * @module
  */
 import type { ControlSessionEvent } from "./control/control_session.ts";
+import type { DerpLinkEvent } from "./magicsock/derp_links.ts";
+import type { ProxyConfig } from "./proxy/proxy_config.ts";
 
 /** One peer as status reports it. JSON keys are part of `citadel status --json`. */
 export interface PeerStatus {
@@ -75,8 +77,12 @@ export interface DataPlaneStatus {
   dropped: Record<string, number>;
 }
 
-/** Progress and change events a node reports while it runs (its control session's). */
-export type NodeEvent = ControlSessionEvent;
+/**
+ * Progress and change events a node reports while it runs: its control
+ * session's, and its DERP connections' (home moves, regions opened and
+ * closed, connects that fail), for logs.
+ */
+export type NodeEvent = ControlSessionEvent | { kind: "derp"; event: DerpLinkEvent };
 
 /** Options for {@link connect}. */
 export interface ConnectOptions {
@@ -86,8 +92,13 @@ export interface ConnectOptions {
   onAuthURL?: (url: string) => void;
   /** Called with progress and netmap-change events. */
   onEvent?: (event: NodeEvent) => void;
-  /** Extra CA certificates (PEM) to trust for Nexus, e.g. a test CA. */
+  /** Extra CA certificates (PEM) to trust for Nexus and DERP, e.g. a test CA. */
   caCerts?: string[];
+  /**
+   * HTTP proxy settings for Nexus and DERP (e.g. `ProxyConfig.fromEnv`); none
+   * when absent: the library reads no environment variables itself.
+   */
+  proxy?: ProxyConfig;
   /** Gives up (and disconnects) when aborted. */
   signal?: AbortSignal;
   /**

@@ -10,6 +10,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import type { MachinePrivateKey, MachinePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
 import { concatBytes } from "../concat_bytes.ts";
+import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import { CAPABILITY_VERSION } from "./capability_version.ts";
 import { UnexpectedEOFError } from "./conn_reader.ts";
 import { closeQuietly } from "./control_dial.ts";
@@ -46,6 +47,8 @@ export interface ControlChannelOptions {
   capabilityVersion?: number;
   /** Extra trusted CA certificates (PEM) for https servers. */
   caCerts?: string[];
+  /** HTTP proxy settings for `/key` and the `/ts2021` upgrade. */
+  proxy?: ProxyConfig;
   /** Timers for the dial timeout. */
   clock?: Clock;
   /** Randomness for Noise ephemeral keys. */
@@ -105,6 +108,7 @@ export class ControlChannel {
   readonly capabilityVersion: number;
   #machineKey: MachinePrivateKey;
   #caCerts: string[] | undefined;
+  #proxy: ProxyConfig | undefined;
   #clock: Clock;
   #random: RandomSource;
   #dialTimeoutMs: number;
@@ -119,6 +123,7 @@ export class ControlChannel {
     this.capabilityVersion = options.capabilityVersion ?? CAPABILITY_VERSION;
     this.#machineKey = options.machineKey;
     this.#caCerts = options.caCerts;
+    this.#proxy = options.proxy;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;
     this.#dialTimeoutMs = options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
@@ -141,6 +146,7 @@ export class ControlChannel {
     const key = await fetchServerKey(this.serverURL, {
       capabilityVersion: this.capabilityVersion,
       caCerts: this.#caCerts,
+      proxy: this.#proxy,
       signal,
     });
     this.#serverKey = key;
@@ -255,6 +261,7 @@ export class ControlChannel {
     });
     const { conn, reader } = await upgradeToNoise(this.serverURL, handshake.initiation, {
       caCerts: this.#caCerts,
+      proxy: this.#proxy,
       signal,
     });
     const onAbort = () => closeQuietly(conn);

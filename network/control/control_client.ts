@@ -12,6 +12,7 @@ import type {
   NodePublicKey,
 } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
+import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import { CAPABILITY_VERSION } from "./capability_version.ts";
 import { ControlChannel, type ControlResponse } from "./control_channel.ts";
 import {
@@ -67,6 +68,8 @@ export interface ControlClientOptions {
   random?: RandomSource;
   /** Extra trusted CA certificates (PEM) for https servers. */
   caCerts?: string[];
+  /** HTTP proxy settings for the connections to the server. */
+  proxy?: ProxyConfig;
   /** Capability version to claim; {@link CAPABILITY_VERSION} by default. */
   capabilityVersion?: number;
   /** Limit for one connection attempt in milliseconds. */
@@ -154,6 +157,7 @@ export class ControlClient {
       machineKey: options.machineKey,
       capabilityVersion: options.capabilityVersion ?? CAPABILITY_VERSION,
       caCerts: options.caCerts,
+      proxy: options.proxy,
       clock: this.#clock,
       random: this.#random,
       dialTimeoutMs: options.dialTimeoutMs,

@@ -1,6 +1,10 @@
 /**
- * Opening a TCP or TLS connection to the control server, with failures
- * sorted into {@link ControlUnreachableError} and {@link ControlTLSError}.
+ * Opening a TCP or TLS connection to the control server (and to DERP
+ * servers, which dial the same way), with failures sorted into
+ * {@link ControlUnreachableError} and {@link ControlTLSError}. When the
+ * proxy settings name a proxy for the URL, the TCP connection is a CONNECT
+ * tunnel through it (network/proxy/) and TLS runs inside the tunnel; the
+ * proxy's own failures keep their `Proxy*Error` types.
  *
  * Dial policy: we connect to exactly the scheme, host and port of the server
  * URL (http → TCP, default port 80; https → TLS, default port 443). The Go
@@ -10,6 +14,8 @@
  * are verified (the Go client only logs failures on the upgrade connection),
  * so a misconfigured server fails loudly at `/key` and `/ts2021` alike.
  */
+import { openConnectTunnel } from "../proxy/connect_tunnel.ts";
+import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import { UnexpectedEOFError } from "./conn_reader.ts";
 import {
   ControlError,
@@ -24,6 +30,15 @@ export interface DialOptions {
   caCerts?: string[];
   /** Aborts the dial; the error is then the signal's reason. */
   signal?: AbortSignal;
+  /** HTTP proxy settings; the URL's proxy, if any, carries the connection. */
+  proxy?: ProxyConfig;
+  /**
+   * Address to connect to instead of the URL's host, when not through a
+   * proxy (a DERP node's `IPv4`/`IPv6`); TLS still verifies the URL's host.
+   */
+  dialHostname?: string;
+  /** Name TLS sends (SNI) and verifies instead of the URL's host (a DERP node's `CertName`). */
+  tlsServerName?: string;
 }
 
 /** Host, port and transport taken from a control server URL. */
@@ -62,12 +77,22 @@ export async function dialControlServer(url: URL, options: DialOptions = {}): Pr
   const serverURL = url.origin;
   const { signal } = options;
   signal?.throwIfAborted();
+  const proxy = options.proxy?.proxyFor(url);
   let tcp: Deno.TcpConn;
-  try {
-    tcp = await Deno.connect({ hostname: address.hostname, port: address.port, signal });
-  } catch (err) {
-    if (signal?.aborted) throw signal.reason;
-    throw classifyDialError(err, address, serverURL);
+  if (proxy) {
+    // Proxy errors (unreachable, 407, 403 …) are the proxy's, not the server's: they pass as they are.
+    tcp = await openConnectTunnel(proxy, address, { signal });
+  } else {
+    try {
+      tcp = await Deno.connect({
+        hostname: options.dialHostname ?? address.hostname,
+        port: address.port,
+        signal,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw classifyDialError(err, address, serverURL);
+    }
   }
   if (!address.tls) return tcp;
   let tls: Deno.TlsConn | undefined;
@@ -81,7 +106,7 @@ export async function dialControlServer(url: URL, options: DialOptions = {}): Pr
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
     tls = await Deno.startTls(tcp, {
-      hostname: address.hostname,
+      hostname: options.tlsServerName ?? address.hostname,
       caCerts: options.caCerts,
       alpnProtocols: ["http/1.1"],
     });

@@ -16,6 +16,8 @@
  *
  * @module
  */
+import { proxyCredentials } from "../proxy/connect_tunnel.ts";
+import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import type { PingRequest } from "./map_response.ts";
 
 /** How long a control ping's HEAD or POST may take (the Go client's figure, reference §13). */
@@ -63,6 +65,8 @@ export interface ControlPingOptions {
   controlURL: string;
   /** Extra trusted CA certificates (PEM) for Nexus. */
   caCerts?: string[];
+  /** HTTP proxy settings, for the plain requests to Nexus. */
+  proxy?: ProxyConfig;
   /** Ends requests in flight. */
   signal: AbortSignal;
   /** Told when a ping could not be answered. */
@@ -142,8 +146,8 @@ export class ControlPingResponder {
 
   #head(url: URL): void {
     this.stats.head++;
-    const { caCerts, signal, onWarning } = this.#options;
-    const client = caCerts?.length ? Deno.createHttpClient({ caCerts }) : undefined;
+    const { signal, onWarning } = this.#options;
+    const client = this.#httpClient(url);
     fetch(url, {
       method: "HEAD",
       signal: AbortSignal.any([signal, AbortSignal.timeout(PING_TIMEOUT_MS)]),
@@ -154,6 +158,23 @@ export class ControlPingResponder {
       .finally(() => client?.close());
   }
 
+  /**
+   * A fetch client with our CA certificates and, when the proxy settings
+   * name one for `url`, that proxy (with its credentials); undefined when
+   * neither applies.
+   */
+  #httpClient(url: URL): Deno.HttpClient | undefined {
+    const { caCerts, proxy } = this.#options;
+    const via = proxy?.proxyFor(url);
+    if (!caCerts?.length && !via) return undefined;
+    const options: Deno.CreateHttpClientOptions = {};
+    if (caCerts?.length) options.caCerts = caCerts;
+    if (via) {
+      options.proxy = { url: `http://${via.url.host}`, basicAuth: proxyCredentials(via.url) };
+    }
+    return Deno.createHttpClient(options);
+  }
+
   async #post(url: URL, overNoise: boolean, body: PingResponse): Promise<void> {
     const signal = AbortSignal.any([this.#options.signal, AbortSignal.timeout(PING_TIMEOUT_MS)]);
     if (overNoise) {
@@ -162,8 +183,7 @@ export class ControlPingResponder {
       await post(url.pathname + url.search, body, signal);
       return;
     }
-    const caCerts = this.#options.caCerts;
-    const client = caCerts?.length ? Deno.createHttpClient({ caCerts }) : undefined;
+    const client = this.#httpClient(url);
     try {
       const response = await fetch(url, {
         method: "POST",

@@ -11,6 +11,7 @@
 import type { Clock } from "../clock.ts";
 import type { DiscoPublicKey, MachinePrivateKey, NodePrivateKey } from "../crypto/keys.ts";
 import type { RandomSource } from "../crypto/random.ts";
+import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import type { NodeState } from "../../state/node_state.ts";
 import type { StateStore } from "../../state/store.ts";
 import { Backoff } from "./backoff.ts";
@@ -52,6 +53,8 @@ export interface ControlLoginOptions {
   onAuthURL?: (url: string) => void;
   /** Extra trusted CA certificates (PEM) for Nexus. */
   caCerts?: string[];
+  /** HTTP proxy settings for the connections to Nexus. */
+  proxy?: ProxyConfig;
   /** How often to check that Nexus still knows the node key (default 60 s). */
   registrationCheckIntervalMs?: number;
 }
@@ -112,6 +115,7 @@ export class ControlSession {
     this.#pings = new ControlPingResponder({
       controlURL: options.controlURL,
       caCerts: options.caCerts,
+      proxy: options.proxy,
       signal: this.#stop.signal,
       onWarning: warn,
       pinger: options.pinger,
@@ -304,6 +308,7 @@ export class ControlSession {
           : { Hostname: this.#hostname() };
       },
       caCerts: options.caCerts,
+      proxy: options.proxy,
       clock: options.clock,
       random: options.random,
     });

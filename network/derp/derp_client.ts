@@ -19,24 +19,20 @@
  *
  * Plain HTTP is what a Headscale embedded DERP on an `http://` server URL
  * and `derper` off port 443 serve; Tailscale's own clients only use it with
- * `TS_DEBUG_USE_DERP_HTTP`. Dialing itself is control_dial.ts's (exact
- * host and port of the URL, TLS verified against the system roots plus
- * `caCerts`).
+ * `TS_DEBUG_USE_DERP_HTTP`. Dialing, through an HTTP proxy or not, with
+ * TLS verified, is derp_dial.ts's.
  *
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { concatBytes } from "../concat_bytes.ts";
 import { ConnReader, UnexpectedEOFError } from "../control/conn_reader.ts";
-import {
-  closeQuietly,
-  type ControlConn,
-  dialControlServer,
-  writeAll,
-} from "../control/control_dial.ts";
+import { closeQuietly, type ControlConn, writeAll } from "../control/control_dial.ts";
 import { formatRequest, readResponseBody, readResponseHead } from "../control/http1_client.ts";
 import { type NodePrivateKey, NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
+import { ProxyError } from "../proxy/proxy_errors.ts";
+import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import {
   DerpClosedError,
   DerpConnectError,
@@ -46,6 +42,7 @@ import {
   DerpRefusedError,
   DerpTimeoutError,
 } from "./derp_errors.ts";
+import { dialDerpServer } from "./derp_dial.ts";
 import {
   type DerpFrame,
   FRAME_HEADER_LENGTH,
@@ -86,6 +83,12 @@ export interface DerpConnectOptions {
   nodeKey: NodePrivateKey;
   /** Extra trusted CA certificates (PEM) for `https:` servers. */
   caCerts?: string[];
+  /** HTTP proxy settings; the URL's proxy, if any, carries the connection (CONNECT). */
+  proxy?: ProxyConfig;
+  /** Address to dial instead of the URL's host, unproxied (the node's `IPv4`/`IPv6`, §3.1). */
+  dialHostname?: string;
+  /** Name TLS sends and verifies instead of the URL's host (the node's `CertName`, §3.1). */
+  tlsServerName?: string;
   /** Send NotePreferred with this value right after ClientInfo (home DERP: true). */
   preferred?: boolean;
   /**
@@ -252,15 +255,13 @@ export class DerpClient {
     let handshake: DerpClientHandshake | undefined;
     try {
       signal.throwIfAborted();
-      try {
-        conn = await dialControlServer(url, { caCerts: options.caCerts, signal });
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        throw new DerpConnectError(
-          `cannot connect to DERP server ${url.origin}: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
+      conn = await dialDerpServer(url, {
+        caCerts: options.caCerts,
+        proxy: options.proxy,
+        dialHostname: options.dialHostname,
+        tlsServerName: options.tlsServerName,
+        signal,
+      });
       phase = "upgrade";
       const headers: [string, string][] = [
         ["Host", url.host],
@@ -340,7 +341,7 @@ export class DerpClient {
     } catch (error) {
       if (conn) closeQuietly(conn);
       if (signal.aborted) throw signal.reason;
-      if (error instanceof DerpError) throw error;
+      if (error instanceof DerpError || error instanceof ProxyError) throw error;
       const ended = isConnectionEnd(error);
       if (ended && phase === "handshake" && handshake?.serverKey) {
         throw new DerpRefusedError(

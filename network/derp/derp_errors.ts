@@ -59,6 +59,19 @@ export class DerpConnectError extends DerpError {
   }
 }
 
+/**
+ * TLS with the DERP server failed: its certificate is not signed by a
+ * trusted CA (system roots plus the extra CA certificates), does not name
+ * the server, or has expired. Never retried silently as plain HTTP.
+ */
+export class DerpTLSError extends DerpConnectError {
+  /** Makes the error; `cause` keeps the underlying TLS error. */
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = "DerpTLSError";
+  }
+}
+
 /** The connection is closed: by us, by the server, or after an earlier error. */
 export class DerpClosedError extends DerpError {
   /** Makes the error; `options.cause` is what ended the connection, if known. */

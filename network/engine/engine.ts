@@ -18,6 +18,7 @@ import { Backoff } from "../control/backoff.ts";
 import type { DiscoPublicKey, NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
 import type { DataPlaneNetmap } from "../magicsock/data_plane_netmap.ts";
+import type { DerpLinks } from "../magicsock/derp_links.ts";
 import {
   type DatagramSource,
   MagicSock,
@@ -196,6 +197,14 @@ export class Engine {
     return this.#sock.homeRegion;
   }
 
+  /**
+   * The DERP connections (magicsock's): `setHome`, `setRegionOrder`,
+   * `regions()`; home changes arrive as `derp-home` events.
+   */
+  get derp(): DerpLinks {
+    return this.#sock.derp;
+  }
+
   /** Whether a DERP connection to the home region is up right now. */
   get derpConnected(): boolean {
     return this.#sock.derpConnected;
@@ -307,6 +316,19 @@ export class Engine {
     return region;
   }
 
+  /**
+   * Home DERP follows netcheck (data-plane reference §3.9): the regions
+   * ranked by latency become the fail-over order, and the preferred one
+   * (netcheck's own hysteresis keeps it stable) becomes home.
+   */
+  #followNetcheck(report: NetcheckReport): void {
+    const derp = this.#sock.derp;
+    derp.setRegionOrder([...report.regionLatency].sort((a, b) => a[1] - b[1]).map(([id]) => id));
+    if (report.preferredDERP && report.preferredDERP !== derp.homeRegion) {
+      derp.setHome(report.preferredDERP);
+    }
+  }
+
   #startNetcheck(): void {
     const sock = this.#sock;
     const netcheck = new NetcheckService({
@@ -315,7 +337,10 @@ export class Engine {
       derpMap: () => sock.peers.netmap.derpMap,
       shared: sock.hasUDP ? { send: (datagram, to) => sock.sendUDPRaw(to, datagram) } : undefined,
       localEndpoints: () => sock.localEndpoints(),
-      onReport: (report) => this.#options.onNetcheck?.(report),
+      onReport: (report) => {
+        this.#followNetcheck(report);
+        this.#options.onNetcheck?.(report);
+      },
     });
     if (sock.hasUDP) sock.onStun = (packet, from) => netcheck.receiveStun(packet, from);
     this.#netcheck = netcheck;

@@ -10,6 +10,7 @@
  * @module
  */
 import type { DERPMap, DERPNode, DERPRegion } from "../control/map_response.ts";
+import { parseIPAddress } from "../netaddr/ip_address.ts";
 
 /** The DERP map offers no region we could use as home. */
 export class NoDerpRegionError extends Error {
@@ -20,7 +21,8 @@ export class NoDerpRegionError extends Error {
   }
 }
 
-function usableRegion(region: DERPRegion | null | undefined): region is DERPRegion {
+/** Whether `region` may be a home: it relays, and the map does not keep it from being one. */
+export function usableRegion(region: DERPRegion | null | undefined): region is DERPRegion {
   return !!region && !region.NoMeasureNoHome && !region.Avoid &&
     (region.Nodes ?? []).some((node) => !node.STUNOnly);
 }
@@ -35,6 +37,62 @@ export function chooseHomeRegion(derpMap: DERPMap | null, preferred?: number): D
     regions.sort((a, b) => a.RegionID - b.RegionID)[0];
   if (!chosen) throw new NoDerpRegionError();
   return chosen;
+}
+
+/**
+ * The regions to try as home, best first: `preferred` when usable, then the
+ * caller's `order` (e.g. netcheck latencies, best first), then the other
+ * usable regions by ascending ID. Each appears once. Empty when the map
+ * offers no home.
+ */
+export function homeCandidates(
+  derpMap: DERPMap | null,
+  preferred?: number,
+  order: readonly number[] = [],
+): DERPRegion[] {
+  const regions = Object.values(derpMap?.Regions ?? {}).filter(usableRegion);
+  const byID = new Map(regions.map((r) => [r.RegionID, r]));
+  const out: DERPRegion[] = [];
+  const take = (id: number | undefined) => {
+    const region = id === undefined ? undefined : byID.get(id);
+    if (region && !out.includes(region)) out.push(region);
+  };
+  take(preferred);
+  for (const id of order) take(id);
+  for (const region of regions.sort((a, b) => a.RegionID - b.RegionID)) take(region.RegionID);
+  return out;
+}
+
+/** The nodes of `region` that relay (not STUN-only), in the map's order of priority. */
+export function derpNodesOf(region: DERPRegion): DERPNode[] {
+  return (region.Nodes ?? []).filter((n) => !n.STUNOnly);
+}
+
+/**
+ * Where to connect for a node, as tailscaled's `dialNode` reads its
+ * addresses (§3.10): the `IPv4` literal, else the `IPv6` literal, else the
+ * host name (DNS) unless both families are switched off (a non-IP value
+ * such as `"none"`), then null. tailscaled races both families; one is
+ * dialled here.
+ */
+export function derpDialAddress(node: DERPNode): string | null {
+  const v4 = node.IPv4 ?? "";
+  const v6 = node.IPv6 ?? "";
+  if (parseIPAddress(v4)?.length === 4) return v4;
+  if (parseIPAddress(v6)?.length === 16) return v6;
+  if (v4 !== "" && v6 !== "") return null;
+  return node.HostName;
+}
+
+/**
+ * The name TLS sends and checks for a node: `CertName` when it is a name,
+ * else `HostName` (tailscaled's `tlsServerName`). A `sha256-raw:` pin is
+ * not a name: the certificate is then checked against `HostName` and the
+ * trusted CAs, because Deno's TLS cannot show us the raw certificate.
+ */
+export function derpTLSName(node: DERPNode): string {
+  const cert = node.CertName ?? "";
+  return cert && !cert.startsWith("sha256-raw:") ? cert : node.HostName;
 }
 
 /** The first node of `region` that relays (not STUN-only). */

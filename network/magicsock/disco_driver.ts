@@ -87,8 +87,11 @@ export interface DiscoDriverOptions {
   direct: boolean;
   /** Sends a datagram over UDP; false when there is no socket. */
   sendUDP: (to: AddrPort, packet: Uint8Array) => boolean;
-  /** Sends a payload over DERP to a peer; false when no DERP connection is up. */
-  sendDERP: (to: NodePublicKey, packet: Uint8Array) => boolean;
+  /**
+   * Sends a payload over DERP to a peer, through `region` when given (the
+   * region a Ping came on), else the peer's home; false when nothing can carry it.
+   */
+  sendDERP: (to: NodePublicKey, packet: Uint8Array, region?: number) => boolean;
   /** Our UDP endpoints, for CallMeMaybe. */
   localEndpoints: () => readonly AddrPort[];
   /** Our home DERP region, once known. */
@@ -237,6 +240,14 @@ export class DiscoDriver {
   }
 
   /**
+   * Notes that a frame from the peer with this key came over DERP `region`,
+   * so that replies can go back that way while its home is unknown (§2.3).
+   */
+  noteHeardViaDERP(key: NodePublicKey, region: number): void {
+    this.#paths.get(key.toText())?.noteHeardViaDERP(region);
+  }
+
+  /**
    * A user-requested disco Ping (`tailscale ping`): over the peer's best
    * direct path and its home DERP at once when direct UDP is on, else over
    * DERP; resolves with the first Pong. Throws {@link DiscoPingTimeoutError}
@@ -318,7 +329,8 @@ export class DiscoDriver {
       } else if (action.type === "send-call-me-maybe") {
         const endpoints = this.#options.localEndpoints();
         if (endpoints.length === 0) continue;
-        const region = this.#options.homeRegion() ?? action.derpRegion;
+        // To the peer's home region: that is where it listens (tailscaled's `derpAddr`).
+        const region = action.derpRegion;
         const message = { type: "call-me-maybe" as const, endpoints: [...endpoints] };
         if (this.#send(peer, { via: "derp", region }, message)) this.stats.callMeMaybeSent++;
       }
@@ -337,8 +349,8 @@ export class DiscoDriver {
       options.peers.sharedKey(peer.discoKey.toText()) ?? undefined,
     );
     if (path.via === "udp") return options.sendUDP(path.addr, packet);
-    // We hold only the home DERP connection; its server forwards to the peer's region (§3.8).
-    return options.sendDERP(peer.nodeKey, packet);
+    // Servers of different regions do not forward to each other: the path's region it is (§3.8).
+    return options.sendDERP(peer.nodeKey, packet, path.region);
   }
 
   /** Keeps one clock timer at the earliest PeerPath deadline. */

@@ -7,7 +7,7 @@
  * node key when the path tells it (DERP) — the engine's WireGuard device
  * does the rest.
  *
- * The parts it composes, each its own module: the DERP link (derp_link.ts),
+ * The parts it composes, each its own module: the DERP connections (derp_links.ts),
  * the UDP socket (udp_socket.ts, opt-in), the disco driver
  * (disco_driver.ts) and the peer map (peer_map.ts).
  *
@@ -25,9 +25,10 @@ import { type RandomSource, systemRandom } from "../crypto/random.ts";
 import type { DerpMessage } from "../derp/derp_client.ts";
 import { looksLikeDiscoPacket } from "../disco/disco_packet.ts";
 import type { AddrPort } from "../netaddr/addr_port.ts";
+import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import { isStunOnSharedSocket } from "../stun/stun_message.ts";
 import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
-import { DerpLink, type DerpLinkEvent } from "./derp_link.ts";
+import { type DerpLinkEvent, DerpLinks } from "./derp_links.ts";
 import { DiscoDriver, type DiscoPingResult, type DiscoStats } from "./disco_driver.ts";
 import { PeerMap } from "./peer_map.ts";
 import { type MagicSockUDPOptions, UdpSocket } from "./udp_socket.ts";
@@ -46,12 +47,14 @@ export interface MagicSockOptions {
   random?: RandomSource;
   /** Extra trusted CA certificates (PEM) for `https:` DERP servers. */
   caCerts?: string[];
+  /** HTTP proxy settings for DERP connections (CONNECT). */
+  proxy?: ProxyConfig;
   /**
    * Dial DERP over plain HTTP (tailscaled's `TS_DEBUG_USE_DERP_HTTP`): for a
    * control server on plain HTTP whose embedded DERP has no TLS.
    */
   plainHTTPDerp?: boolean;
-  /** The region to make home when the DERP map offers it. */
+  /** The region to make home at start when the DERP map offers it. */
   preferredRegion?: number;
   /** Overrides the URL dialled for a region's node (tests). */
   derpURL?: (node: DERPNode, region: DERPRegion) => URL | string;
@@ -128,7 +131,7 @@ export class MagicSock {
   readonly #options: MagicSockOptions;
   readonly #clock: Clock;
   readonly #peers: PeerMap;
-  readonly #derp: DerpLink;
+  readonly #derp: DerpLinks;
   readonly #disco: DiscoDriver;
   readonly #counters = {
     datagramsSent: 0,
@@ -153,11 +156,13 @@ export class MagicSock {
     this.#clock = options.clock ?? systemClock;
     const random = options.random ?? systemRandom;
     this.#peers = new PeerMap(options.discoKey);
-    this.#derp = new DerpLink({
+    this.#derp = new DerpLinks({
       nodeKey: options.nodeKey,
       clock: this.#clock,
       random,
       caCerts: options.caCerts,
+      proxy: options.proxy,
+      isPeer: (key) => !!this.#peers.byNodeKey(key.toText()),
       plainHTTPDerp: options.plainHTTPDerp,
       preferredRegion: options.preferredRegion,
       derpURL: options.derpURL,
@@ -172,7 +177,7 @@ export class MagicSock {
       random,
       direct: !!options.udp,
       sendUDP: (to, packet) => this.#sendUDP(to, packet),
-      sendDERP: (to, packet) => this.#sendDERP(to, packet),
+      sendDERP: (to, packet, region) => this.#sendDERP(to, packet, region),
       localEndpoints: () => this.localEndpoints(),
       homeRegion: () => this.#derp.homeRegion,
       onPing: (from, txId) => options.onEvent?.({ kind: "disco-ping", from, txId }),
@@ -185,7 +190,7 @@ export class MagicSock {
       ...this.#disco.stats,
       ...this.#counters,
       discoDropped: this.#disco.stats.discoDropped + (this.#udp?.receiveErrors ?? 0),
-      derpSendErrors: this.#derp.sendErrors,
+      derpSendErrors: this.#derp.stats.sendErrors,
       udpSendErrors: this.#udp?.sendErrors ?? 0,
     };
   }
@@ -193,6 +198,15 @@ export class MagicSock {
   /** The peers of the current netmap. */
   get peers(): PeerMap {
     return this.#peers;
+  }
+
+  /**
+   * The DERP connections: `setHome(region)` and `setRegionOrder(ids)` (from
+   * netcheck), `regions()` for status; home changes arrive as `derp-home`
+   * events.
+   */
+  get derp(): DerpLinks {
+    return this.#derp;
   }
 
   /** The home DERP region ID, once {@link MagicSock.start} chose it. */
@@ -236,6 +250,7 @@ export class MagicSock {
   /** Takes a new netmap: disco from keys no longer listed is dropped from now on. */
   setNetmap(netmap: DataPlaneNetmap): void {
     this.#peers.setNetmap(netmap);
+    this.#derp.setDerpMap(netmap.derpMap);
     this.#disco.updatePeers();
   }
 
@@ -326,8 +341,10 @@ export class MagicSock {
     await Promise.all([this.#derp.close(), this.#udp?.close()]);
   }
 
-  #sendDERP(to: NodePublicKey, payload: Uint8Array): boolean {
-    if (this.#derp.send(to, payload)) return true;
+  /** Over DERP through `region`, else the region the peer is homed in (derp_links.ts). */
+  #sendDERP(to: NodePublicKey, payload: Uint8Array, region?: number): boolean {
+    const home = region || this.#peers.byNodeKey(to.toText())?.homeDERP;
+    if (this.#derp.send(to, payload, home)) return true;
     this.#counters.droppedNoRoute++;
     return false;
   }
@@ -341,11 +358,14 @@ export class MagicSock {
 
   #onDerpMessage(message: DerpMessage, region: number): void {
     if (message.type !== "packet") return;
+    const known = !!this.#peers.byNodeKey(message.src.toText());
+    // The server vouches for the frame's sender: replies may go back this region (§2.3).
+    if (known) this.#disco.noteHeardViaDERP(message.src, region);
     if (looksLikeDiscoPacket(message.data)) {
       this.#disco.handlePacket(message.data, { via: "derp", region }, message.src);
       return;
     }
-    if (!this.#peers.byNodeKey(message.src.toText())) {
+    if (!known) {
       this.#counters.droppedUnknownPeer++;
       return;
     }

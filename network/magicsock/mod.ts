@@ -19,7 +19,8 @@
 export * from "./magic_sock.ts";
 export * from "./data_plane_netmap.ts";
 export * from "./derp_home.ts";
-export * from "./derp_link.ts";
+export * from "./derp_links.ts";
+export * from "./derp_region_link.ts";
 export * from "./disco_driver.ts";
 export * from "./peer_map.ts";
 export * from "./udp_socket.ts";
@@ -42,5 +43,7 @@ export type {
   PublicKey,
 } from "../crypto/keys.ts";
 export type { RandomSource } from "../crypto/random.ts";
+export type { DerpMessage } from "../derp/derp_client.ts";
+export type { ProxyConfig } from "../proxy/proxy_config.ts";
 export type { AddrPort } from "../netaddr/addr_port.ts";
 export type { IPPrefix } from "../netaddr/ip_prefix.ts";

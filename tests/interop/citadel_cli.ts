@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { CITADEL_ENV_NAMES } from "../../cli/env.ts";
+import { CITADEL_ENV_NAMES, PROXY_ENV_NAMES } from "../../cli/env.ts";
 import { REPO_ROOT } from "./peers.ts";
 import {
   makeTempDir,
@@ -142,8 +142,11 @@ export class CitadelCli {
   }
 
   #environment(extra: Record<string, string> | undefined): Record<string, string> {
-    const env: Record<string, string> = { NO_COLOR: "1" };
-    for (const name of CITADEL_ENV_NAMES) env[name] = "";
+    // DENO_NO_UPDATE_CHECK: `deno run` (unlike a compiled binary) checks dl.deno.land for
+    // updates, through HTTPS_PROXY when one is set; a test's proxy must see Citadel's traffic only.
+    const env: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+    // The caller's CITADEL_* and proxy variables never leak in; a test sets what it wants.
+    for (const name of [...CITADEL_ENV_NAMES, ...PROXY_ENV_NAMES]) env[name] = "";
     Object.assign(env, this.#env, extra);
     for (const [name, value] of Object.entries(env)) {
       if (name.startsWith("CITADEL_AUTHKEY")) this.secret(value);

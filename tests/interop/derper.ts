@@ -21,7 +21,7 @@ import {
   spawnLogged,
   waitFor,
 } from "./process.ts";
-import { createTestCa } from "./test_ca.ts";
+import { createTestCa, type TestCa } from "./test_ca.ts";
 
 /** Options for {@link startDerper}. */
 export interface StartDerperOptions {
@@ -29,6 +29,11 @@ export interface StartDerperOptions {
   readonly hostname?: "127.0.0.1" | "::1";
   /** Serve HTTPS with a certificate for 127.0.0.1 signed by a fresh test CA. */
   readonly tls?: boolean;
+  /**
+   * With `tls`: serve this CA's server certificate instead (it must name 127.0.0.1; other names
+   * it holds, such as `derp-a.test`, are accepted as SNI too).
+   */
+  readonly testCa?: TestCa;
   /** Mesh pre-shared key (32 bytes) to configure (`-mesh-psk-file`). */
   readonly meshKey?: Uint8Array;
   /** Admission controller URL (`-verify-client-url`, fail closed). */
@@ -103,7 +108,7 @@ export async function startDerper(options: StartDerperOptions = {}): Promise<Der
     ];
     let caCertPem: string | undefined;
     if (options.tls) {
-      const ca = await createTestCa(dir);
+      const ca = options.testCa ?? await createTestCa(dir);
       caCertPem = ca.caCertPem;
       const certDir = `${dir}/certs`;
       await Deno.mkdir(certDir);

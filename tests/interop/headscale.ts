@@ -17,7 +17,8 @@ import {
   spawnLogged,
   waitFor,
 } from "./process.ts";
-import { createTestCa } from "./test_ca.ts";
+import type { DERPRegion } from "../../network/control/map_response.ts";
+import { createTestCa, type TestCa } from "./test_ca.ts";
 
 /** Region id of the embedded DERP server in the generated config. */
 export const EMBEDDED_DERP_REGION_ID = 999;
@@ -69,6 +70,39 @@ export interface StartHeadscaleOptions {
   readonly ephemeralInactivityTimeout?: string;
   /** Extra config keys, deep-merged over the generated config (objects merge, others replace). */
   readonly config?: Record<string, unknown>;
+  /** With `tls`: the CA and certificate to serve (default: a fresh CA, for 127.0.0.1). */
+  readonly testCa?: TestCa;
+  /** DERP regions (e.g. derpers) added to the DERP map through a `derp.paths` file. */
+  readonly derpRegions?: readonly DERPRegion[];
+  /** Run the embedded DERP server as region 999 (default true). */
+  readonly embeddedDerp?: boolean;
+}
+
+/** Headscale's `derp.paths` file for `regions` (YAML: tailcfg field names in lower case). */
+export function derpPathsYaml(regions: readonly DERPRegion[]): string {
+  const lines = ["regions:"];
+  for (const r of regions) {
+    lines.push(
+      `  ${r.RegionID}:`,
+      `    regionid: ${r.RegionID}`,
+      `    regioncode: ${JSON.stringify(r.RegionCode)}`,
+      `    regionname: ${JSON.stringify(r.RegionName)}`,
+      `    nodes:`,
+    );
+    for (const n of r.Nodes ?? []) {
+      lines.push(
+        `      - name: ${JSON.stringify(n.Name)}`,
+        `        regionid: ${r.RegionID}`,
+        `        hostname: ${JSON.stringify(n.HostName)}`,
+      );
+      if (n.IPv4 !== undefined) lines.push(`        ipv4: ${JSON.stringify(n.IPv4)}`);
+      if (n.IPv6 !== undefined) lines.push(`        ipv6: ${JSON.stringify(n.IPv6)}`);
+      if (n.STUNPort !== undefined) lines.push(`        stunport: ${n.STUNPort}`);
+      if (n.DERPPort !== undefined) lines.push(`        derpport: ${n.DERPPort}`);
+      if (n.CertName !== undefined) lines.push(`        certname: ${JSON.stringify(n.CertName)}`);
+    }
+  }
+  return lines.join("\n") + "\n";
 }
 
 /** A Headscale user as the CLI reports it. */
@@ -450,7 +484,13 @@ export async function startHeadscale(options: StartHeadscaleOptions): Promise<He
     };
     const scheme = options.tls ? "https" : "http";
     const url = `${scheme}://127.0.0.1:${ports.http}`;
-    const ca = options.tls ? await createTestCa(dir) : undefined;
+    const ca = options.tls ? options.testCa ?? await createTestCa(dir) : undefined;
+    let derpPaths: string[] = [];
+    if (options.derpRegions?.length) {
+      derpPaths = [`${dir}/derp.yaml`];
+      await Deno.writeTextFile(derpPaths[0], derpPathsYaml(options.derpRegions));
+    }
+    const embeddedDerp = options.embeddedDerp ?? true;
     let policyPath: string | undefined;
     if (options.policy !== undefined && !options.policyInDatabase) {
       policyPath = `${dir}/policy.hujson`;
@@ -469,20 +509,20 @@ export async function startHeadscale(options: StartHeadscaleOptions): Promise<He
       prefixes: { v4: "100.64.0.0/10", v6: "fd7a:115c:a1e0::/48", allocation: "sequential" },
       derp: {
         server: {
-          enabled: true,
+          enabled: embeddedDerp,
           region_id: EMBEDDED_DERP_REGION_ID,
           region_code: "citadel-interop",
           region_name: "Citadel interop embedded DERP",
           verify_clients: true,
           stun_listen_addr: `127.0.0.1:${ports.stun}`,
           private_key_path: `${dir}/derp_server_private.key`,
-          automatically_add_embedded_derp_region: true,
+          automatically_add_embedded_derp_region: embeddedDerp,
           ipv4: "127.0.0.1",
           // "none" keeps netcheck from planning IPv6 STUN probes that could only time out (3 s).
           ipv6: "none",
         },
         urls: [],
-        paths: [],
+        paths: derpPaths,
         auto_update_enabled: false,
         update_frequency: "24h",
       },

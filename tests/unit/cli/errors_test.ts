@@ -28,6 +28,11 @@ Deno.test("each known error name maps to its exit code, with a hint", () => {
     ["AbortError", ExitCode.INTERRUPTED],
     ["NexusMismatchError", ExitCode.USAGE],
     ["InvalidNexusURLError", ExitCode.USAGE],
+    ["ProxyAuthError", ExitCode.PROXY_AUTH],
+    ["ProxyRefusedError", ExitCode.PROXY_FAILED],
+    ["ProxyUnreachableError", ExitCode.PROXY_FAILED],
+    ["ProxyProtocolError", ExitCode.PROXY_FAILED],
+    ["ProxyConfigError", ExitCode.USAGE],
   ];
   for (const [name, code] of table) {
     const d = describeError(named(name), { nexus: "https://nexus.test" });

@@ -73,6 +73,13 @@ export class VirtualClock implements Clock {
     this.#now = target;
   }
 
+  /** When the earliest pending timer falls due, or undefined with none pending. */
+  nextDue(): number | undefined {
+    let at: number | undefined;
+    for (const timer of this.#timers) if (at === undefined || timer.at < at) at = timer.at;
+    return at;
+  }
+
   /** Moves time to monotonic `at` (never backwards). */
   advanceTo(at: number): void {
     this.advance(Math.max(0, at - this.#now));

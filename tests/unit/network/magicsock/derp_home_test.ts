@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import type { DERPMap } from "../../../../network/control/map_response.ts";
 import {
   chooseHomeRegion,
+  derpDialAddress,
   derpNodeOf,
   derpNodeURL,
+  derpTLSName,
+  homeCandidates,
   NoDerpRegionError,
 } from "../../../../network/magicsock/derp_home.ts";
 
@@ -56,4 +59,32 @@ Deno.test("derpNodeOf and derpNodeURL: first relay node; https unless plain HTTP
     derpNodeURL({ Name: "x", RegionID: 1, HostName: "::1", DERPPort: 3340 }, true).href,
     "http://[::1]:3340/derp",
   );
+});
+
+Deno.test("homeCandidates: preference, then the caller's order, then ascending IDs; homes only", () => {
+  const ids = (preferred?: number, order: number[] = []) =>
+    homeCandidates(MAP, preferred, order).map((r) => r.RegionID);
+  assert.deepEqual(ids(), [2, 999]);
+  assert.deepEqual(ids(999), [999, 2]);
+  assert.deepEqual(ids(undefined, [999, 900, 1, 4]), [999, 2], "no-home and unknown skipped");
+  assert.deepEqual(ids(2, [999, 2]), [2, 999], "each once");
+  assert.deepEqual(homeCandidates(null), []);
+});
+
+Deno.test("derpDialAddress and derpTLSName: the node's literal addresses, its names for TLS", () => {
+  const node = (extra: Record<string, string>) => ({
+    Name: "n",
+    RegionID: 1,
+    HostName: "derp-a.test",
+    ...extra,
+  });
+  assert.equal(derpDialAddress(node({ IPv4: "127.0.0.1", IPv6: "none" })), "127.0.0.1");
+  assert.equal(derpDialAddress(node({ IPv4: "none", IPv6: "::1" })), "::1");
+  assert.equal(derpDialAddress(node({ IPv6: "::1" })), "::1", "a literal before DNS");
+  assert.equal(derpDialAddress(node({})), "derp-a.test", "DNS without literals");
+  assert.equal(derpDialAddress(node({ IPv4: "none" })), "derp-a.test", "IPv6 by DNS");
+  assert.equal(derpDialAddress(node({ IPv4: "none", IPv6: "none" })), null);
+  assert.equal(derpTLSName(node({})), "derp-a.test");
+  assert.equal(derpTLSName(node({ CertName: "derp.example.com" })), "derp.example.com");
+  assert.equal(derpTLSName(node({ CertName: "sha256-raw:00ff" })), "derp-a.test");
 });
