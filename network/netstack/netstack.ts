@@ -20,7 +20,7 @@
  */
 import type { Clock, TimerHandle } from "../clock.ts";
 import type { RandomSource } from "../crypto/random.ts";
-import type { AddrPort } from "../netaddr/addr_port.ts";
+import { AddrPort } from "../netaddr/addr_port.ts";
 import { ipAddressEquals } from "../netaddr/ip_address.ts";
 import { IPProtocol } from "../netaddr/ip_protocol.ts";
 import { buildEchoReply } from "./echo_responder.ts";
@@ -35,6 +35,7 @@ import type { UdpSocket } from "./socket/udp_socket.ts";
 import { IsnGenerator } from "./tcp/isn.ts";
 import { DEFAULT_TCP_SETTINGS, type TcpSettings } from "./tcp/tcp_config.ts";
 import type { TcpConnection } from "./tcp/tcp_connection.ts";
+import type { TcpStateName } from "./tcp/tcp_state.ts";
 import { TcpTable, type TcpTableStats } from "./tcp_table.ts";
 import { TimerQueue } from "./timer_queue.ts";
 import { UdpTable } from "./udp_table.ts";
@@ -128,6 +129,16 @@ export interface NetStackSnapshot {
   bufferedBytes: number;
 }
 
+/** One TCP connection as {@link NetStack.tcpConnections} lists it. */
+export interface TcpConnectionInfo {
+  /** Our end. */
+  local: AddrPort;
+  /** The peer's end. */
+  remote: AddrPort;
+  /** RFC 9293 state. */
+  state: TcpStateName;
+}
+
 /** A userspace TCP/IP stack on our mesh addresses. */
 export class NetStack {
   readonly #options: NetStackOptions;
@@ -211,6 +222,15 @@ export class NetStack {
       timers: this.#timers.size,
       bufferedBytes: this.#tcp.bufferedBytes,
     };
+  }
+
+  /** Every TCP connection with its state (half-open and TIME-WAIT included), for inspection. */
+  tcpConnections(): TcpConnectionInfo[] {
+    return [...this.#tcp.connections()].map((c) => ({
+      local: new AddrPort(c.local, c.localPort),
+      remote: new AddrPort(c.remote, c.remotePort),
+      state: c.state,
+    }));
   }
 
   /** The earliest timer deadline (monotonic ms), or undefined with none. */

@@ -214,11 +214,11 @@ export function sendSyn(c: TcpConnection, now: number): void {
  * by at least min(buffer / 2, MSS) at a time (receiver SWS avoidance).
  */
 export function advertiseWindow(c: TcpConnection): number {
-  const free = Math.max(0, c.rcvCapacity - c.recvRing.length);
+  const free = Math.max(0, Math.min(c.rcvWindowMax, c.rcvCapacity - c.recvRing.length));
   let edge = seqAdd(c.rcvNxt, free);
   if (seqGT(edge, c.rcvAdvEdge)) {
     const gain = seqDiff(edge, c.rcvAdvEdge);
-    if (gain < Math.min(c.rcvCapacity / 2, c.advMss) && seqGT(c.rcvAdvEdge, c.rcvNxt)) {
+    if (gain < Math.min(c.rcvWindowMax / 2, c.advMss) && seqGT(c.rcvAdvEdge, c.rcvNxt)) {
       edge = c.rcvAdvEdge;
     }
   } else {

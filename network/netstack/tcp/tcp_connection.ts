@@ -158,7 +158,7 @@ export class TcpConnection {
   rcvAdvEdge = 0;
   /** Shift applied to the window we advertise. */
   rcvShift = 0;
-  /** Receive window ceiling (bytes). */
+  /** Receive buffer ceiling (bytes). */
   readonly rcvCapacity: number;
   /** Received bytes the application has not read, and out-of-order bytes ahead of them. */
   readonly recvRing: ByteRing;
@@ -295,6 +295,11 @@ export class TcpConnection {
     this.cc = makeCongestionController(s.congestionControl, this.advMss);
     this.noDelay = options.noDelay ?? false;
     this.keepAlive = options.keepAlive ?? false;
+  }
+
+  /** The largest window we can advertise: the buffer, or 65535 · 2^shift if that is less. */
+  get rcvWindowMax(): number {
+    return Math.min(this.rcvCapacity, 0xffff * 2 ** this.rcvShift);
   }
 
   /** Payload bytes of a full-sized segment (SMSS): the MSS less the timestamps option. */
@@ -594,8 +599,9 @@ export class TcpConnection {
       this.state !== TcpState.FinWait2
     ) return false;
     const advertised = Math.max(0, (this.rcvAdvEdge - this.rcvNxt) | 0);
-    const possible = this.rcvCapacity - this.recvRing.length;
-    return advertised * 2 <= this.rcvCapacity && possible >= 2 * advertised &&
+    const max = this.rcvWindowMax;
+    const possible = Math.min(max, this.rcvCapacity - this.recvRing.length);
+    return advertised * 2 <= max && possible >= 2 * advertised &&
       possible - advertised >= this.advMss;
   }
 }
