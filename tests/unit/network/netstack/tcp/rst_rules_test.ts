@@ -152,7 +152,7 @@ Deno.test("rst: in SYN-SENT a RST counts only with an acceptable ACK; then conne
   assert.deepEqual(states(t), []);
 });
 
-Deno.test("rst: a RST in SYN-RECEIVED (passive) just drops the half-open connection", async () => {
+Deno.test("rst: a RST in SYN-RECEIVED (passive) just drops the half-open connection", () => {
   const t = new RawPeer();
   const listener = t.stack.listenTCP(t.stackPort);
   t.send({ seq: 1000, flags: SYN });

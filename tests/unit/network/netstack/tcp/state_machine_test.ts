@@ -138,7 +138,7 @@ Deno.test("state: simultaneous open completed by a plain ACK", async () => {
   assert.equal((await connecting).state, TcpState.Established);
 });
 
-Deno.test("state: a lost SYN-ACK is sent again when the SYN is repeated", async () => {
+Deno.test("state: a lost SYN-ACK is sent again when the SYN is repeated", () => {
   const t = new RawPeer();
   t.stack.listenTCP(t.stackPort);
   t.send({ seq: 1000, flags: SYN, options: { mss: 1460 } });
