@@ -22,8 +22,10 @@ import { settle, VirtualClock } from "./virtual_time.ts";
 
 /** A segment the stack sent, parsed. */
 export interface Emitted extends TCPSegment {
-  /** The IP packet. */
+  /** The IP packet, parsed. */
   ip: IPPacket;
+  /** The IP packet's bytes. */
+  raw: Uint8Array;
 }
 
 /** Fields of a segment the peer sends; ports default to the peer's and the stack's. */
@@ -127,7 +129,7 @@ export class RawPeer {
       return;
     }
     assert.ok(verifyTCPChecksum(ip.src, ip.dst, ip.payload), "the stack's TCP checksum verifies");
-    this.out.push({ ...parseTCPSegment(ip.payload), ip });
+    this.out.push({ ...parseTCPSegment(ip.payload), ip, raw: packet });
   }
 }
 

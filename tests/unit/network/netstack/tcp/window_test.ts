@@ -9,7 +9,7 @@ import { TcpState } from "../../../../../network/netstack/tcp/tcp_state.ts";
 import { RawPeer } from "../raw_peer.ts";
 import { activeOpen, passiveOpen, states } from "../handshake.ts";
 import { stackPair } from "../stack_pair.ts";
-import { receiveAll, sendBulk } from "../bulk.ts";
+import { receiveAll } from "../bulk.ts";
 import { runFor, runUntil, settle } from "../virtual_time.ts";
 
 const { SYN, ACK } = TCPFlags;
