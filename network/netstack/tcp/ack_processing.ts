@@ -33,6 +33,7 @@ export function processAck(c: TcpConnection, seg: TCPSegment, now: number): AckO
 
   if (seqGT(ack, c.sndUna)) {
     const flightBefore = sb.outstanding;
+    const sackedBefore = sb.sackedBytes;
     const result = sb.ackTo(ack);
     if (result.dataAcked > 0) {
       c.sendRing.consume(result.dataAcked);
@@ -45,6 +46,9 @@ export function processAck(c: TcpConnection, seg: TCPSegment, now: number): AckO
     if (blocks) sb.applySack(blocks, c.sndUna, c.sndNxt);
     const cwndLimited = c.cwndBlocked || flightBefore * 2 >= c.cc.cwnd;
     c.cwndBlocked = false;
+    if (c.undoState !== undefined && seqGT(ack, c.undoSeq)) {
+      undoIfSpurious(c, seg, Math.max(c.dupAcks, Math.ceil(sackedBefore / c.smss)));
+    }
     if (c.recovery === "fast") {
       if (seqGE(ack, c.recoveryPoint)) {
         // Full ACK (RFC 6582 §3.2 step 3, RFC 6675 §5): recovery is over.
@@ -72,11 +76,11 @@ export function processAck(c: TcpConnection, seg: TCPSegment, now: number): AckO
     if (duplicate || newSack) {
       c.dupAcks++;
       if (!c.sackEnabled) sb.noteDuplicateAck(c.smss);
-      if (c.recovery === "open" && c.dupAcks >= DUP_THRESH) enterFastRecovery(c, now);
+      if (c.recovery === "open" && c.dupAcks >= dupThreshold(c)) enterFastRecovery(c, now);
     }
   }
   if (c.sackEnabled) {
-    sb.markLostBySack(c.smss);
+    sb.markLostBySack(c.smss, dupThreshold(c));
     // RFC 6675 §5: IsLost(HighACK + 1) starts recovery without waiting for three duplicates.
     if (c.recovery === "open" && sb.headIsLost()) enterFastRecovery(c, now);
   }
@@ -89,8 +93,47 @@ export function enterFastRecovery(c: TcpConnection, now: number): void {
   c.recovery = "fast";
   c.recoveryPoint = c.sndNxt;
   c.stats.fastRecoveries++;
+  c.undoState = c.tsEnabled ? c.cc.save() : undefined;
+  c.undoTsval = undefined;
+  c.undoSeq = c.sndUna;
   c.cc.onCongestionEvent(now, c.scoreboard.outstanding);
   c.scoreboard.markHeadLost();
+}
+
+// The threshold in force: raised by observed reordering, but never so far
+// that a window of data cannot produce enough duplicates to trigger fast
+// retransmit (which would leave every loss to the RTO).
+function dupThreshold(c: TcpConnection): number {
+  const flight = Math.floor(c.scoreboard.outstanding / c.smss);
+  return Math.min(c.dupThresh, Math.max(DUP_THRESH, flight - 1));
+}
+
+/**
+ * The most the duplicate-ACK threshold grows to. Linux allows 300 but pairs
+ * it with RACK's time-based detection; without RACK a high threshold turns
+ * losses into timeouts (measured on the link simulator: 16 keeps both the
+ * spurious retransmissions and the timeouts low).
+ */
+const MAX_DUP_THRESH = 16;
+
+// Eifel detection (RFC 3522) and response (RFC 4015): the ACK covering the
+// first retransmission echoes a TSval older than that retransmission, so the
+// original arrived and the "loss" was reordering. Undo the reduction, forget
+// the loss marks, and wait for more duplicates next time (as Linux raises
+// tp->reordering).
+function undoIfSpurious(c: TcpConnection, seg: TCPSegment, reordering: number): void {
+  const ts = seg.options.timestamps;
+  const undoTsval = c.undoTsval;
+  const state = c.undoState;
+  c.undoState = undefined;
+  c.undoTsval = undefined;
+  if (c.recovery !== "fast" || !ts || undoTsval === undefined) return;
+  if (!seqLT(ts.echoReply, undoTsval)) return;
+  c.cc.restore(state);
+  c.recovery = "open";
+  c.scoreboard.clearLost();
+  c.stats.spuriousRecoveries++;
+  c.dupThresh = Math.min(MAX_DUP_THRESH, Math.max(c.dupThresh, reordering + 1));
 }
 
 // RFC 9293 §3.10.7.4: take the window from the newest segment only (SND.WL1/WL2).

@@ -35,6 +35,10 @@ export interface CongestionController {
   onRetransmitTimeout(now: number, flightSize: number): void;
   /** The sender's MSS changed (path MTU). */
   setMss(mss: number): void;
+  /** The controller's state, to restore if a reduction proves spurious. */
+  save(): unknown;
+  /** Goes back to a state from {@link CongestionController.save} (RFC 4015 §3.1 "undo"). */
+  restore(state: unknown): void;
 }
 
 /** Makes the named controller for a sender with this MSS, at the initial window of RFC 6928. */

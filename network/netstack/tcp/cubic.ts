@@ -101,6 +101,28 @@ export class Cubic implements CongestionController {
     this.cwnd = this.#mss;
   }
 
+  /** Every variable of the controller. */
+  save(): unknown {
+    return [
+      this.cwnd,
+      this.ssthresh,
+      this.#wMax,
+      this.#k,
+      this.#epochStart,
+      this.#wEst,
+      this.#alpha,
+    ];
+  }
+
+  /** Back to a saved state; the epoch restarts, as time has passed. */
+  restore(state: unknown): void {
+    const s = state as number[];
+    [this.cwnd, this.ssthresh, this.#wMax, this.#k] = s;
+    this.#epochStart = undefined;
+    this.#wEst = s[5];
+    this.#alpha = s[6];
+  }
+
   /** Rescales to a new MSS. */
   setMss(mss: number): void {
     this.#mss = mss;

@@ -60,6 +60,16 @@ export class NewReno implements CongestionController {
     this.#ackedInAvoidance = 0;
   }
 
+  /** cwnd, ssthresh and the avoidance byte count. */
+  save(): unknown {
+    return [this.cwnd, this.ssthresh, this.#ackedInAvoidance];
+  }
+
+  /** Back to a saved state. */
+  restore(state: unknown): void {
+    [this.cwnd, this.ssthresh, this.#ackedInAvoidance] = state as [number, number, number];
+  }
+
   /** Rescales to a new MSS. */
   setMss(mss: number): void {
     this.#mss = mss;

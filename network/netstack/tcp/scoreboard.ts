@@ -200,9 +200,9 @@ export class Scoreboard {
    * than (DupThresh − 1)·`mss` SACKed bytes above it. Returns whether any
    * segment became lost.
    */
-  markLostBySack(mss: number): boolean {
+  markLostBySack(mss: number, dupThresh = DUP_THRESH): boolean {
     if (!this.#anySacked) return false;
-    const threshold = (DUP_THRESH - 1) * mss;
+    const threshold = (dupThresh - 1) * mss;
     let marked = false;
     while (this.#lossIndex < this.#segs.length) {
       const seg = this.#segs[this.#lossIndex];
@@ -257,6 +257,24 @@ export class Scoreboard {
       seg.lost = !seg.sacked;
       if (seg.lost) this.#lost += span(seg);
     }
+    this.#rexmitIndex = this.#first;
+  }
+
+  /**
+   * A recovery turned out spurious: nothing is lost after all. Lost marks
+   * and retransmission credit are dropped; the byte rule starts over.
+   */
+  clearLost(): void {
+    for (let i = this.#first; i < this.#segs.length; i++) {
+      const seg = this.#segs[i];
+      seg.lost = false;
+      seg.retransInFlight = false;
+    }
+    this.#lost = 0;
+    this.#retrans = 0;
+    this.#dupAckSacked = 0;
+    this.#lossIndex = this.#first;
+    this.#sackedBelowLossIndex = 0;
     this.#rexmitIndex = this.#first;
   }
 

@@ -120,6 +120,10 @@ export function sendNew(c: TcpConnection, len: number, fin: boolean, now: number
 export function retransmit(c: TcpConnection, seg: SentSegment, now: number): void {
   let flags = TCPFlags.ACK;
   if (seg.fin) flags |= TCPFlags.FIN;
+  if (c.undoState !== undefined && c.undoTsval === undefined && c.recovery === "fast") {
+    // The first retransmission of a recovery: its TSval tells a spurious one (RFC 3522).
+    c.undoTsval = tsNow(c, now);
+  }
   transmit(c, seg.seq, flags, seg.len, now);
   c.scoreboard.noteRetransmitted(seg, now);
   c.stats.retransmits++;

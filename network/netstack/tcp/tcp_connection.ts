@@ -16,7 +16,7 @@ import { Reassembly } from "./reassembly.ts";
 import { RttEstimator } from "./rtt_estimator.ts";
 import { Scoreboard } from "./scoreboard.ts";
 import { seqAdd } from "./seq.ts";
-import { type TcpSettings, windowScaleFor } from "./tcp_config.ts";
+import { DUP_THRESH, type TcpSettings, windowScaleFor } from "./tcp_config.ts";
 import { canSendData, TcpState, type TcpStateName } from "./tcp_state.ts";
 import { handleIcmpError, handleSegment, type IcmpErrorKind } from "./segment_input.ts";
 import { output, sendAck, sendReset, sendSyn } from "./segment_output.ts";
@@ -81,6 +81,8 @@ export interface TcpConnectionStats {
   retransmits: number;
   /** Fast retransmits (recoveries entered). */
   fastRecoveries: number;
+  /** Recoveries undone as spurious (reordering, not loss). */
+  spuriousRecoveries: number;
   /** Retransmission timeouts. */
   timeouts: number;
   /** Zero-window and keepalive probes sent. */
@@ -117,6 +119,7 @@ export class TcpConnection {
     segmentsReceived: 0,
     retransmits: 0,
     fastRecoveries: 0,
+    spuriousRecoveries: 0,
     timeouts: 0,
     probes: 0,
     challengeAcks: 0,
@@ -202,6 +205,15 @@ export class TcpConnection {
   recoveryPoint = 0;
   /** Duplicate ACKs in a row. */
   dupAcks = 0;
+  /** The duplicate-ACK threshold, raised when reordering made a recovery spurious. */
+  dupThresh = DUP_THRESH;
+  /** Congestion-control state from before the current recovery, for undo. */
+  undoState: unknown;
+  /** TSval of the current recovery's first retransmission (Eifel detection, RFC 3522). */
+  undoTsval: number | undefined;
+  /** Sequence number of the current recovery's first retransmission. */
+  undoSeq = 0;
+
   /** The sender stopped for want of congestion window since the last ACK. */
   cwndBlocked = false;
   /** RTT timing: the ACK that ends the current measurement. */

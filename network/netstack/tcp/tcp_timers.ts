@@ -69,6 +69,7 @@ function retransmissionTimeout(c: TcpConnection, now: number): void {
     timedOut(c, `${s.maxRetries} retransmissions unanswered`, now);
     return;
   }
+  c.undoState = undefined;
   c.cc.onRetransmitTimeout(now, sb.outstanding);
   sb.markAllLost();
   c.recovery = "loss";
