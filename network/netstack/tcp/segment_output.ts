@@ -40,8 +40,10 @@ export function output(c: TcpConnection, now: number): void {
 
 function sendQueued(c: TcpConnection, now: number): void {
   const sb = c.scoreboard;
-  const mayAddData = c.state === TcpState.Established || c.state === TcpState.CloseWait ||
-    ((c.state === TcpState.FinWait1 || c.state === TcpState.LastAck) && !c.finSent);
+  // New data goes out until our FIN has: the FIN-sending states entered at
+  // close() (FIN-WAIT-1, LAST-ACK, and CLOSING if the peer's FIN came first)
+  // may still hold queued bytes.
+  const mayAddData = !c.finSent;
   // Bounded: each pass sends one segment or stops.
   for (let guard = 0; guard < 100_000; guard++) {
     const room = c.cc.cwnd - sb.pipe;

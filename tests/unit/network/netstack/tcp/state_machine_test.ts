@@ -209,3 +209,22 @@ Deno.test("state: a RST in ESTABLISHED with the exact sequence number resets the
   assert.deepEqual(states(t), []);
   await assert.rejects(conn.write(text("x")), Deno.errors.ConnectionReset);
 });
+
+Deno.test("state: data queued behind a closed window still goes out after the peer's FIN (CLOSING)", async () => {
+  const t = new RawPeer();
+  const { conn, iss } = await activeOpen(t);
+  t.send({ seq: 5001, ack: iss + 1, flags: ACK, window: 0 });
+  await conn.write(text("queued"));
+  await conn.closeWrite();
+  t.none("nothing fits a zero window");
+  assert.deepEqual(states(t), [TcpState.FinWait1]);
+  t.send({ seq: 5001, ack: iss + 1, flags: FIN | ACK, window: 0 });
+  assert.equal(t.next("ACK of their FIN").ack, 5002);
+  assert.deepEqual(states(t), [TcpState.Closing]);
+  t.send({ seq: 5002, ack: iss + 1, flags: ACK, window: 1000 });
+  const last = t.next("data and FIN");
+  assert.equal(new TextDecoder().decode(last.payload), "queued");
+  assert.ok(last.flags & FIN);
+  t.send({ seq: 5002, ack: iss + 8, flags: ACK, window: 1000 });
+  assert.deepEqual(states(t), [TcpState.TimeWait]);
+});
