@@ -280,8 +280,12 @@ function reset(c: TcpConnection, now: number): void {
   }
 }
 
-function receiveData(c: TcpConnection, seq: number, payload: Uint8Array, now: number): void {
+function receiveData(c: TcpConnection, seq: number, data: Uint8Array, now: number): void {
   const offset = seqDiff(seq, c.rcvNxt);
+  // The window keeps data within the ring; this only guards the invariant.
+  const room = c.recvRing.free - offset;
+  if (room <= 0) return;
+  const payload = data.length > room ? data.subarray(0, room) : data;
   if (offset === 0) {
     c.recvRing.writeAt(0, payload);
     c.recvRing.commit(payload.length);

@@ -197,7 +197,7 @@ export function sendSyn(c: TcpConnection, now: number): void {
     if (s.timestamps) options.timestamps = { value: tsNow(c, now), echoReply: 0 };
   }
   // The SYN's window is never scaled (RFC 7323 §2.2).
-  const window = Math.min(MAX_UNSCALED_WINDOW, c.rcvCapacity);
+  const window = Math.min(MAX_UNSCALED_WINDOW, c.rcvWindowMax);
   if (synAck) c.rcvAdvEdge = seqAdd(c.rcvNxt, window);
   const fields: TCPSegmentFields = {
     srcPort: c.localPort,

@@ -22,6 +22,15 @@ import { handleIcmpError, handleSegment, type IcmpErrorKind } from "./segment_in
 import { output, sendAck, sendReset, sendSyn } from "./segment_output.ts";
 import { onTimer } from "./tcp_timers.ts";
 
+/** The window a connection starts with before tuning grows it (Linux: 64 KiB). */
+const INITIAL_RECEIVE_WINDOW = 64 * 1024;
+
+/**
+ * The shortest receive-tuning period: below ~10 ms, reads arrive in bursts
+ * (whole buffers at a time) and twice one burst is no measure of a rate.
+ */
+const RECEIVE_TUNING_MIN_INTERVAL = 10;
+
 /** What a connection needs from the stack that owns it. */
 export interface TcpHost {
   /** The stack's TCP settings. */
@@ -163,6 +172,12 @@ export class TcpConnection {
   rcvShift = 0;
   /** Receive buffer ceiling (bytes). */
   readonly rcvCapacity: number;
+  /** The window we let ourselves advertise now (grown by {@link TcpConnection.read}'s tuning). */
+  rcvClamp: number;
+  /** Bytes the application read since {@link TcpConnection.rcvTuneAt}. */
+  rcvCopied = 0;
+  /** Start of the current receive-tuning measurement. */
+  rcvTuneAt = 0;
   /** Received bytes the application has not read, and out-of-order bytes ahead of them. */
   readonly recvRing: ByteRing;
   /** Which out-of-order ranges are held. */
@@ -295,6 +310,8 @@ export class TcpConnection {
     this.state = passive ? TcpState.SynReceived : TcpState.SynSent;
     const s = host.settings;
     this.rcvCapacity = s.receiveBuffer;
+    this.rcvClamp = Math.min(s.receiveBuffer, INITIAL_RECEIVE_WINDOW);
+    this.rcvTuneAt = now;
     this.rcvShift = s.windowScaling ? windowScaleFor(s.receiveBuffer) : 0;
     // Slack past the capacity absorbs the rounding up of a scaled window.
     this.recvRing = new ByteRing(s.receiveBuffer + 2 ** this.rcvShift);
@@ -309,9 +326,12 @@ export class TcpConnection {
     this.keepAlive = options.keepAlive ?? false;
   }
 
-  /** The largest window we can advertise: the buffer, or 65535 · 2^shift if that is less. */
+  /**
+   * The largest window we advertise now: the tuned clamp, within the buffer
+   * and within 65535 · 2^shift.
+   */
   get rcvWindowMax(): number {
-    return Math.min(this.rcvCapacity, 0xffff * 2 ** this.rcvShift);
+    return Math.min(this.rcvClamp, this.rcvCapacity, 0xffff * 2 ** this.rcvShift);
   }
 
   /** Payload bytes of a full-sized segment (SMSS): the MSS less the timestamps option. */
@@ -359,6 +379,8 @@ export class TcpConnection {
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.lastAckSent = this.rcvNxt;
+    // What our SYN offered (or our SYN-ACK will): an unscaled window.
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(0xffff, this.rcvWindowMax));
     this.wsEnabled = s.windowScaling && o.windowScale !== undefined;
     if (this.wsEnabled) {
       this.sndShift = Math.min(o.windowScale!, 14);
@@ -444,6 +466,7 @@ export class TcpConnection {
   read(out: Uint8Array, now: number): number {
     const n = this.recvRing.read(out);
     if (n > 0) {
+      this.#tuneReceiveWindow(n, now);
       if (this.recvRing.length === 0 && this.reassembly.size === 0) this.recvRing.release();
       if (this.#windowUpdateDue()) {
         this.ackNow = true;
@@ -600,6 +623,21 @@ export class TcpConnection {
       this.recvRing.consume(this.recvRing.length);
     }
     if (this.recvRing.length === 0) this.recvRing.release();
+  }
+
+  // Receive-buffer tuning (dynamic right-sizing, as Linux's
+  // tcp_rcv_space_adjust): once per RTT, let the window grow to twice what the
+  // application read in that RTT, so it stays ahead of a sender in slow start
+  // but never invites a burst far larger than the application drains (which
+  // would only overflow the socket below us).
+  #tuneReceiveWindow(n: number, now: number): void {
+    this.rcvCopied += n;
+    const interval = Math.max(this.rtt.srtt ?? 100, RECEIVE_TUNING_MIN_INTERVAL);
+    if (now - this.rcvTuneAt < interval) return;
+    const wanted = 2 * this.rcvCopied;
+    if (wanted > this.rcvClamp) this.rcvClamp = Math.min(this.rcvCapacity, wanted);
+    this.rcvCopied = 0;
+    this.rcvTuneAt = now;
   }
 
   // After a read: does the window now open far enough to tell the peer?

@@ -9,7 +9,9 @@ import { TcpState } from "../../../../../network/netstack/tcp/tcp_state.ts";
 import { RawPeer } from "../raw_peer.ts";
 import { activeOpen, passiveOpen, states } from "../handshake.ts";
 import { stackPair } from "../stack_pair.ts";
-import { receiveAll } from "../bulk.ts";
+import { receiveAll, sendBulk } from "../bulk.ts";
+import { parseIPPacket } from "../../../../../network/netstack/wire/ip_packet.ts";
+import { parseTCPSegment } from "../../../../../network/netstack/wire/tcp.ts";
 import { runFor, runUntil, settle } from "../virtual_time.ts";
 
 const { SYN, ACK } = TCPFlags;
@@ -29,7 +31,7 @@ Deno.test("window: scaling is offered, applied to the peer's windows, and used i
     options: { mss: 1460, windowScale: 3 },
   });
   const ack = t.next("ACK");
-  assert.equal(ack.window * 128, 4 * 1024 * 1024, "our window, scaled by 2^7, is the whole buffer");
+  assert.equal(ack.window * 128, 64 * 1024, "our window, scaled by 2^7, starts at 64 KiB");
   const conn = await connecting;
   // The peer's window 1000 · 2^3 = 8000 bytes limits what may be sent.
   t.send({ seq: 5001, ack: syn.seq + 1, flags: ACK, window: 1000 });
@@ -155,4 +157,47 @@ Deno.test("window: a 1-byte window is used rather than deadlocking (persist send
   assert.ok(probe, "the persist timer sends into the small window");
   assert.equal(probe.payload.length, 1);
   assert.deepEqual(states(t), [TcpState.Established]);
+});
+
+Deno.test("window: the receive window grows with what the application reads (tuning)", async () => {
+  const p = stackPair({ link: { delay: 25, rate: 20_000, queueBytes: 4 * 1024 * 1024 } });
+  let largest = 0;
+  p.ba.tap = (packet) => {
+    const tcp = parseTCPSegment(parseIPPacket(packet).payload);
+    if (!(tcp.flags & SYN)) largest = Math.max(largest, tcp.window * 128);
+    return packet;
+  };
+  const listener = p.b.listenTCP(5002);
+  const client = await runFor(p.clock, p.a.connectTCP(p.bAddr(5002)));
+  const server = await runFor(p.clock, listener.accept());
+  const sent = sendBulk(client, 16 * 1024 * 1024, 3);
+  const got = await runFor(p.clock, receiveAll(server));
+  assert.equal(got.sha256, (await sent).sha256);
+  // 20 MB/s over a 50 ms RTT needs about 1 MB of window; it started at 64 KiB.
+  assert.ok(largest >= 1024 * 1024, `largest window ${largest}`);
+  assert.ok(largest <= 4 * 1024 * 1024, `largest window ${largest}`);
+});
+
+Deno.test("window: an active opener accepts no more than its SYN offered, and never past its buffer", async () => {
+  const t = new RawPeer({ stack: { tcp: { receiveBuffer: 65_536 } } });
+  // An initial sequence number far (> 2^31) from 0 in sequence space.
+  const irs = 0x90000000;
+  const { conn, iss } = await activeOpen(t, irs, { mss: 1460, windowScale: 7 });
+  // The SYN offered 65535 bytes; the peer fills all of it and tries more.
+  let seq = irs + 1;
+  for (let i = 0; i < 60; i++) {
+    t.send({ seq, ack: iss + 1, flags: ACK }, new Uint8Array(1200).fill(i & 0xff));
+    seq += 1200;
+  }
+  await t.advance(50);
+  const acks = t.drain();
+  const last = acks.at(-1)!;
+  const accepted = last.ack - (irs + 1);
+  assert.ok(accepted > 60_000 && accepted <= 65_536, `accepted ${accepted} bytes`);
+  let read = 0;
+  const buf = new Uint8Array(100_000);
+  const n = await conn.read(buf);
+  read += n ?? 0;
+  assert.equal(read, accepted);
+  assert.equal(conn.state, TcpState.Established);
 });
