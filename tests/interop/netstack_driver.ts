@@ -40,7 +40,6 @@ interface DriverConfig {
   ourPort: number;
   peerPort: number;
   ourAddress: string;
-  receiveBuffer?: number;
 }
 
 const config: DriverConfig = JSON.parse(Deno.env.get("CITADEL_NETSTACK_DRIVER") ?? "{}");
@@ -98,7 +97,6 @@ const stack: NetStack = new NetStack({
   send: (packet) => flush(peer.sendPacket(packet, now())),
   clock: systemClock,
   random: systemRandom,
-  tcp: config.receiveBuffer ? { receiveBuffer: config.receiveBuffer } : {},
 });
 
 function receive(datagram: Uint8Array): void {
