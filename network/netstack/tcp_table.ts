@@ -21,6 +21,7 @@ import { seqAdd, seqGT } from "./tcp/seq.ts";
 import type { TcpSettings } from "./tcp/tcp_config.ts";
 import { TcpConnection, type TcpConnectionOptions, type TcpHost } from "./tcp/tcp_connection.ts";
 import { TcpState } from "./tcp/tcp_state.ts";
+import { openActive, openPassive } from "./tcp/user_calls.ts";
 import { AddressInUseError, StackLimitError } from "./errors.ts";
 import { flowKey } from "./flow_key.ts";
 import type { NetStackLimits } from "./limits.ts";
@@ -206,7 +207,7 @@ export class TcpTable implements TcpHost, ListenerOwner {
     const socket = new TcpConn(conn, this.#deps.now);
     const initial = this.#deps.isn.next(local, port, remote.ip, remote.port, now);
     this.stats.connected++;
-    conn.openActive(initial.iss, initial.timestampOffset, now);
+    openActive(conn, initial.iss, initial.timestampOffset, now);
     return socket;
   }
 
@@ -337,7 +338,7 @@ export class TcpTable implements TcpHost, ListenerOwner {
     this.#halfOpen.add(conn);
     listener.halfOpen++;
     const initial = this.#deps.isn.next(dst, seg.dstPort, src, seg.srcPort, now);
-    conn.openPassive(seg, initial.iss, initial.timestampOffset, now);
+    openPassive(conn, seg, initial.iss, initial.timestampOffset, now);
   }
 
   // RFC 9293 §3.10.7.1: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.

@@ -16,6 +16,7 @@ import { formatIPAddress } from "../../netaddr/ip_address.ts";
 import { SocketClosedError, WriteClosedError } from "../errors.ts";
 import type { TcpConnection } from "../tcp/tcp_connection.ts";
 import { TcpState, type TcpStateName } from "../tcp/tcp_state.ts";
+import { close, closeWrite, receive, send, setKeepAlive, setNoDelay } from "../tcp/user_calls.ts";
 
 /** An address in the shape of `Deno.NetAddr`. */
 export interface NetAddr {
@@ -119,7 +120,7 @@ export class TcpConn implements AsyncDisposable, Disposable {
   async read(p: Uint8Array): Promise<number | null> {
     for (;;) {
       const c = this.#conn;
-      const n = c.read(p, this.#now());
+      const n = receive(c, p, this.#now());
       if (n > 0 || p.length === 0) return n;
       if (c.readEnded) return null;
       if (c.error) throw c.error;
@@ -141,7 +142,7 @@ export class TcpConn implements AsyncDisposable, Disposable {
           ? new SocketClosedError("connection closed")
           : new WriteClosedError();
       }
-      const n = c.write(p, this.#now());
+      const n = send(c, p, this.#now());
       if (n > 0 || p.length === 0) return n;
       await new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
     }
@@ -155,7 +156,7 @@ export class TcpConn implements AsyncDisposable, Disposable {
 
   /** Shuts down writing: the peer reads end of stream after the queued data. */
   closeWrite(): Promise<void> {
-    this.#conn.closeWrite(this.#now());
+    closeWrite(this.#conn, this.#now());
     return Promise.resolve();
   }
 
@@ -165,7 +166,7 @@ export class TcpConn implements AsyncDisposable, Disposable {
    * data makes it a reset.
    */
   close(): void {
-    this.#conn.close(this.#now());
+    close(this.#conn, this.#now());
     this.#wake(this.#readWaiters);
     this.#wake(this.#writeWaiters);
   }
@@ -177,12 +178,12 @@ export class TcpConn implements AsyncDisposable, Disposable {
 
   /** Turns Nagle's algorithm off (default on), as `Deno.Conn.setNoDelay`. */
   setNoDelay(noDelay = true): void {
-    this.#conn.setNoDelay(noDelay, this.#now());
+    setNoDelay(this.#conn, noDelay, this.#now());
   }
 
   /** Turns keepalive on (default off), as `Deno.Conn.setKeepAlive`. */
   setKeepAlive(keepAlive = true): void {
-    this.#conn.setKeepAlive(keepAlive, this.#now());
+    setKeepAlive(this.#conn, keepAlive, this.#now());
   }
 
   /** No effect: the stack's timers never keep the process alive on their own. */

@@ -27,6 +27,7 @@ import { processAck } from "./ack_processing.ts";
 import { output, sendAck, sendResetFor, sendSyn } from "./segment_output.ts";
 import { seqAdd, seqDiff, seqGT, seqInRange, seqLE, seqLT } from "./seq.ts";
 import { PAWS_IDLE_LIMIT, RTO_AFTER_SYN_LOSS } from "./tcp_config.ts";
+import { negotiate } from "./syn_options.ts";
 import { canReceiveData, TcpState } from "./tcp_state.ts";
 import type { TcpConnection } from "./tcp_connection.ts";
 
@@ -76,7 +77,7 @@ function synSent(c: TcpConnection, seg: TCPSegment, now: number): void {
     return;
   }
   if (!(f & TCPFlags.SYN)) return;
-  c.negotiate(seg, now);
+  negotiate(c, seg, now);
   if (hasAck) {
     c.sndUna = seg.ack;
     c.sndWl2 = seg.ack;

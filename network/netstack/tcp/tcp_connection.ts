@@ -19,17 +19,11 @@ import { seqAdd } from "./seq.ts";
 import { DUP_THRESH, type TcpSettings, windowScaleFor } from "./tcp_config.ts";
 import { canSendData, TcpState, type TcpStateName } from "./tcp_state.ts";
 import { handleIcmpError, handleSegment, type IcmpErrorKind } from "./segment_input.ts";
-import { output, sendAck, sendReset, sendSyn } from "./segment_output.ts";
+import { sendReset } from "./segment_output.ts";
 import { onTimer } from "./tcp_timers.ts";
 
 /** The window a connection starts with before tuning grows it (Linux: 64 KiB). */
 const INITIAL_RECEIVE_WINDOW = 64 * 1024;
-
-/**
- * The shortest receive-tuning period: below ~10 ms, reads arrive in bursts
- * (whole buffers at a time) and twice one burst is no measure of a rate.
- */
-const RECEIVE_TUNING_MIN_INTERVAL = 10;
 
 /** What a connection needs from the stack that owns it. */
 export interface TcpHost {
@@ -344,65 +338,6 @@ export class TcpConnection {
     return seqAdd(this.sndRingSeq, this.sendRing.length);
   }
 
-  /** Active open: choose the ISS and send the SYN (RFC 9293 §3.10.1). */
-  openActive(iss: number, tsOffset: number, now: number): void {
-    this.iss = iss;
-    this.tsOffset = tsOffset;
-    this.sndUna = iss;
-    this.sndNxt = seqAdd(iss, 1);
-    this.sndRingSeq = this.sndNxt;
-    this.state = TcpState.SynSent;
-    this.synSentAt = now;
-    sendSyn(this, now);
-  }
-
-  /** Passive open from a listener's SYN (RFC 9293 §3.10.7.2): answer with SYN-ACK. */
-  openPassive(syn: TCPSegment, iss: number, tsOffset: number, now: number): void {
-    this.iss = iss;
-    this.tsOffset = tsOffset;
-    this.sndUna = iss;
-    this.sndNxt = seqAdd(iss, 1);
-    this.sndRingSeq = this.sndNxt;
-    this.state = TcpState.SynReceived;
-    this.negotiate(syn, now);
-    this.synSentAt = now;
-    sendSyn(this, now);
-  }
-
-  /**
-   * Takes the options of the peer's SYN (RFC 7323 §2.2, §3.2; RFC 2018 §2;
-   * RFC 9293 §3.7.1) and sets the receive side to its initial sequence number.
-   */
-  negotiate(syn: TCPSegment, now: number): void {
-    const s = this.host.settings;
-    const o = syn.options;
-    this.irs = syn.seq;
-    this.rcvNxt = seqAdd(syn.seq, 1);
-    this.lastAckSent = this.rcvNxt;
-    // What our SYN offered (or our SYN-ACK will): an unscaled window.
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(0xffff, this.rcvWindowMax));
-    this.wsEnabled = s.windowScaling && o.windowScale !== undefined;
-    if (this.wsEnabled) {
-      this.sndShift = Math.min(o.windowScale!, 14);
-    } else {
-      this.sndShift = 0;
-      this.rcvShift = 0;
-    }
-    this.sackEnabled = s.sack && o.sackPermitted === true;
-    this.tsEnabled = s.timestamps && o.timestamps !== undefined;
-    if (this.tsEnabled) {
-      this.tsRecent = o.timestamps!.value;
-      this.tsRecentAt = now;
-    }
-    const peerMss = o.mss ?? (this.local.length === 4 ? 536 : 1220);
-    this.mss = Math.max(64, Math.min(peerMss, this.advMss));
-    this.cc = makeCongestionController(s.congestionControl, this.smss);
-    // The window of a SYN is never scaled (RFC 7323 §2.2).
-    this.sndWnd = syn.window;
-    this.maxSndWnd = syn.window;
-    this.sndWl1 = syn.seq;
-  }
-
   /** An arriving segment for this connection (checksum already verified). */
   handleSegment(segment: TCPSegment, now: number): void {
     this.stats.segmentsReceived++;
@@ -459,72 +394,6 @@ export class TcpConnection {
         this.state === TcpState.SynReceived);
   }
 
-  /**
-   * Copies received bytes into `out`, at most its length; returns the count
-   * (0 when none are ready). Reading may open the window, which sends an update.
-   */
-  read(out: Uint8Array, now: number): number {
-    const n = this.recvRing.read(out);
-    if (n > 0) {
-      this.#tuneReceiveWindow(n, now);
-      if (this.recvRing.length === 0 && this.reassembly.size === 0) this.recvRing.release();
-      if (this.#windowUpdateDue()) {
-        this.ackNow = true;
-        output(this, now);
-      }
-    }
-    return n;
-  }
-
-  /** Queues as much of `data` as fits and sends what may go; returns the bytes taken. */
-  write(data: Uint8Array, now: number): number {
-    if (!this.canWrite) return 0;
-    const n = this.sendRing.append(data);
-    if (n > 0 && canSendData(this.state)) output(this, now);
-    return n;
-  }
-
-  /**
-   * Shuts down writing: a FIN follows the queued data (RFC 9293 §3.10.4).
-   * In SYN-SENT nothing was sent, so the connection simply ends.
-   */
-  closeWrite(now: number): void {
-    if (this.finQueued || this.error) return;
-    switch (this.state) {
-      case TcpState.SynSent:
-        this.release(undefined, now);
-        return;
-      case TcpState.SynReceived:
-      case TcpState.Established:
-        this.finQueued = true;
-        this.state = TcpState.FinWait1;
-        break;
-      case TcpState.CloseWait:
-        this.finQueued = true;
-        this.state = TcpState.LastAck;
-        break;
-      default:
-        return;
-    }
-    output(this, now);
-  }
-
-  /**
-   * Closes both ways. Unread data makes it an abort with RST (RFC 2525 §2.17,
-   * as Linux does); otherwise the FIN goes after the queued data and the
-   * connection finishes in the background.
-   */
-  close(now: number): void {
-    this.readClosed = true;
-    if (this.state === TcpState.Closed || this.state === TcpState.TimeWait) return;
-    if (this.recvRing.length > 0 || this.reassembly.size > 0) {
-      this.abort(now, undefined);
-      return;
-    }
-    this.closeWrite(now);
-    if (this.state === TcpState.FinWait2) this.armFinWait2(now);
-  }
-
   /** Resets the connection: a RST to the peer in synchronized states, then gone. */
   abort(now: number, error: Error | undefined): void {
     if (this.state === TcpState.Closed) return;
@@ -532,34 +401,6 @@ export class TcpConnection {
       sendReset(this, now);
     }
     this.release(error, now);
-  }
-
-  /** Turns Nagle's algorithm off (true) or on; held data may go at once. */
-  setNoDelay(noDelay: boolean, now: number): void {
-    this.noDelay = noDelay;
-    if (noDelay && canSendData(this.state)) output(this, now);
-  }
-
-  /** Turns keepalive on or off. */
-  setKeepAlive(on: boolean, now: number): void {
-    this.keepAlive = on;
-    if (!on) {
-      this.keepAliveAt = undefined;
-      return;
-    }
-    if (
-      this.keepAliveAt === undefined && this.state !== TcpState.SynSent &&
-      this.state !== TcpState.SynReceived && this.state !== TcpState.TimeWait &&
-      this.state !== TcpState.Closed
-    ) {
-      this.keepAliveAt = now + this.host.settings.keepAlive.idle;
-      this.armed(this.keepAliveAt);
-    }
-  }
-
-  /** Sends an immediate ACK. */
-  sendAckNow(now: number): void {
-    sendAck(this, now);
   }
 
   // --- Transitions the protocol modules share ---
@@ -623,35 +464,5 @@ export class TcpConnection {
       this.recvRing.consume(this.recvRing.length);
     }
     if (this.recvRing.length === 0) this.recvRing.release();
-  }
-
-  // Receive-buffer tuning (dynamic right-sizing, as Linux's
-  // tcp_rcv_space_adjust): once per RTT, let the window grow to twice what the
-  // application read in that RTT, so it stays ahead of a sender in slow start
-  // but never invites a burst far larger than the application drains (which
-  // would only overflow the socket below us).
-  #tuneReceiveWindow(n: number, now: number): void {
-    this.rcvCopied += n;
-    const interval = Math.max(this.rtt.srtt ?? 100, RECEIVE_TUNING_MIN_INTERVAL);
-    if (now - this.rcvTuneAt < interval) return;
-    const wanted = 2 * this.rcvCopied;
-    if (wanted > this.rcvClamp) this.rcvClamp = Math.min(this.rcvCapacity, wanted);
-    this.rcvCopied = 0;
-    this.rcvTuneAt = now;
-  }
-
-  // After a read: does the window now open far enough to tell the peer?
-  // (Linux's rule: the advertised window had fallen to half or less of the
-  // ceiling and would at least double.)
-  #windowUpdateDue(): boolean {
-    if (
-      this.state !== TcpState.Established && this.state !== TcpState.FinWait1 &&
-      this.state !== TcpState.FinWait2
-    ) return false;
-    const advertised = Math.max(0, (this.rcvAdvEdge - this.rcvNxt) | 0);
-    const max = this.rcvWindowMax;
-    const possible = Math.min(max, this.rcvCapacity - this.recvRing.length);
-    return advertised * 2 <= max && possible >= 2 * advertised &&
-      possible - advertised >= this.advMss;
   }
 }
