@@ -14,7 +14,7 @@
 import { AddrPort } from "../../netaddr/addr_port.ts";
 import { formatIPAddress } from "../../netaddr/ip_address.ts";
 import { SocketClosedError, WriteClosedError } from "../errors.ts";
-import type { TcpConnection } from "../tcp/tcp_connection.ts";
+import type { TcpConnection, TcpConnectionStats } from "../tcp/tcp_connection.ts";
 import { TcpState, type TcpStateName } from "../tcp/tcp_state.ts";
 import { close, closeWrite, receive, send, setKeepAlive, setNoDelay } from "../tcp/user_calls.ts";
 
@@ -94,7 +94,7 @@ export class TcpConn implements AsyncDisposable, Disposable {
   }
 
   /** Counters of the connection. */
-  get stats(): Readonly<TcpConnection["stats"]> {
+  get stats(): Readonly<TcpConnectionStats> {
     return this.#conn.stats;
   }
 
