@@ -228,3 +228,24 @@ Deno.test("state: data queued behind a closed window still goes out after the pe
   t.send({ seq: 5002, ack: iss + 8, flags: ACK, window: 1000 });
   assert.deepEqual(states(t), [TcpState.TimeWait]);
 });
+
+Deno.test("state: an orphaned FIN-WAIT-2 ends after 60 s; a half-closed one keeps reading", async () => {
+  const t = new RawPeer();
+  const { conn, iss } = await activeOpen(t);
+  // Half-close: FIN-WAIT-2 lasts as long as the peer keeps sending.
+  await conn.closeWrite();
+  t.next("FIN");
+  t.send({ seq: 5001, ack: iss + 2, flags: ACK });
+  assert.deepEqual(states(t), [TcpState.FinWait2]);
+  await t.advance(120_000);
+  assert.deepEqual(states(t), [TcpState.FinWait2], "not orphaned: no timeout");
+  t.send({ seq: 5001, ack: iss + 2, flags: ACK | PSH }, text("still talking"));
+  const buf = new Uint8Array(32);
+  assert.equal(await conn.read(buf), 13);
+  // Orphaned (close()): Linux's tcp_fin_timeout of 60 s applies.
+  conn.close();
+  await t.advance(59_000);
+  assert.deepEqual(states(t), [TcpState.FinWait2]);
+  await t.advance(1_001);
+  assert.deepEqual(states(t), []);
+});
