@@ -14,7 +14,7 @@ export type IPPacket = IPv4Packet | IPv6Packet;
 /**
  * Parses an IPv4 or IPv6 packet by its version nibble. Both views share
  * `src`, `dst`, `protocol` (the upper layer), `payload` and `isFragment`.
- * Throws a {@link WireError}.
+ * Throws a {@link WireError}. `allowTruncated` applies to both versions.
  *
  * @example
  * ```ts
@@ -26,7 +26,7 @@ export function parseIPPacket(bytes: Uint8Array, options: IPv4ParseOptions = {})
   if (bytes.length === 0) throw new WireError("truncated", "empty packet");
   const version = bytes[0] >> 4;
   if (version === 4) return parseIPv4Packet(bytes, options);
-  if (version === 6) return parseIPv6Packet(bytes);
+  if (version === 6) return parseIPv6Packet(bytes, options);
   throw new WireError("bad-version", `IP version ${version}`);
 }
 

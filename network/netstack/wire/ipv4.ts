@@ -62,6 +62,12 @@ export interface IPv4Packet {
 export interface IPv4ParseOptions {
   /** Reject a header whose checksum does not verify (default true). */
   verifyChecksum?: boolean;
+  /**
+   * Accept a packet shorter than its length field says, the payload being
+   * what is there (default false): for the packet an ICMP error quotes,
+   * which is cut after its first bytes (RFC 792, RFC 4443 §3.1).
+   */
+  allowTruncated?: boolean;
 }
 
 /**
@@ -91,7 +97,7 @@ export function parseIPv4Packet(bytes: Uint8Array, options: IPv4ParseOptions = {
   if (totalLength < headerLength) {
     throw new WireError("bad-length", `IPv4 total length ${totalLength} < header ${headerLength}`);
   }
-  if (totalLength > bytes.length) {
+  if (totalLength > bytes.length && !options.allowTruncated) {
     throw new WireError("truncated", `IPv4 total length ${totalLength}, have ${bytes.length}`);
   }
   const header = bytes.subarray(0, headerLength);
@@ -118,7 +124,7 @@ export function parseIPv4Packet(bytes: Uint8Array, options: IPv4ParseOptions = {
     src: bytes.subarray(12, 16),
     dst: bytes.subarray(16, 20),
     options: bytes.subarray(IPV4_MIN_HEADER_LENGTH, headerLength),
-    payload: bytes.subarray(headerLength, totalLength),
+    payload: bytes.subarray(headerLength, Math.min(totalLength, bytes.length)),
   };
 }
 

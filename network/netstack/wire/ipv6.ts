@@ -63,6 +63,16 @@ export interface IPv6Packet {
   readonly isFragment: boolean;
 }
 
+/** Options for {@link parseIPv6Packet}. */
+export interface IPv6ParseOptions {
+  /**
+   * Accept a packet shorter than its payload length says, the payload being
+   * what is there (default false): for the packet an ICMPv6 error quotes
+   * (RFC 4443 §3.1).
+   */
+  allowTruncated?: boolean;
+}
+
 /**
  * Parses an IPv6 packet and walks its extension headers. Throws a
  * {@link WireError}: `bad-version`, `truncated`, `bad-field` (Hop-by-Hop not
@@ -74,14 +84,18 @@ export interface IPv6Packet {
  * if (ip.protocol === IPProtocol.ICMPv6 && !ip.isFragment) handleICMPv6(ip.payload);
  * ```
  */
-export function parseIPv6Packet(bytes: Uint8Array): IPv6Packet {
+export function parseIPv6Packet(
+  bytes: Uint8Array,
+  options: IPv6ParseOptions = {},
+): IPv6Packet {
   if (bytes.length < IPV6_HEADER_LENGTH) {
     throw new WireError("truncated", `IPv6 header needs 40 bytes, have ${bytes.length}`);
   }
   const version = bytes[0] >> 4;
   if (version !== 6) throw new WireError("bad-version", `IP version ${version}, expected 6`);
   const payloadLength = (bytes[4] << 8) | bytes[5];
-  const end = IPV6_HEADER_LENGTH + payloadLength;
+  let end = IPV6_HEADER_LENGTH + payloadLength;
+  if (end > bytes.length && options.allowTruncated) end = bytes.length;
   if (end > bytes.length) {
     throw new WireError(
       "truncated",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { buildUdpPacket } from "../../../../../network/netstack/ip_output.ts";
 import {
   emitIPv4Header,
   ipv4HeaderLength,
@@ -167,4 +168,20 @@ Deno.test("ipv4: emit then parse returns every field (random values)", () => {
     assert.deepEqual(ip.options, fields.options, msg);
     assert.equal(ip.payload.length, payloadLength, msg);
   }
+});
+
+Deno.test("ipv4: allowTruncated reads the header of a packet an ICMP error cut short", () => {
+  const packet = buildUdpPacket(
+    new Uint8Array([10, 0, 0, 1]),
+    new Uint8Array([10, 0, 0, 2]),
+    1,
+    2,
+    new Uint8Array(100),
+    1,
+  );
+  const cut = packet.subarray(0, 28);
+  assert.throws(() => parseIPv4Packet(cut), WireError);
+  const ip = parseIPv4Packet(cut, { allowTruncated: true });
+  assert.equal(ip.totalLength, 128);
+  assert.equal(ip.payload.length, 8);
 });

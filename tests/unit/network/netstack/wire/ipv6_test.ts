@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { buildUdpPacket } from "../../../../../network/netstack/ip_output.ts";
 import { emitIPv6Header, parseIPv6Packet } from "../../../../../network/netstack/wire/ipv6.ts";
 import { parseIPPacket } from "../../../../../network/netstack/wire/ip_packet.ts";
 import { WireError } from "../../../../../network/netstack/wire/wire_error.ts";
@@ -149,4 +150,14 @@ Deno.test("ipv6: emit then parse returns every field (random values)", () => {
     assert.deepEqual(ip.src, fields.src, msg);
     assert.deepEqual(ip.dst, fields.dst, msg);
   }
+});
+
+Deno.test("ipv6: allowTruncated reads the header of a packet an ICMPv6 error cut short", () => {
+  const a = new Uint8Array(16).fill(1), b = new Uint8Array(16).fill(2);
+  const packet = buildUdpPacket(a, b, 1, 2, new Uint8Array(100), 1);
+  const cut = packet.subarray(0, 48);
+  assert.throws(() => parseIPv6Packet(cut), WireError);
+  const ip = parseIPv6Packet(cut, { allowTruncated: true });
+  assert.equal(ip.payloadLength, 108);
+  assert.equal(ip.payload.length, 8);
 });
