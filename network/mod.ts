@@ -34,10 +34,22 @@ import type { NetcheckReport } from "./netcheck/netcheck_report.ts";
 import { StandaloneNetcheck } from "./netcheck/netcheck_sockets.ts";
 import type { MagicSockUDPOptions } from "./magicsock/udp_socket.ts";
 import type { ProxyConfig } from "./proxy/proxy_config.ts";
+import type { ConnectOptions as DialOptions, ListenOptions } from "./netstack/netstack.ts";
+import type { TcpConn } from "./netstack/socket/tcp_conn.ts";
+import type { TcpListener } from "./netstack/socket/tcp_listener.ts";
+import type { UdpSocket } from "./netstack/socket/udp_socket.ts";
 
 export * from "./node_types.ts";
 export type { DERPMap, DERPNode, DERPRegion } from "./control/map_response.ts";
 export type { NetcheckReport } from "./netcheck/netcheck_report.ts";
+export type {
+  ConnectOptions as DialOptions,
+  ListenOptions,
+  TcpConnectionInfo,
+} from "./netstack/netstack.ts";
+export { TcpConn } from "./netstack/socket/tcp_conn.ts";
+export { TcpListener } from "./netstack/socket/tcp_listener.ts";
+export { UdpSocket } from "./netstack/socket/udp_socket.ts";
 export * from "./node_errors.ts";
 export { normalizeNexusURL, redactNexusURL } from "./nexus_url.ts";
 // HTTP proxies: the library takes a ProxyConfig; `ProxyConfig.fromEnv` reads the usual variables.
@@ -213,6 +225,31 @@ export function whois(address: string): WhoIs | null {
 export function ping(target: string, options: PingOptions = {}): Promise<PingResult> {
   if (!globalNode) return Promise.reject(new DataPlaneNotStartedError("ping"));
   return globalNode.ping(target, options);
+}
+
+/**
+ * Accepts TCP connections to `port` on the global node's mesh addresses
+ * (see {@link CitadelNode.listen}). Throws {@link DataPlaneNotStartedError}
+ * without a global connection made with `dataPlane`.
+ */
+export function listen(port: number, options?: ListenOptions): TcpListener {
+  if (!globalNode) throw new DataPlaneNotStartedError("listen");
+  return globalNode.listen(port, options);
+}
+
+/**
+ * Opens a TCP connection to `port` on a peer named by mesh IP, name or
+ * MagicDNS name (see {@link CitadelNode.dial}).
+ */
+export function dial(host: string, port: number, options?: DialOptions): Promise<TcpConn> {
+  if (!globalNode) return Promise.reject(new DataPlaneNotStartedError("dial"));
+  return globalNode.dial(host, port, options);
+}
+
+/** UDP on `port` of the global node's mesh addresses (see {@link CitadelNode.listenPacket}). */
+export function listenPacket(port: number): UdpSocket {
+  if (!globalNode) throw new DataPlaneNotStartedError("listenPacket");
+  return globalNode.listenPacket(port);
 }
 
 /** The global node's DERP map (from its netmap), or null when not connected or none yet. */

@@ -33,6 +33,8 @@ import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import { DeviceTimer } from "./device_timer.ts";
 import { FilterGate } from "./filter_gate.ts";
+import { NetStack, type NetStackOptions } from "../netstack/netstack.ts";
+import { netstackHandler } from "./netstack_handler.ts";
 import { advertisedDiscoKey, buildDiscoKeyAdvert } from "./disco_key_advert.ts";
 import { type AdvertisedEndpoint, NetcheckService } from "./netcheck_service.ts";
 import type { NetcheckReport } from "../netcheck/netcheck_report.ts";
@@ -57,6 +59,8 @@ export interface EngineOptions extends Omit<MagicSockOptions, "onEvent"> {
   onNetcheck?: (report: NetcheckReport) => void;
   /** Run netcheck once started (default true). */
   netcheck?: boolean;
+  /** The TCP/UDP stack's settings (MTU, limits, TCP options). */
+  netstack?: Pick<NetStackOptions, "mtu" | "limits" | "tcp">;
 }
 
 /** Counters of an {@link Engine}: magicsock's, the pipeline's and WireGuard's. */
@@ -120,6 +124,8 @@ export class Engine {
   readonly pipeline: PacketPipeline;
   /** The netmap's packet filter, the pipeline's first hook both ways. */
   readonly filter: FilterGate;
+  /** The TCP/UDP stack: listen and dial on our mesh addresses. */
+  readonly netstack: NetStack;
 
   /** An engine with no peers; nothing is sent until {@link Engine.start}. */
   constructor(options: EngineOptions) {
@@ -173,6 +179,15 @@ export class Engine {
       }
       return true;
     });
+    this.netstack = new NetStack({
+      addresses: () => peers.selfIPs,
+      send: (packet) => void this.sendPacket(packet),
+      clock: this.#clock,
+      random: this.#random,
+      answerPings: false, // the echo responder above answers them
+      ...options.netstack,
+    });
+    this.pipeline.addLocalHandler(netstackHandler(this.netstack));
     if (options.onPacket) {
       const onPacket = options.onPacket;
       this.pipeline.addLocalHandler((packet, from) => {
@@ -413,6 +428,7 @@ export class Engine {
     this.#stop.abort();
     this.#timer.stop();
     await this.#netcheck?.stop();
+    this.netstack.close();
     await this.#sock.close();
     for (const peer of [...this.#device.peers]) this.#device.removePeer(peer.remotePublicKey);
   }

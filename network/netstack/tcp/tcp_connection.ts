@@ -203,7 +203,7 @@ export class TcpConnection {
 
   // Congestion control and recovery.
   /** The sender's scoreboard. */
-  readonly scoreboard = new Scoreboard();
+  readonly scoreboard: Scoreboard = new Scoreboard();
   /** RFC 6298 estimator. */
   readonly rtt: RttEstimator;
   /** Congestion window sizing. */
