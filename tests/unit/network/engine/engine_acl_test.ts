@@ -9,6 +9,7 @@ import { Engine } from "../../../../network/engine/engine.ts";
 import type { FilterRule } from "../../../../network/control/map_response.ts";
 import { parseIPAddress } from "../../../../network/netaddr/ip_address.ts";
 import { IPProtocol } from "../../../../network/netaddr/ip_protocol.ts";
+import { AddrPort } from "../../../../network/netaddr/addr_port.ts";
 import { emitIPv4Header } from "../../../../network/netstack/wire/ipv4.ts";
 import { emitUDPDatagram } from "../../../../network/netstack/wire/udp.ts";
 import { startFakeDerpServer } from "../derp/fake_derp_server.ts";
@@ -70,11 +71,17 @@ Deno.test("Engine ACL: unadmitted packets never reach the echo responder; a new 
       "the UDP drop",
       () => engineB.stats.inboundDropped["acl:no-rule-matched"] === 2 || undefined,
     );
-    assert.ok(engineB.sendPacket(udpPacket(b.ip, a.ip, 40000, 53, 2)), "B's query leaves");
-    await until("B's query at A", () => got.find((p) => p[9] === IPProtocol.UDP));
-    assert.ok(engineA.sendPacket(udpPacket(a.ip, b.ip, 53, 40000, 3)), "A answers");
-    const reply = await until("the reply at B", () => atB.find((p) => p[9] === IPProtocol.UDP));
-    assert.equal(reply[28], 3);
+    // (Through the stacks' own sockets: B's query from port 40000 to A's port 53.)
+    const dns = engineA.netstack.listenUDP(53);
+    const client = engineB.netstack.listenUDP(40000);
+    await client.send(Uint8Array.of(2), AddrPort.parse(`${a.ip}:53`));
+    const [query, from] = await dns.receive();
+    assert.deepEqual([...query], [2], "B's query reached A");
+    await dns.send(Uint8Array.of(3), from);
+    const [reply] = await client.receive();
+    assert.deepEqual([...reply], [3], "A's answer reached B: a reply to B's own flow");
+    dns.close();
+    client.close();
 
     // No rules at all: replies only (tailscaled's behaviour with an empty filter).
     engineB.setNetmap({ ...netmapFor(b, [a], server.url), packetFilter: null });
