@@ -132,6 +132,18 @@ function printError(
   return described.exitCode;
 }
 
+/** Revokes every permission `spec` does not keep for these option values. */
+function shed(
+  io: CliIO,
+  spec: CommandSpec,
+  values: Record<string, string | boolean | undefined>,
+): void {
+  const keep = typeof spec.permissions === "function"
+    ? spec.permissions({ values, env: (name) => io.env(name) })
+    : spec.permissions;
+  io.process.shedPermissions(keep);
+}
+
 /**
  * Runs `citadel` with `args` (without the program name) and returns the exit
  * code. Never throws and never exits the process.
@@ -168,6 +180,11 @@ export async function runCli(
   const addSecrets = (o: Output) => secrets.forEach((s) => o.addSecret(s));
   const errorContext: { nexus?: string } = {};
   addSecrets(out);
+  // A rejection nobody handled is a bug: say so (through the current Output,
+  // which redacts secrets) and go on, rather than end the process.
+  io.process.guardRejections((line) =>
+    out.writeStderr(`${out.stderrPaint.paint("citadel:", "red", "bold")} ${line}\n`)
+  );
 
   try {
     if (located.index === -1) {
@@ -194,11 +211,13 @@ export async function runCli(
       addSecrets(out);
       const version = commands.find((c) => c.name === "version");
       if (values.version === true && values.help !== true && version) {
+        shed(io, version, {});
         const global = globals as GlobalOptions;
         return await version.run(
           { io, out, deps, global, values: {}, positionals: [], errorContext, commands },
         );
       }
+      io.process.shedPermissions({}); // Help needs nothing.
       out.writeStdout(renderMainHelp(commands, out.stdoutPaint));
       return ExitCode.OK;
     }
@@ -229,9 +248,12 @@ export async function runCli(
     out = new Output(io, { noColor: globals.noColor ?? false, verbose: globals.verbose ?? false });
     addSecrets(out);
     if (parsed.values.help === true) {
+      io.process.shedPermissions({});
       out.writeStdout(renderCommandHelp(spec, out.stdoutPaint));
       return ExitCode.OK;
     }
+    // Before the command touches the network or any input.
+    shed(io, spec, parsed.values);
     return await spec.run({
       io,
       out,

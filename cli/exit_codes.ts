@@ -36,6 +36,12 @@ export const ExitCode = {
   WORK_NOT_RUNNING: 12,
   /** The named peer (host name or mesh IP) is not in the node's netmap. */
   PEER_NOT_FOUND: 13,
+  /**
+   * A directory that must be private is open to other users (owned by
+   * another user, or group/other may read, write or enter it). 14 is taken
+   * by the job loop's watchdog on its own branch.
+   */
+  UNSAFE_PERMISSIONS: 15,
   /** Interrupted by the user (Ctrl-C) before it finished; 128 + SIGINT by shell convention. */
   INTERRUPTED: 130,
 } as const;

@@ -31,12 +31,19 @@
 import { DEFAULT_NEXUS_URL, type NodeStatus } from "../network/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { CA_FILE_ENV } from "../cli/env.ts";
+import { STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
 import { formatDuration, parseDuration } from "../cli/duration.ts";
 import { CommandError } from "../cli/errors.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { runInterruptible, withDeadline } from "../cli/interrupt.ts";
 import { disconnectQuietly } from "../cli/join.ts";
-import { localApiSocketPath, localApiSupported, queryLocalStatus } from "../localapi/mod.ts";
+import {
+  localApiSocketPath,
+  localApiSupported,
+  type ProcessReport,
+  queryLocalStatus,
+} from "../localapi/mod.ts";
 import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "../cli/node_target.ts";
 import { formatStatus, statusJson } from "../cli/status_format.ts";
 
@@ -55,9 +62,27 @@ function offlineStatus(saved: SavedNode | null, nexus: string): NodeStatus {
   };
 }
 
-function printStatus(ctx: CommandContext, status: NodeStatus, source: string | null): void {
+/**
+ * The `--json` object: the status, what this process still holds
+ * (`process`), and what the running `work` that answered holds (`work`, null
+ * when status connected by itself).
+ */
+function statusJsonWithProcesses(
+  ctx: CommandContext,
+  status: NodeStatus,
+  work: ProcessReport | null,
+): Record<string, unknown> {
+  return { ...statusJson(status), process: ctx.io.process.report("status"), work };
+}
+
+function printStatus(
+  ctx: CommandContext,
+  status: NodeStatus,
+  source: string | null,
+  work: ProcessReport | null = null,
+): void {
   if (ctx.global.json) {
-    ctx.out.json(statusJson(status));
+    ctx.out.json(statusJsonWithProcesses(ctx, status, work));
     return;
   }
   for (const line of formatStatus(status, ctx.io.clock.now(), ctx.out.stdoutPaint, source)) {
@@ -75,7 +100,9 @@ function failWithOffline(
   nexus: string,
   error: unknown,
 ): never {
-  if (ctx.global.json) ctx.out.json(statusJson(offlineStatus(saved, nexus)));
+  if (ctx.global.json) {
+    ctx.out.json(statusJsonWithProcesses(ctx, offlineStatus(saved, nexus), null));
+  }
   throw error;
 }
 
@@ -159,6 +186,14 @@ cannot be reached ("connected": false); the exit code then says why.`,
     },
   },
   json: true,
+  // Asks a running work (a Unix socket needs net, read and write), else connects briefly.
+  permissions: {
+    net: true,
+    read: true,
+    write: true,
+    env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV],
+    sys: ["hostname", "osRelease"],
+  },
   async run(ctx: CommandContext): Promise<number> {
     const timeoutMs = parseDuration(
       (ctx.values.timeout as string | undefined) ?? DEFAULT_STATUS_TIMEOUT,
@@ -168,7 +203,7 @@ cannot be reached ("connected": false); the exit code then says why.`,
     if (localApiSupported()) {
       const fromWorker = await queryLocalStatus(localApiSocketPath(stateDir));
       if (fromWorker) {
-        printStatus(ctx, fromWorker, "citadel work (running)");
+        printStatus(ctx, fromWorker, "citadel work (running)", fromWorker.process ?? null);
         return ExitCode.OK;
       }
     }

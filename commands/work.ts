@@ -46,9 +46,15 @@ import type { TimerHandle } from "../network/clock.ts";
 import { Backoff, type NodeEvent } from "../network/mod.ts";
 import { InstanceLock } from "../state/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
-import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import type { CommandContext, CommandSpec, PermissionInvocation } from "../cli/command.ts";
 import { CommandError } from "../cli/errors.ts";
-import { AUTHKEY_ENV, NEXUS_ENV, NODE_NAME_ENV, STATE_DIR_ENV } from "../cli/env.ts";
+import { AUTHKEY_ENV, CA_FILE_ENV, NEXUS_ENV, NODE_NAME_ENV, STATE_DIR_ENV } from "../cli/env.ts";
+import {
+  type KeptPermissions,
+  NO_SHELL_JOBS_ENV,
+  REDIS_URL_ENV,
+  STATE_DIR_ENV_NAMES,
+} from "../cli/permissions.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { formatDuration } from "../cli/duration.ts";
 import { disconnectQuietly } from "../cli/join.ts";
@@ -76,6 +82,36 @@ function runJobLoop(stop: AbortSignal, nodeFailed: AbortSignal): Promise<void> {
     stop.addEventListener("abort", check, { once: true });
     nodeFailed.addEventListener("abort", check, { once: true });
   });
+}
+
+/**
+ * Whether this `work` can run shell jobs, and so keeps `run`: only with a job
+ * queue (`--redis` or `CITADEL_REDIS_URL`) and shell jobs not refused
+ * (`--no-shell-jobs`, or `CITADEL_NO_SHELL_JOBS` set to 1/true/yes/on).
+ */
+export function workRunsShellJobs(invocation: PermissionInvocation): boolean {
+  const redis = invocation.values.redis;
+  const queue = (typeof redis === "string" && redis !== "") ||
+    (invocation.env(REDIS_URL_ENV) ?? "").trim() !== "";
+  const refused = invocation.values["no-shell-jobs"] === true ||
+    /^(1|true|yes|on)$/i.test((invocation.env(NO_SHELL_JOBS_ENV) ?? "").trim());
+  return queue && !refused;
+}
+
+/**
+ * What `work` keeps: the network, the state, Hostinfo's and the state
+ * directory's system facts, the variables it reads while running (the auth
+ * key to log in again, the queue's URL), and `run` only for shell jobs.
+ */
+export function workPermissions(invocation: PermissionInvocation): KeptPermissions {
+  return {
+    net: true,
+    read: true,
+    write: true,
+    run: workRunsShellJobs(invocation),
+    env: [...STATE_DIR_ENV_NAMES, AUTHKEY_ENV, NODE_NAME_ENV, CA_FILE_ENV, REDIS_URL_ENV],
+    sys: ["hostname", "osRelease", "uid", "networkInterfaces"],
+  };
 }
 
 /** Timestamped log lines: information on stdout, trouble on stderr. */
@@ -223,6 +259,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
       nexus,
       status: () => ctx.deps.network.status(),
       ping: (target, options) => ctx.deps.network.ping(target, options),
+      process: () => ctx.io.process.report("work"),
     });
     log.info(api ? `local API on ${api.path}` : "local API not available on this platform");
     log.info("job loop running (placeholder: waits until stopped)");
@@ -271,6 +308,7 @@ The job loop is a placeholder in this version: it does nothing but wait.`,
     },
   },
   json: false,
+  permissions: workPermissions,
   async run(ctx: CommandContext): Promise<number> {
     const log = new WorkLog(ctx);
     const stop = new AbortController();

@@ -14,8 +14,10 @@ import { LocalApiError } from "./errors.ts";
 import {
   LOCAL_API_ORIGIN,
   localApiSupported,
+  type LocalStatusBody,
   PING_PATH,
   type PingRequest,
+  type ProcessReport,
   STATUS_PATH,
 } from "./protocol.ts";
 
@@ -46,6 +48,15 @@ function isNodeStatus(value: unknown): value is NodeStatus {
   const v = value as Record<string, unknown>;
   return typeof v.connected === "boolean" && typeof v.nexus === "string" &&
     Array.isArray(v.peers);
+}
+
+/** A plausible {@link ProcessReport}: a pid, a command, permissions and a count. */
+function isProcessReport(value: unknown): value is ProcessReport {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.pid === "number" && typeof v.command === "string" &&
+    typeof v.permissions === "object" && v.permissions !== null &&
+    typeof v.unhandledRejections === "number";
 }
 
 /** Builds the error for a worker that is there but answered badly. */
@@ -100,8 +111,8 @@ async function exchange<T>(
 export function queryLocalStatus(
   path: string,
   timeoutMs = LOCAL_API_TIMEOUT_MS,
-): Promise<NodeStatus | null> {
-  return exchange<NodeStatus>(path, STATUS_PATH, {}, timeoutMs, (response, text, failure) => {
+): Promise<LocalStatusBody | null> {
+  return exchange<LocalStatusBody>(path, STATUS_PATH, {}, timeoutMs, (response, text, failure) => {
     if (!response.ok) throw failure(`answered HTTP ${response.status}`);
     let body: unknown;
     try {
@@ -110,7 +121,10 @@ export function queryLocalStatus(
       throw failure("answered something that is not JSON");
     }
     if (!isNodeStatus(body)) throw failure("answered a status of the wrong shape");
-    return body;
+    const status: LocalStatusBody = body;
+    // A report of the wrong shape is left out rather than passed on.
+    if ("process" in status && !isProcessReport(status.process)) delete status.process;
+    return status;
   });
 }
 
