@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { LocalApiError } from "../../../localapi/errors.ts";
+import { LocalApiError, UnsafeDirectoryError } from "../../../localapi/errors.ts";
 import { queryLocalStatus } from "../../../localapi/client.ts";
 import { localApiSocketPath } from "../../../localapi/protocol.ts";
-import { localApiHandler, startLocalApi } from "../../../localapi/server.ts";
+import { checkSocketDirectory, localApiHandler, startLocalApi } from "../../../localapi/server.ts";
 import { type NodeStatus, PeerNotFoundError, PingTimeoutError } from "../../../network/mod.ts";
 import { STATUS, withDir } from "./local_api_fixture.ts";
 
@@ -49,13 +49,20 @@ Deno.test("a second server on the same directory is refused", async () => {
   });
 });
 
-Deno.test("the server refuses a directory others can write to, and a non-socket file", async () => {
+Deno.test("the server refuses a directory others can read, write or enter, and a non-socket file", async () => {
   await withDir(async (dir) => {
-    await Deno.chmod(dir, 0o777);
-    await assert.rejects(
-      startLocalApi({ stateDir: dir, nexus: "n", status: () => STATUS }),
-      LocalApiError,
-    );
+    for (const mode of [0o777, 0o755, 0o750, 0o705, 0o701, 0o740, 0o710]) {
+      await Deno.chmod(dir, mode);
+      await assert.rejects(
+        startLocalApi({ stateDir: dir, nexus: "n", status: () => STATUS }),
+        (e: Error) =>
+          e instanceof UnsafeDirectoryError && e.path === dir &&
+          e.message.includes(`mode ${mode.toString(8)}`) &&
+          e.hint === `Make it private: chmod 700 ${dir}`,
+        `mode ${mode.toString(8)}`,
+      );
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing created");
+    }
     await Deno.chmod(dir, 0o700);
     await Deno.writeTextFile(localApiSocketPath(dir), "not a socket");
     await assert.rejects(
@@ -139,4 +146,17 @@ Deno.test("handler: POST /ping answers the result, or the error's name with its 
   );
   assert.equal(noDataPlane.status, 503);
   assert.equal((await noDataPlane.json()).name, "DataPlaneNotStartedError");
+});
+
+Deno.test("the server refuses a directory another user owns", async () => {
+  await withDir(async (dir) => {
+    const owner = Deno.statSync(dir).uid!;
+    await assert.rejects(
+      checkSocketDirectory(dir, owner + 1),
+      (e: Error) =>
+        e instanceof UnsafeDirectoryError &&
+        e.message.includes(`belongs to uid ${owner}, not to this user (uid ${owner + 1})`),
+    );
+    await checkSocketDirectory(dir, owner); // its owner is fine
+  });
 });
