@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { LocalApiError, UnsafeDirectoryError } from "../../../localapi/errors.ts";
 import { queryLocalStatus } from "../../../localapi/client.ts";
-import { localApiSocketPath } from "../../../localapi/protocol.ts";
+import { LOCAL_API_MAX_PINGS_IN_FLIGHT, localApiSocketPath } from "../../../localapi/protocol.ts";
 import { checkSocketDirectory, localApiHandler, startLocalApi } from "../../../localapi/server.ts";
 import { type NodeStatus, PeerNotFoundError, PingTimeoutError } from "../../../network/mod.ts";
 import { STATUS, withDir } from "./local_api_fixture.ts";
@@ -158,5 +158,84 @@ Deno.test("the server refuses a directory another user owns", async () => {
         e.message.includes(`belongs to uid ${owner}, not to this user (uid ${owner + 1})`),
     );
     await checkSocketDirectory(dir, owner); // its owner is fine
+  });
+});
+
+Deno.test("handler: at most 16 pings in flight; the 17th is 503 LocalApiBusy, and room comes back", async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const handle = localApiHandler({
+    nexus: "n",
+    status: () => STATUS,
+    ping: async (target) => {
+      await gate;
+      return { ip: "100.64.0.6", nodeName: target, latencyMs: 1, path: "relay" };
+    },
+  });
+  const ping = () =>
+    handle(
+      new Request("http://citadel/ping", {
+        method: "POST",
+        body: JSON.stringify({ target: "peer", timeoutMs: 1000 }),
+      }),
+    );
+  const waiting = Array.from({ length: LOCAL_API_MAX_PINGS_IN_FLIGHT }, ping);
+  const refused = await ping();
+  assert.equal(refused.status, 503);
+  assert.equal((await refused.json()).name, "LocalApiBusy");
+  // Status is not limited by pings.
+  assert.equal((await handle(new Request("http://citadel/status"))).status, 200);
+  release();
+  for (const r of await Promise.all(waiting)) assert.equal(r.status, 200);
+  assert.equal((await ping()).status, 200, "room again once they finished");
+});
+
+Deno.test("GET /status carries the serving process's report when the server has one", async () => {
+  await withDir(async (dir) => {
+    let rejections = 0;
+    const server = await startLocalApi({
+      stateDir: dir,
+      nexus: "n",
+      status: () => STATUS,
+      process: () => ({
+        pid: 1234,
+        command: "work",
+        permissions: {
+          net: true,
+          read: true,
+          write: true,
+          run: false,
+          ffi: false,
+          env: ["HOME"],
+          sys: ["uid"],
+        },
+        unhandledRejections: rejections,
+      }),
+    });
+    try {
+      rejections = 3;
+      const body = await queryLocalStatus(server!.path);
+      const { process, ...status } = body!;
+      assert.deepEqual(status, STATUS);
+      assert.equal(process?.pid, 1234);
+      assert.equal(process?.permissions.run, false);
+      assert.equal(process?.unhandledRejections, 3, "read at request time");
+    } finally {
+      await server!.close();
+    }
+  });
+});
+
+Deno.test("the socket is bound in a private directory and renamed: no trace of it is left", async () => {
+  await withDir(async (dir) => {
+    const server = await startLocalApi({ stateDir: dir, nexus: "n", status: () => STATUS });
+    try {
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+      assert.deepEqual(names, ["citadel.sock"], "the staging directory is gone");
+      assert.equal((await Deno.lstat(server!.path)).mode! & 0o777, 0o600);
+    } finally {
+      await server!.close();
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
   });
 });
