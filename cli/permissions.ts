@@ -26,7 +26,7 @@
  * @module
  */
 import type { HeldPermissions } from "../localapi/protocol.ts";
-import { CITADEL_ENV_NAMES, NO_COLOR_ENV, STATE_DIR_ENV } from "./env.ts";
+import { CITADEL_ENV_NAMES, STATE_DIR_ENV } from "./env.ts";
 
 /** A kind of system information Deno guards with `sys`. */
 export type SysKind = NonNullable<Deno.SysPermissionDescriptor["kind"]>;
@@ -52,16 +52,16 @@ export const STATE_DIR_ENV_NAMES: readonly string[] = [STATE_DIR_ENV, ...HOME_EN
  * list of the launcher and the compile tasks. Measured with
  * `DENO_AUDIT_PERMISSIONS` over the CLI's interop tests, and by reading the
  * code: nothing else is read from JavaScript. Deno reads its own `DENO_*`,
- * proxy and TLS variables in Rust, without a permission check; `fzstd`,
- * `uqr` and `@noble/*` read none; the `node:` built-ins we use read none on
- * our paths.
+ * proxy and TLS variables in Rust, without a permission check, and lets any
+ * program read `NO_COLOR` and `FORCE_COLOR` (so `NO_COLOR` needs no grant);
+ * `fzstd`, `uqr` and `@noble/*` read none; the `node:` built-ins we use read
+ * none on our paths.
  */
 export const LAUNCH_ENV_NAMES: readonly string[] = [
   ...new Set([
     ...CITADEL_ENV_NAMES,
     REDIS_URL_ENV,
     NO_SHELL_JOBS_ENV,
-    NO_COLOR_ENV,
     ...HOME_ENV_NAMES,
   ]),
 ];

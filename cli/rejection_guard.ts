@@ -9,20 +9,6 @@
  * @module
  */
 
-/** Where the `unhandledrejection` event is listened for (`globalThis` in a real process). */
-export interface RejectionEventTarget {
-  /** See `EventTarget.addEventListener`. */
-  addEventListener(
-    type: "unhandledrejection",
-    listener: (event: PromiseRejectionEvent) => void,
-  ): void;
-  /** See `EventTarget.removeEventListener`. */
-  removeEventListener(
-    type: "unhandledrejection",
-    listener: (event: PromiseRejectionEvent) => void,
-  ): void;
-}
-
 /** One line about a rejection reason: its name and first message line, never a stack. */
 export function describeRejection(reason: unknown): string {
   if (reason instanceof Error) {
@@ -50,16 +36,16 @@ export function describeRejection(reason: unknown): string {
  */
 export class RejectionGuard {
   #count = 0;
-  #target: RejectionEventTarget | null = null;
+  #target: EventTarget | null = null;
   #log: (line: string) => void = () => {};
-  readonly #listener = (event: PromiseRejectionEvent) => {
+  readonly #listener = (event: Event) => {
     // Keeps Deno from ending the process.
     event.preventDefault();
     this.#count += 1;
     try {
       this.#log(
         `unhandled promise rejection (a bug; counted, the process goes on): ` +
-          describeRejection(event.reason),
+          describeRejection((event as PromiseRejectionEvent).reason),
       );
     } catch {
       // A failing log must not turn one rejection into a crash.
@@ -76,8 +62,11 @@ export class RejectionGuard {
     return this.#target !== null;
   }
 
-  /** Starts catching on `target`; a second call only replaces the log. */
-  install(target: RejectionEventTarget, log: (line: string) => void): void {
+  /**
+   * Starts catching `unhandledrejection` events on `target` (`globalThis` in
+   * a real process); a second call only replaces the log.
+   */
+  install(target: EventTarget, log: (line: string) => void): void {
     this.#log = log;
     if (this.#target !== null) return;
     this.#target = target;
