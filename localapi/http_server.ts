@@ -392,24 +392,27 @@ export class LocalHttpServer {
     }
 
     c.phase = "handling";
-    c.closed.signal.addEventListener("abort", () => abort.abort(), { once: true });
+    // The client hanging up aborts the request's signal (a ping stops
+    // waiting) and its answer is still tried; a closed connection or the
+    // handler deadline stops waiting for the handler at all.
+    let giveUp: (reason: unknown) => void = () => {};
+    const givenUp = new Promise<never>((_, reject) => giveUp = reject);
+    c.closed.signal.addEventListener("abort", () => {
+      abort.abort();
+      giveUp(new Error("connection closed"));
+    }, { once: true });
     this.#watchHangUp(c, abort, filled - headEnd - already);
     const handlerTimer = c.deadline(limits.handlerTimeoutMs, () => {
       this.#counters.timedOut += 1;
-      abort.abort(new DOMException("the handler took too long", "TimeoutError"));
+      const reason = new DOMException("the handler took too long", "TimeoutError");
+      abort.abort(reason);
+      giveUp(reason);
     });
     let status: number;
     let headers: Headers;
     let answer: Uint8Array;
     try {
-      const response = await Promise.race([
-        this.#handler(request),
-        new Promise<never>((_, reject) => {
-          abort.signal.addEventListener("abort", () => reject(abort.signal.reason), {
-            once: true,
-          });
-        }),
-      ]);
+      const response = await Promise.race([this.#handler(request), givenUp]);
       status = response.status;
       headers = response.headers;
       answer = new Uint8Array(await response.arrayBuffer());
