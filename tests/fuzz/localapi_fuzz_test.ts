@@ -155,7 +155,7 @@ Deno.test(`fuzz: the request-head parser answers a valid head or an HttpRequestE
       parsed++;
       assert.ok(TOKEN.test(head.method), where);
       assert.ok(head.target.startsWith("/"), where);
-      assert.ok(!/[\s\x00-\x1f\x7f-\xff]/.test(head.target), where);
+      assert.ok(/^[\x21-\x7e]+$/.test(head.target), where);
       assert.ok(head.contentLength >= 0 && head.contentLength <= LIMITS.maxBodyBytes, where);
       for (const [name, value] of head.headers) {
         assert.ok(TOKEN.test(name) && name === name.toLowerCase(), where);
