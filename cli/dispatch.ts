@@ -3,8 +3,12 @@
  * (main.ts passes commands/mod.ts's `COMMANDS`; cli/ never imports
  * commands/), parses its options with
  * `node:util` parseArgs (strict: an unknown option or a missing value is an
- * error), runs it, and turns whatever it throws into one line, a hint and an
- * exit code (errors.ts). Nothing here prints a stack trace unless
+ * error), revokes every Deno permission the command does not keep (its
+ * `permissions`, see permissions.ts) before it runs, runs it, and turns
+ * whatever it throws into one line, a hint and an exit code (errors.ts). It
+ * also installs the process-level handler that logs and counts unhandled
+ * promise rejections (rejection_guard.ts) instead of letting one end the
+ * process. Nothing here prints a stack trace unless
  * `--verbose` is given.
  *
  * Decisions on the Go original (§1.1): an unknown command or option exits
