@@ -7,7 +7,12 @@
  */
 import type { HeldPermissions, ProcessReport } from "../localapi/protocol.ts";
 import { type Clock, systemClock } from "../network/clock.ts";
-import { heldPermissions, type KeptPermissions, shedPermissions } from "./permissions.ts";
+import {
+  heldPermissions,
+  type KeptPermissions,
+  shedPermissions,
+  UndeclaredAccessError,
+} from "./permissions.ts";
 import { RejectionGuard } from "./rejection_guard.ts";
 
 /** A text sink (stdout or stderr). Writes are synchronous so lines keep their order. */
@@ -117,10 +122,15 @@ const denoSignals: SignalSource = {
 
 /** One guard per process, however many times `runCli` runs in it. */
 const rejectionGuard = new RejectionGuard();
+/** Whether this process has shed permissions (a denied read is then a bug, not "unset"). */
+let permissionsShed = false;
 
 /** The real process: `Deno.permissions` and a handler on `globalThis`. */
 const denoProcess: ProcessControl = {
-  shedPermissions: (keep) => shedPermissions(keep),
+  shedPermissions: (keep) => {
+    permissionsShed = true;
+    shedPermissions(keep);
+  },
   heldPermissions: () => heldPermissions(),
   guardRejections: (log) => rejectionGuard.install(globalThis, log),
   report: (command) => ({
@@ -144,8 +154,12 @@ export function denoCliIO(): CliIO {
     env: (name) => {
       try {
         return Deno.env.get(name);
-      } catch {
-        return undefined; // no --allow-env
+      } catch (e) {
+        // Given up by this command: a bug to report, never a silent "unset".
+        if (permissionsShed && (e as Error)?.name === "NotCapable") {
+          throw new UndeclaredAccessError(`the environment variable ${name}`);
+        }
+        return undefined; // no --allow-env (a development run)
       }
     },
     readLine: readStdinLine,

@@ -98,6 +98,22 @@ export interface KeptPermissions {
   sys?: readonly SysKind[];
 }
 
+/**
+ * Code read an environment variable after its command gave up access to it:
+ * a bug (the name belongs in the command's `permissions`), reported loudly
+ * rather than read as unset.
+ */
+export class UndeclaredAccessError extends Error {
+  /** The failure to read `what` (e.g. "the environment variable X"). */
+  constructor(what: string) {
+    super(
+      `citadel read ${what} after giving up access to it; ` +
+        "this is a bug: the command's permissions (cli/permissions.ts) must name it",
+    );
+    this.name = "UndeclaredAccessError";
+  }
+}
+
 /** The whole permissions that are revoked unless kept; `ffi` and `import` never are. */
 const WHOLE = ["net", "read", "write", "run", "ffi", "import"] as const;
 

@@ -4,7 +4,7 @@
  * sets. Also a helper that writes a registered node state with state/.
  */
 import type { CliIO, CliSignal, ProcessControl } from "../../../cli/cli_io.ts";
-import type { KeptPermissions } from "../../../cli/permissions.ts";
+import { type KeptPermissions, UndeclaredAccessError } from "../../../cli/permissions.ts";
 import type { HeldPermissions } from "../../../localapi/protocol.ts";
 import { runCli } from "../../../cli/dispatch.ts";
 import { COMMANDS } from "../../../commands/mod.ts";
@@ -90,7 +90,16 @@ export class FakeIO implements CliIO {
     Object.assign(this, init);
   }
 
+  /**
+   * Like the real process: once the dispatcher shed permissions, reading a
+   * variable the command did not keep is a loud bug (NO_COLOR is readable
+   * by every Deno program).
+   */
   env(name: string): string | undefined {
+    const kept = this.process.shed.at(-1);
+    if (kept && name !== "NO_COLOR" && !(kept.env ?? []).includes(name)) {
+      throw new UndeclaredAccessError(`the environment variable ${name}`);
+    }
     return this.envVars[name];
   }
 

@@ -69,6 +69,8 @@ async function main(): Promise<void> {
       ]),
     ),
     held: io.process.heldPermissions(),
+    // What a command sees reading a variable it gave up, through its I/O.
+    ioEnvAuthKey: attempt(() => io.env("CITADEL_AUTHKEY")),
   };
   console.log(JSON.stringify(outcome));
 }

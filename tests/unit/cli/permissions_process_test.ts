@@ -49,6 +49,7 @@ interface Probe {
   env: Record<string, string>;
   sys: Record<string, string>;
   held: ProcessReport["permissions"];
+  ioEnvAuthKey: string;
 }
 
 async function probe(args: string[], env: Record<string, string>): Promise<Probe> {
@@ -128,6 +129,12 @@ Deno.test("each command, started with bin/citadel's flags, is denied what it rev
       for (const kind of UNLISTED_SYS) {
         assert.equal(result.sys[kind], "NotCapable", `${label}: sys ${kind} is not in the list`);
       }
+      // Reading a variable it gave up is a loud bug, never a silent "unset".
+      assert.equal(
+        result.ioEnvAuthKey,
+        keep.env?.includes("CITADEL_AUTHKEY") ? "ok" : "UndeclaredAccessError",
+        `${label}: io.env of a variable given up`,
+      );
       // What the process reports is what it can do.
       assert.deepEqual(result.held, {
         net: keep.net === true,
