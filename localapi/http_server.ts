@@ -346,7 +346,8 @@ export class LocalHttpServer {
         return await this.#reject(c, new HttpRequestError(431, "the request head is too large"));
       }
       const n = await this.#read(c, headBuffer.subarray(filled));
-      if (n === null) return; // Closed by the client, a deadline or an eviction.
+      // Closed by the client, a deadline or an eviction; or answered 408 already.
+      if (n === null || timedOut) return;
       const before = filled;
       filled += n;
       headEnd = findHeadEnd(headBuffer, filled, before);
@@ -370,7 +371,7 @@ export class LocalHttpServer {
     let received = already;
     while (received < body.length) {
       const n = await this.#read(c, body.subarray(received));
-      if (n === null) return;
+      if (n === null || timedOut) return;
       received += n;
     }
     c.clear(requestTimer);

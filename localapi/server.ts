@@ -256,11 +256,14 @@ export async function startLocalApi(
  * 0600, then renames it to `path`: no other user can reach it at any
  * instant, whatever the umask (Deno.listen creates the socket with the
  * umask's mode, and has no umask of its own).
+ *
+ * The staging path (`<dir>/.<8 hex>/s`) is one byte shorter than
+ * `<dir>/citadel.sock`, so any state directory whose socket path fits a
+ * Unix socket address (about 108 bytes) can be staged too.
  */
 async function listenPrivately(dir: string, path: string): Promise<Deno.Listener> {
-  // makeTempDir creates the directory 0700 (a umask can only narrow that).
-  const privateDir = await Deno.makeTempDir({ dir, prefix: ".citadel-sock-" });
-  const staging = nodePath.join(privateDir, nodePath.basename(path));
+  const privateDir = await makePrivateDir(dir);
+  const staging = nodePath.join(privateDir, "s");
   let listener: Deno.Listener | null = null;
   try {
     listener = Deno.listen({ transport: "unix", path: staging });
@@ -272,5 +275,22 @@ async function listenPrivately(dir: string, path: string): Promise<Deno.Listener
     throw e;
   } finally {
     await Deno.remove(privateDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** A new directory `<dir>/.<8 hex>`, mode 0700 (a umask can only narrow that). */
+async function makePrivateDir(dir: string): Promise<string> {
+  for (let attempt = 0;; attempt++) {
+    const name = `.${
+      Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0"))
+        .join("")
+    }`;
+    const candidate = nodePath.join(dir, name);
+    try {
+      await Deno.mkdir(candidate, { mode: 0o700 });
+      return candidate;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists) || attempt >= 8) throw e;
+    }
   }
 }

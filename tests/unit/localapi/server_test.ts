@@ -239,3 +239,19 @@ Deno.test("the socket is bound in a private directory and renamed: no trace of i
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   });
 });
+
+Deno.test("a state directory whose socket path is as long as a Unix socket address allows still serves", async () => {
+  await withDir(async (dir) => {
+    // sockaddr_un holds 108 bytes with the terminating NUL: 107 for the path.
+    const room = 107 - `${dir}/`.length - "/citadel.sock".length;
+    const deep = `${dir}/${"d".repeat(room)}`;
+    await Deno.mkdir(deep, { mode: 0o700 });
+    assert.equal(localApiSocketPath(deep).length, 107);
+    const server = await startLocalApi({ stateDir: deep, nexus: "n", status: () => STATUS });
+    try {
+      assert.equal((await queryLocalStatus(server!.path))?.nodeName, "box");
+    } finally {
+      await server!.close();
+    }
+  });
+});
