@@ -39,9 +39,9 @@ export const ExitCode = {
   /**
    * A directory that must be private is open to other users (owned by
    * another user, or group/other may read, write or enter it). 14 is taken
-   * by the job loop's watchdog on its own branch.
+   * by the job loop's watchdog, 15 and 16 by the HTTP proxy, on their branches.
    */
-  UNSAFE_PERMISSIONS: 15,
+  UNSAFE_PERMISSIONS: 17,
   /** Interrupted by the user (Ctrl-C) before it finished; 128 + SIGINT by shell convention. */
   INTERRUPTED: 130,
 } as const;
