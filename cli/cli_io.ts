@@ -5,7 +5,15 @@
  *
  * @module
  */
+import type { HeldPermissions, ProcessReport } from "../localapi/protocol.ts";
 import { type Clock, systemClock } from "../network/clock.ts";
+import {
+  heldPermissions,
+  type KeptPermissions,
+  shedPermissions,
+  UndeclaredAccessError,
+} from "./permissions.ts";
+import { RejectionGuard } from "./rejection_guard.ts";
 
 /** A text sink (stdout or stderr). Writes are synchronous so lines keep their order. */
 export interface TextWriter {
@@ -35,6 +43,18 @@ export interface TtyFlags {
   stderr: boolean;
 }
 
+/** The process's Deno permissions and its guard against unhandled promise rejections. */
+export interface ProcessControl {
+  /** Revokes every permission `keep` does not name (cli/permissions.ts). */
+  shedPermissions(keep: KeptPermissions): void;
+  /** What the process holds now. */
+  heldPermissions(): HeldPermissions;
+  /** Installs the process-level unhandled-rejection handler (once); each one is logged by `log`. */
+  guardRejections(log: (line: string) => void): void;
+  /** This process's report, running `command`: its pid, permissions and rejections caught. */
+  report(command: string): ProcessReport;
+}
+
 /** The injected I/O of one `runCli` call. */
 export interface CliIO {
   /** Standard output: command results (data). */
@@ -51,6 +71,8 @@ export interface CliIO {
   signals: SignalSource;
   /** Time and timers. */
   clock: Clock;
+  /** Permissions and the unhandled-rejection guard of the process. */
+  process: ProcessControl;
 }
 
 function writerFor(stream: { writeSync(p: Uint8Array): number }): TextWriter {
@@ -98,6 +120,27 @@ const denoSignals: SignalSource = {
   },
 };
 
+/** One guard per process, however many times `runCli` runs in it. */
+const rejectionGuard = new RejectionGuard();
+/** Whether this process has shed permissions (a denied read is then a bug, not "unset"). */
+let permissionsShed = false;
+
+/** The real process: `Deno.permissions` and a handler on `globalThis`. */
+const denoProcess: ProcessControl = {
+  shedPermissions: (keep) => {
+    permissionsShed = true;
+    shedPermissions(keep);
+  },
+  heldPermissions: () => heldPermissions(),
+  guardRejections: (log) => rejectionGuard.install(globalThis, log),
+  report: (command) => ({
+    pid: Deno.pid,
+    command,
+    permissions: heldPermissions(),
+    unhandledRejections: rejectionGuard.count,
+  }),
+};
+
 /** The real process I/O. */
 export function denoCliIO(): CliIO {
   return {
@@ -111,12 +154,17 @@ export function denoCliIO(): CliIO {
     env: (name) => {
       try {
         return Deno.env.get(name);
-      } catch {
-        return undefined; // no --allow-env
+      } catch (e) {
+        // Given up by this command: a bug to report, never a silent "unset".
+        if (permissionsShed && (e as Error)?.name === "NotCapable") {
+          throw new UndeclaredAccessError(`the environment variable ${name}`);
+        }
+        return undefined; // no --allow-env (a development run)
       }
     },
     readLine: readStdinLine,
     signals: denoSignals,
     clock: systemClock,
+    process: denoProcess,
   };
 }

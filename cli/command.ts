@@ -10,6 +10,7 @@
 import type { CliIO } from "./cli_io.ts";
 import type { CliDependencies } from "./dependencies.ts";
 import type { Output } from "./output.ts";
+import type { KeptPermissions } from "./permissions.ts";
 
 /** One command-specific option. */
 export interface OptionSpec {
@@ -67,6 +68,14 @@ export interface CommandContext {
   commands: readonly CommandSpec[];
 }
 
+/** What a command's permission rule is given: its parsed options and the environment. */
+export interface PermissionInvocation {
+  /** Values of the command's own options, by long name. */
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  /** Reads an environment variable (before any is revoked). */
+  env(name: string): string | undefined;
+}
+
 /** A `citadel` command. */
 export interface CommandSpec {
   /** The word on the command line. */
@@ -81,6 +90,13 @@ export interface CommandSpec {
   positionals?: PositionalSpec[];
   /** Whether `--json` applies (the output is data). */
   json: boolean;
+  /**
+   * The Deno permissions the command keeps once started: the dispatcher
+   * revokes every other one before `run` (cli/permissions.ts). Fixed, or
+   * chosen from the parsed options and the environment. README.md's table
+   * lists them with the reason for each.
+   */
+  permissions: KeptPermissions | ((invocation: PermissionInvocation) => KeptPermissions);
   /** Runs the command and returns its exit code; thrown errors go through cli/errors.ts. */
   run(ctx: CommandContext): Promise<number>;
 }

@@ -3,8 +3,12 @@
  * (main.ts passes commands/mod.ts's `COMMANDS`; cli/ never imports
  * commands/), parses its options with
  * `node:util` parseArgs (strict: an unknown option or a missing value is an
- * error), runs it, and turns whatever it throws into one line, a hint and an
- * exit code (errors.ts). Nothing here prints a stack trace unless
+ * error), revokes every Deno permission the command does not keep (its
+ * `permissions`, see permissions.ts) before it runs, runs it, and turns
+ * whatever it throws into one line, a hint and an exit code (errors.ts). It
+ * also installs the process-level handler that logs and counts unhandled
+ * promise rejections (rejection_guard.ts) instead of letting one end the
+ * process. Nothing here prints a stack trace unless
  * `--verbose` is given.
  *
  * Decisions on the Go original (§1.1): an unknown command or option exits
@@ -29,7 +33,13 @@
  */
 import { parseArgs } from "node:util";
 import { type CliIO, denoCliIO } from "./cli_io.ts";
-import type { CommandContext, CommandSpec, GlobalOptions, OptionSpec } from "./command.ts";
+import type {
+  CommandContext,
+  CommandSpec,
+  GlobalOptions,
+  OptionSpec,
+  PermissionInvocation,
+} from "./command.ts";
 import { type CliDependencies, defaultDependencies } from "./dependencies.ts";
 import { AUTHKEY_ENV, NEXUS_ENV } from "./env.ts";
 import { describeError, UsageError } from "./errors.ts";
@@ -137,6 +147,18 @@ function printError(
   return described.exitCode;
 }
 
+/** Revokes every permission `spec` does not keep for these option values. */
+function shed(
+  io: CliIO,
+  spec: CommandSpec,
+  values: PermissionInvocation["values"],
+): void {
+  const keep = typeof spec.permissions === "function"
+    ? spec.permissions({ values, env: (name) => io.env(name) })
+    : spec.permissions;
+  io.process.shedPermissions(keep);
+}
+
 /**
  * Runs `citadel` with `args` (without the program name) and returns the exit
  * code. Never throws and never exits the process.
@@ -173,6 +195,11 @@ export async function runCli(
   const addSecrets = (o: Output) => secrets.forEach((s) => o.addSecret(s));
   const errorContext: { nexus?: string } = {};
   addSecrets(out);
+  // A rejection nobody handled is a bug: say so (through the current Output,
+  // which redacts secrets) and go on, rather than end the process.
+  io.process.guardRejections((line) =>
+    out.writeStderr(`${out.stderrPaint.paint("citadel:", "red", "bold")} ${line}\n`)
+  );
 
   try {
     if (located.index === -1) {
@@ -199,11 +226,13 @@ export async function runCli(
       addSecrets(out);
       const version = commands.find((c) => c.name === "version");
       if (values.version === true && values.help !== true && version) {
+        shed(io, version, {});
         const global = globals as GlobalOptions;
         return await version.run(
           { io, out, deps, global, values: {}, positionals: [], errorContext, commands },
         );
       }
+      io.process.shedPermissions({}); // Help needs nothing.
       out.writeStdout(renderMainHelp(commands, out.stdoutPaint));
       return ExitCode.OK;
     }
@@ -236,9 +265,12 @@ export async function runCli(
     out = new Output(io, { noColor: globals.noColor ?? false, verbose: globals.verbose ?? false });
     addSecrets(out);
     if (parsed.values.help === true) {
+      io.process.shedPermissions({});
       out.writeStdout(renderCommandHelp(spec, out.stdoutPaint));
       return ExitCode.OK;
     }
+    // Before the command touches the network or any input.
+    shed(io, spec, parsed.values);
     return await spec.run({
       io,
       out,

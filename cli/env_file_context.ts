@@ -75,6 +75,9 @@ export async function withEnvFile(ctx: CommandContext, path: string): Promise<Co
     get clock() {
       return base.clock;
     },
+    get process() {
+      return base.process;
+    },
     env: (name) => base.env(name) || vars.get(name),
     readLine: () => base.readLine(),
   };

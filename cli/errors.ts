@@ -63,8 +63,8 @@ export interface ErrorContext {
 export interface KnownError {
   /** The exit code. */
   exitCode: number;
-  /** The hint, given what is known about the invocation. */
-  hint: (ctx: ErrorContext) => string | null;
+  /** The hint, given what is known about the invocation and the error's own fields. */
+  hint: (ctx: ErrorContext, error: Record<string, unknown>) => string | null;
   /** Replaces the error's own message; by default its first line is used. */
   message?: (error: Record<string, unknown>, firstLine: string) => string;
 }
@@ -202,6 +202,10 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
     exitCode: ExitCode.USAGE,
     hint: () => `Give --redis (or ${REDIS_URL_ENV}) as redis://[:password@]host[:port][/db].`,
   },
+  UnsafeDirectoryError: {
+    exitCode: ExitCode.UNSAFE_PERMISSIONS,
+    hint: (_ctx, error) => typeof error.hint === "string" ? error.hint : null,
+  },
   TimeoutError: {
     exitCode: ExitCode.FAILURE,
     hint: () => "Try again, or give it longer with --timeout.",
@@ -253,7 +257,7 @@ export function describeError(error: unknown, ctx: ErrorContext = {}): Described
     const message = known.message?.(fields, firstLine(rawMessage)) ?? firstLine(rawMessage);
     return {
       message: sentenceFragment(message || name),
-      hint: known.hint(ctx),
+      hint: known.hint(ctx, fields),
       exitCode: known.exitCode,
       detail: null,
     };

@@ -45,6 +45,11 @@ export const ExitCode = {
   PROXY_AUTH: 15,
   /** The HTTP proxy could not be reached, refused the tunnel (403, 502 …), or is not an HTTP proxy. */
   PROXY_FAILED: 16,
+  /**
+   * A directory that must be private is open to other users (owned by
+   * another user, or group/other may read, write or enter it).
+   */
+  UNSAFE_PERMISSIONS: 17,
   /** Interrupted by the user (Ctrl-C) before it finished; 128 + SIGINT by shell convention. */
   INTERRUPTED: 130,
 } as const;

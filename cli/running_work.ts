@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { NodeStatus } from "../network/mod.ts";
+import type { LocalStatusBody } from "../localapi/mod.ts";
 import { inspectInstanceLock, instanceLockPath } from "../state/mod.ts";
 import { localApiSocketPath, localApiSupported, queryLocalStatus } from "../localapi/mod.ts";
 import type { CommandContext } from "./command.ts";
@@ -30,7 +30,7 @@ const POLL_MS = 100;
 export async function statusOfRunningWork(
   ctx: CommandContext,
   stateDir: string,
-): Promise<NodeStatus | null> {
+): Promise<LocalStatusBody | null> {
   const ask = () =>
     localApiSupported() ? queryLocalStatus(localApiSocketPath(stateDir)) : Promise.resolve(null);
   const first = await ask();

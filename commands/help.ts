@@ -18,6 +18,7 @@ export const helpCommand: CommandSpec = {
   options: {},
   positionals: [{ name: "COMMAND", description: "The command to describe" }],
   json: false,
+  permissions: {},
   run(ctx: CommandContext): Promise<number> {
     const name = ctx.positionals[0];
     if (name === undefined) {

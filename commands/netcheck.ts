@@ -24,6 +24,8 @@ import { disconnectQuietly } from "../cli/join.ts";
 import { formatNetcheckReport, formatNetcheckReportJSON } from "../cli/netcheck_format.ts";
 import { nexusFor, readSavedNode, stateDirOf } from "../cli/node_target.ts";
 import { refuseWhileWorkRuns } from "../cli/running_work.ts";
+import { PROXY_ENV_NAMES, STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
+import { CA_FILE_ENV } from "../cli/env.ts";
 import type { DERPMap } from "../network/mod.ts";
 
 /** How long netcheck waits for Nexus when it must fetch the DERP map. */
@@ -96,6 +98,14 @@ checked; they are shown as such, never as "no".
       description:
         `How long to wait for Nexus when the DERP map is fetched (default ${DEFAULT_NETCHECK_TIMEOUT})`,
     },
+  },
+  // Reads the state (and may refresh it from Nexus), sends STUN, reads the interfaces.
+  permissions: {
+    net: true,
+    read: true,
+    write: true,
+    env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV, ...PROXY_ENV_NAMES],
+    sys: ["hostname", "osRelease", "networkInterfaces"],
   },
   json: true,
   async run(ctx: CommandContext): Promise<number> {

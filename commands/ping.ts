@@ -18,6 +18,7 @@
  */
 import type { PingResult } from "../network/mod.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
 import { formatDuration, parseDuration } from "../cli/duration.ts";
 import { CommandError } from "../cli/errors.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
@@ -113,6 +114,8 @@ ${ExitCode.PEER_NOT_FOUND} when no peer has that name or IP.
   },
   positionals: [{ name: "HOST", description: "The peer's mesh IP, name or hostname" }],
   json: true,
+  // Only the local API: a Unix socket needs net, read and write on its path.
+  permissions: { net: true, read: true, write: true, env: STATE_DIR_ENV_NAMES },
   async run(ctx: CommandContext): Promise<number> {
     if (ctx.positionals.length !== 1) {
       throw new CommandError(

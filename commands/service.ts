@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
 import { fileURLToPath } from "node:url";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import {
@@ -30,6 +31,7 @@ import {
   CITADEL_ENV_NAMES,
   NEXUS_ENV,
   PATH_ENV,
+  SYSTEM_ENV_NAMES,
   WINDOWS_USER_ENV_NAMES,
   XDG_CONFIG_HOME_ENV,
 } from "../cli/env.ts";
@@ -249,6 +251,15 @@ an exit a restart cannot fix (not logged in, key rejected, bad settings).`,
       type: "boolean",
       description: "install: write the files but do not start the service",
     },
+  },
+  // Writes the unit and the 0600 env file, runs the service manager (systemctl, launchctl,
+  // schtasks), and copies this shell's CITADEL_* settings into the env file.
+  permissions: {
+    read: true,
+    write: true,
+    run: true,
+    env: [...STATE_DIR_ENV_NAMES, ...CITADEL_ENV_NAMES, ...SYSTEM_ENV_NAMES],
+    sys: ["uid"],
   },
   json: true,
   run(ctx: CommandContext): Promise<number> {

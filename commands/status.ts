@@ -34,12 +34,15 @@ import { DEFAULT_NEXUS_URL, type NodeStatus, type ProxyConfig } from "../network
 import { readExtraCaCerts } from "../cli/ca_file.ts";
 import { readProxyConfig } from "../cli/proxy_env.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import { CA_FILE_ENV } from "../cli/env.ts";
+import { PROXY_ENV_NAMES, STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
 import { formatDuration, parseDuration } from "../cli/duration.ts";
 import { CommandError } from "../cli/errors.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { runInterruptible, withDeadline } from "../cli/interrupt.ts";
 import { disconnectQuietly } from "../cli/join.ts";
 import { statusOfRunningWork } from "../cli/running_work.ts";
+import type { ProcessReport } from "../localapi/mod.ts";
 import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "../cli/node_target.ts";
 import { formatStatus, statusJson, type StatusView } from "../cli/status_format.ts";
 
@@ -59,9 +62,27 @@ function offlineStatus(saved: SavedNode | null, nexus: string): NodeStatus {
   };
 }
 
-function printStatus(ctx: CommandContext, status: StatusView, source: string | null): void {
+/**
+ * The `--json` object: the status, what this process still holds
+ * (`process`), and what the running `work` that answered holds (`work`, null
+ * when status connected by itself).
+ */
+function statusJsonWithProcesses(
+  ctx: CommandContext,
+  status: StatusView,
+  work: ProcessReport | null,
+): Record<string, unknown> {
+  return { ...statusJson(status), process: ctx.io.process.report("status"), work };
+}
+
+function printStatus(
+  ctx: CommandContext,
+  status: StatusView,
+  source: string | null,
+  work: ProcessReport | null = null,
+): void {
   if (ctx.global.json) {
-    ctx.out.json(statusJson(status));
+    ctx.out.json(statusJsonWithProcesses(ctx, status, work));
     return;
   }
   for (const line of formatStatus(status, ctx.io.clock.now(), ctx.out.stdoutPaint, source)) {
@@ -79,7 +100,9 @@ function failWithOffline(
   nexus: string,
   error: unknown,
 ): never {
-  if (ctx.global.json) ctx.out.json(statusJson(offlineStatus(saved, nexus)));
+  if (ctx.global.json) {
+    ctx.out.json(statusJsonWithProcesses(ctx, offlineStatus(saved, nexus), null));
+  }
   throw error;
 }
 
@@ -172,6 +195,14 @@ printed even when the node is not logged in or cannot be reached
     },
   },
   json: true,
+  // Asks a running work (a Unix socket needs net, read and write), else connects briefly.
+  permissions: {
+    net: true,
+    read: true,
+    write: true,
+    env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV, ...PROXY_ENV_NAMES],
+    sys: ["hostname", "osRelease"],
+  },
   async run(ctx: CommandContext): Promise<number> {
     const timeoutMs = parseDuration(
       (ctx.values.timeout as string | undefined) ?? DEFAULT_STATUS_TIMEOUT,
@@ -181,7 +212,7 @@ printed even when the node is not logged in or cannot be reached
     // A running work answers; one still starting is waited for, never connected beside.
     const fromWorker = await statusOfRunningWork(ctx, stateDir);
     if (fromWorker) {
-      printStatus(ctx, fromWorker, "citadel work (running)");
+      printStatus(ctx, fromWorker, "citadel work (running)", fromWorker.process ?? null);
       return ExitCode.OK;
     }
     let saved: SavedNode | null;

@@ -46,6 +46,8 @@ export const versionCommand: CommandSpec = {
   description: "Prints `citadel <version>`, the Deno runtime's version and the OS/architecture.",
   options: {},
   json: true,
+  // Prints what the runtime knows already.
+  permissions: {},
   run(ctx: CommandContext): Promise<number> {
     const info = versionInfo();
     if (ctx.global.json) {

@@ -66,7 +66,7 @@ import { dialTcp, JobLoop, type WorkerWatchdogError } from "../worker/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
 import { describeDerpEvent } from "../cli/derp_events.ts";
 import { readProxyConfig } from "../cli/proxy_env.ts";
-import type { CommandContext, CommandSpec } from "../cli/command.ts";
+import type { CommandContext, CommandSpec, PermissionInvocation } from "../cli/command.ts";
 import { CommandError } from "../cli/errors.ts";
 import {
   AUTHKEY_ENV,
@@ -80,6 +80,14 @@ import {
   UDP_BIND_ENV,
 } from "../cli/env.ts";
 import { withEnvFile } from "../cli/env_file_context.ts";
+import {
+  CITADEL_ENV_NAMES,
+  type KeptPermissions,
+  NO_SHELL_JOBS_ENV,
+  PROXY_ENV_NAMES,
+  STATE_DIR_ENV_NAMES,
+} from "../cli/permissions.ts";
+import { parseEnvFile } from "../service/mod.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { formatDuration } from "../cli/duration.ts";
 import { disconnectQuietly } from "../cli/join.ts";
@@ -123,6 +131,58 @@ function waitUntilStopped(stop: AbortSignal, nodeFailed: AbortSignal): Promise<v
     stop.addEventListener("abort", check, { once: true });
     nodeFailed.addEventListener("abort", check, { once: true });
   });
+}
+
+/**
+ * Whether this `work` can run shell jobs, and so keeps `run`: only with a job
+ * queue (`--redis` or `CITADEL_REDIS_URL`) and shell jobs not refused
+ * (`--no-shell-jobs`, or `CITADEL_NO_SHELL_JOBS` set to 1/true/yes/on).
+ */
+export function workRunsShellJobs(invocation: PermissionInvocation): boolean {
+  const redis = invocation.values.redis;
+  const queue = (typeof redis === "string" && redis !== "") ||
+    (invocation.env(REDIS_URL_ENV) ?? "").trim() !== "";
+  const refused = invocation.values["no-shell-jobs"] === true ||
+    /^(1|true|yes|on)$/i.test((invocation.env(NO_SHELL_JOBS_ENV) ?? "").trim());
+  return queue && !refused;
+}
+
+/**
+ * What `work` keeps: the network, the state, Hostinfo's and the state
+ * directory's system facts, the variables it reads while running (the auth
+ * key to log in again, the job loop's and direct paths' settings, the
+ * proxy, `PATH` for shell jobs), and `run` only for shell jobs. With
+ * `--env-file`, the file's settings count as the environment's (read here,
+ * before anything is revoked, so that a queue set only there keeps `run`).
+ */
+export function workPermissions(invocation: PermissionInvocation): KeptPermissions {
+  const envFile = invocation.values["env-file"];
+  const fromFile = typeof envFile === "string"
+    ? envFileQuietly(envFile)
+    : new Map<string, string>();
+  const env = (name: string) => invocation.env(name) || fromFile.get(name);
+  return {
+    net: true,
+    read: true,
+    write: true,
+    run: workRunsShellJobs({ values: invocation.values, env }),
+    env: [
+      ...STATE_DIR_ENV_NAMES,
+      ...CITADEL_ENV_NAMES,
+      ...PROXY_ENV_NAMES,
+      PATH_ENV,
+    ],
+    sys: ["hostname", "osRelease", "uid", "networkInterfaces"],
+  };
+}
+
+/** The variables of an env file, or none when it cannot be read (the run reports that). */
+function envFileQuietly(path: string): Map<string, string> {
+  try {
+    return parseEnvFile(Deno.readTextFileSync(path), path);
+  } catch {
+    return new Map();
+  }
 }
 
 /** Timestamped log lines: information on stdout, trouble on stderr. */
@@ -382,6 +442,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
       status: () => ctx.deps.network.status(),
       ping: (target, options) => ctx.deps.network.ping(target, options),
       worker: () => loop?.status() ?? null,
+      process: () => ctx.io.process.report("work"),
     });
     log.info(api ? `local API on ${api.path}` : "local API not available on this platform");
     if (!loop) {
@@ -478,6 +539,7 @@ jobs are logged as timestamped lines.`,
     },
   },
   json: false,
+  permissions: workPermissions,
   async run(given: CommandContext): Promise<number> {
     const envFile = given.values["env-file"] as string | undefined;
     const ctx = envFile ? await withEnvFile(given, envFile) : given;

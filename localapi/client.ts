@@ -14,9 +14,10 @@ import { LocalApiError } from "./errors.ts";
 import {
   LOCAL_API_ORIGIN,
   localApiSupported,
-  type LocalStatus,
+  type LocalStatusBody,
   PING_PATH,
   type PingRequest,
+  type ProcessReport,
   STATUS_PATH,
 } from "./protocol.ts";
 
@@ -42,12 +43,21 @@ export async function probeLocalApi(path: string): Promise<boolean> {
   return true;
 }
 
-function isNodeStatus(value: unknown): value is LocalStatus {
+function isNodeStatus(value: unknown): value is LocalStatusBody {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
   return typeof v.connected === "boolean" && typeof v.nexus === "string" &&
     Array.isArray(v.peers) &&
     (v.worker === undefined || v.worker === null || typeof v.worker === "object");
+}
+
+/** A plausible {@link ProcessReport}: a pid, a command, permissions and a count. */
+function isProcessReport(value: unknown): value is ProcessReport {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.pid === "number" && typeof v.command === "string" &&
+    typeof v.permissions === "object" && v.permissions !== null &&
+    typeof v.unhandledRejections === "number";
 }
 
 /** Builds the error for a worker that is there but answered badly. */
@@ -102,8 +112,8 @@ async function exchange<T>(
 export function queryLocalStatus(
   path: string,
   timeoutMs = LOCAL_API_TIMEOUT_MS,
-): Promise<LocalStatus | null> {
-  return exchange<LocalStatus>(path, STATUS_PATH, {}, timeoutMs, (response, text, failure) => {
+): Promise<LocalStatusBody | null> {
+  return exchange<LocalStatusBody>(path, STATUS_PATH, {}, timeoutMs, (response, text, failure) => {
     if (!response.ok) throw failure(`answered HTTP ${response.status}`);
     let body: unknown;
     try {
@@ -112,7 +122,10 @@ export function queryLocalStatus(
       throw failure("answered something that is not JSON");
     }
     if (!isNodeStatus(body)) throw failure("answered a status of the wrong shape");
-    return body;
+    const status: LocalStatusBody = body;
+    // A report of the wrong shape is left out rather than passed on.
+    if ("process" in status && !isProcessReport(status.process)) delete status.process;
+    return status;
   });
 }
 

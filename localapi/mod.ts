@@ -9,11 +9,14 @@
 export * from "./protocol.ts";
 export * from "./errors.ts";
 export {
+  checkSocketDirectory,
+  LOCAL_API_LIMITS,
   localApiHandler,
   type LocalApiServer,
   type LocalApiServerOptions,
   startLocalApi,
 } from "./server.ts";
+export { type HttpServerCounters, type HttpServerLimits, LocalHttpServer } from "./http_server.ts";
 export {
   LOCAL_API_TIMEOUT_MS,
   type LocalPingOutcome,

@@ -23,6 +23,15 @@
  * Access control is the file system's: only the directory's owner can reach
  * the socket. docs/cli.md documents the same table for users.
  *
+ * Limits (a local client must not be able to exhaust the node): bodies up to
+ * {@link LOCAL_API_MAX_BODY_BYTES} (413 past it, without reading on), heads
+ * up to {@link LOCAL_API_MAX_HEAD_BYTES} (431), the head within
+ * {@link LOCAL_API_HEADER_TIMEOUT_MS} and the whole request within
+ * {@link LOCAL_API_REQUEST_TIMEOUT_MS}, {@link LOCAL_API_MAX_CONNECTIONS}
+ * connections (idle ones make room for new ones), one request per
+ * connection, {@link LOCAL_API_MAX_PINGS_IN_FLIGHT} pings at once (503
+ * `LocalApiBusy` past it).
+ *
  * @module
  */
 import type { NodeStatus } from "../network/mod.ts";
@@ -54,6 +63,64 @@ export const LOCAL_API_ORIGIN = "http://citadel";
 
 /** Longest ping wait a client may ask for, so a request cannot hold the server for long. */
 export const LOCAL_API_MAX_PING_TIMEOUT_MS = 60_000;
+
+/** Largest request body; a bigger `Content-Length` is answered 413 without reading on. */
+export const LOCAL_API_MAX_BODY_BYTES = 64 * 1024;
+/** Largest request head (request line and header fields); more is 431. */
+export const LOCAL_API_MAX_HEAD_BYTES = 8 * 1024;
+/** The request head must arrive within this long of connecting. */
+export const LOCAL_API_HEADER_TIMEOUT_MS = 5_000;
+/** The whole request (head and body) must arrive within this long of connecting. */
+export const LOCAL_API_REQUEST_TIMEOUT_MS = 10_000;
+/** Connections served at once; past it the idle and slow ones are closed first (server.ts). */
+export const LOCAL_API_MAX_CONNECTIONS = 64;
+/** `POST /ping`s waiting at once; more are answered 503, so pings cannot fill every connection. */
+export const LOCAL_API_MAX_PINGS_IN_FLIGHT = 16;
+
+/**
+ * The Deno permissions a process still holds (cli/permissions.ts reads them):
+ * each whole permission, and for `env` and `sys` the names or kinds still
+ * granted, or `"all"` when the process was started with the whole of it
+ * (a development run with `-A`).
+ */
+export interface HeldPermissions {
+  /** Network access (also needed for the Unix socket). */
+  net: boolean;
+  /** File reads. */
+  read: boolean;
+  /** File writes. */
+  write: boolean;
+  /** Starting programs (and signalling processes). */
+  run: boolean;
+  /** Foreign libraries; never granted. */
+  ffi: boolean;
+  /** Environment variables still readable. */
+  env: string[] | "all";
+  /** System information still readable (`hostname`, `uid`, …). */
+  sys: string[] | "all";
+}
+
+/**
+ * One `citadel` process's own account of itself: what it may still do, and
+ * how many promise rejections nobody handled (each one is a bug, logged and
+ * counted instead of ending the process).
+ */
+export interface ProcessReport {
+  /** The process id. */
+  pid: number;
+  /** The command it runs (`work`, `status`, …). */
+  command: string;
+  /** What it still holds. */
+  permissions: HeldPermissions;
+  /** Promise rejections nobody handled, caught by the process-level handler. */
+  unhandledRejections: number;
+}
+
+/** What `GET /status` answers: the node's status and, when known, the serving process's report. */
+export type LocalStatusBody = LocalStatus & {
+  /** The running `citadel work` process (absent from a server started without a report). */
+  process?: ProcessReport;
+};
 
 /** The body of `POST /ping`. */
 export interface PingRequest {

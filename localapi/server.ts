@@ -1,29 +1,56 @@
 /**
  * The local API server that `citadel work` runs (the protocol is in
  * localapi/protocol.ts): it answers `GET /status` and `POST /ping` from the
- * running node.
+ * running node, over the limited HTTP/1.1 transport of http_server.ts.
  *
  * The server refuses to start in a directory that is not owned by this user
- * or that others can write to (they could swap the socket), and replaces a
- * socket file only when nobody listens on it (left by a process that died).
+ * or that others can read, write or enter (they could reach or swap the
+ * socket), and replaces a socket file only when nobody listens on it (left
+ * by a process that died).
+ *
+ * The socket is never reachable by another user, at any instant: it is bound
+ * inside a fresh 0700 directory (so the process umask does not matter),
+ * narrowed to 0600 there, and only then renamed into place.
  *
  * @module
  */
+import * as nodePath from "node:path";
 import type { NodeStatus, PingOptions, PingResult } from "../network/mod.ts";
 import type { WorkerStatus } from "../worker/mod.ts";
 import { STATE_FILE_MODE } from "../state/mod.ts";
 import { probeLocalApi } from "./client.ts";
-import { LocalApiError } from "./errors.ts";
+import { LocalApiError, UnsafeDirectoryError } from "./errors.ts";
+import { type HttpServerLimits, LocalHttpServer } from "./http_server.ts";
 import {
   type ErrorBody,
+  LOCAL_API_HEADER_TIMEOUT_MS,
+  LOCAL_API_MAX_BODY_BYTES,
+  LOCAL_API_MAX_CONNECTIONS,
+  LOCAL_API_MAX_HEAD_BYTES,
   LOCAL_API_MAX_PING_TIMEOUT_MS,
+  LOCAL_API_MAX_PINGS_IN_FLIGHT,
+  LOCAL_API_REQUEST_TIMEOUT_MS,
   localApiSocketPath,
   localApiSupported,
-  type LocalStatus,
+  type LocalStatusBody,
   PING_ERROR_STATUS,
   PING_PATH,
+  type ProcessReport,
   STATUS_PATH,
 } from "./protocol.ts";
+
+/** The local API's transport limits (protocol.ts names each). */
+export const LOCAL_API_LIMITS: HttpServerLimits = {
+  maxConnections: LOCAL_API_MAX_CONNECTIONS,
+  maxHeadBytes: LOCAL_API_MAX_HEAD_BYTES,
+  maxHeaderFields: 64,
+  maxBodyBytes: LOCAL_API_MAX_BODY_BYTES,
+  headerTimeoutMs: LOCAL_API_HEADER_TIMEOUT_MS,
+  requestTimeoutMs: LOCAL_API_REQUEST_TIMEOUT_MS,
+  // The longest ping a client may ask for, and some slack.
+  handlerTimeoutMs: LOCAL_API_MAX_PING_TIMEOUT_MS + 5_000,
+  writeTimeoutMs: 10_000,
+};
 
 /** What the server reports and how. */
 export interface LocalApiServerOptions {
@@ -37,12 +64,18 @@ export interface LocalApiServerOptions {
   ping?: (target: string, options: PingOptions) => Promise<PingResult>;
   /** The job loop's status, or null when `work` runs none (the default). */
   worker?: () => WorkerStatus | null;
+  /** The serving process's report, added to `GET /status` as `process` when given. */
+  process?: () => ProcessReport;
+  /** Transport limits; {@link LOCAL_API_LIMITS} by default (tests shorten the deadlines). */
+  limits?: HttpServerLimits;
 }
 
 /** A running local API server. */
 export interface LocalApiServer {
   /** The socket's path. */
   readonly path: string;
+  /** The transport, for its counters. */
+  readonly http: LocalHttpServer;
   /** Stops serving and removes the socket file. */
   close(): Promise<void>;
 }
@@ -60,15 +93,27 @@ function errorResponse(status: number, body: ErrorBody, headers: HeadersInit = {
 
 /** The request handler, exported for tests. */
 export function localApiHandler(
-  options: Omit<LocalApiServerOptions, "stateDir">,
+  options: Omit<LocalApiServerOptions, "stateDir" | "limits">,
 ): (request: Request) => Promise<Response> {
+  let pingsInFlight = 0;
   return async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
     if (path === PING_PATH) {
       if (request.method !== "POST") {
         return errorResponse(405, { error: "method not allowed" }, { allow: "POST" });
       }
-      return await handlePing(request, options.ping);
+      if (pingsInFlight >= LOCAL_API_MAX_PINGS_IN_FLIGHT) {
+        return errorResponse(503, {
+          error: `more than ${LOCAL_API_MAX_PINGS_IN_FLIGHT} pings in flight`,
+          name: "LocalApiBusy",
+        });
+      }
+      pingsInFlight += 1;
+      try {
+        return await handlePing(request, options.ping);
+      } finally {
+        pingsInFlight -= 1;
+      }
     }
     if (path !== STATUS_PATH) return errorResponse(404, { error: "not found" });
     if (request.method !== "GET") {
@@ -84,7 +129,11 @@ export function localApiHandler(
       keyExpiry: null,
       peers: [],
     };
-    const body: LocalStatus = { ...status, worker: options.worker?.() ?? null };
+    const body: LocalStatusBody = {
+      ...status,
+      worker: options.worker?.() ?? null,
+      ...(options.process ? { process: options.process() } : {}),
+    };
     return jsonResponse(200, body);
   };
 }
@@ -128,19 +177,32 @@ async function handlePing(
   }
 }
 
-async function checkDirectory(dir: string): Promise<void> {
+/**
+ * Refuses a directory another user owns or may read, write or enter: the
+ * socket in it must be reachable by this user only. `uid` is this process's
+ * (a parameter for tests).
+ *
+ * @throws {UnsafeDirectoryError} naming the fix.
+ */
+export async function checkSocketDirectory(
+  dir: string,
+  uid: number | null = Deno.uid(),
+): Promise<void> {
   const info = await Deno.stat(dir);
-  const uid = Deno.uid();
   if (!info.isDirectory) throw new LocalApiError(`${dir} is not a directory`);
   if (uid !== null && info.uid !== null && info.uid !== uid) {
-    throw new LocalApiError(
-      `refusing to serve the local API: ${dir} belongs to uid ${info.uid}, not to this user`,
+    throw new UnsafeDirectoryError(
+      dir,
+      `it belongs to uid ${info.uid}, not to this user (uid ${uid})`,
+      `Run citadel as the directory's owner, or give it a state directory of its own (--state-dir).`,
     );
   }
-  if (info.mode !== null && (info.mode & 0o022) !== 0) {
-    throw new LocalApiError(
-      `refusing to serve the local API: others can write to ${dir} ` +
-        `(mode ${(info.mode & 0o777).toString(8)})`,
+  if (info.mode !== null && (info.mode & 0o077) !== 0) {
+    const mode = (info.mode & 0o777).toString(8).padStart(3, "0");
+    throw new UnsafeDirectoryError(
+      dir,
+      `other users can reach it (mode ${mode})`,
+      `Make it private: chmod 700 ${dir}`,
     );
   }
 }
@@ -174,26 +236,22 @@ export async function startLocalApi(
 ): Promise<LocalApiServer | null> {
   if (!localApiSupported()) return null;
   const path = localApiSocketPath(options.stateDir);
-  await checkDirectory(options.stateDir);
+  await checkSocketDirectory(options.stateDir);
   await removeStaleSocket(path);
-  const server = Deno.serve(
-    { transport: "unix", path, onListen: () => {} },
+  const listener = await listenPrivately(options.stateDir, path);
+  const http = new LocalHttpServer(
+    listener,
     localApiHandler(options),
+    options.limits ?? LOCAL_API_LIMITS,
   );
-  try {
-    // The 0700 directory already keeps others out; this narrows the socket itself.
-    await Deno.chmod(path, STATE_FILE_MODE);
-  } catch (e) {
-    await server.shutdown();
-    throw e;
-  }
   let closed = false;
   return {
     path,
+    http,
     async close() {
       if (closed) return;
       closed = true;
-      await server.shutdown();
+      await http.close();
       try {
         await Deno.remove(path);
       } catch (e) {
@@ -201,4 +259,48 @@ export async function startLocalApi(
       }
     },
   };
+}
+
+/**
+ * Binds the socket in a fresh 0700 directory next to `path`, narrows it to
+ * 0600, then renames it to `path`: no other user can reach it at any
+ * instant, whatever the umask (Deno.listen creates the socket with the
+ * umask's mode, and has no umask of its own).
+ *
+ * The staging path (`<dir>/.<8 hex>/s`) is one byte shorter than
+ * `<dir>/citadel.sock`, so any state directory whose socket path fits a
+ * Unix socket address (about 108 bytes) can be staged too.
+ */
+async function listenPrivately(dir: string, path: string): Promise<Deno.Listener> {
+  const privateDir = await makePrivateDir(dir);
+  const staging = nodePath.join(privateDir, "s");
+  let listener: Deno.Listener | null = null;
+  try {
+    listener = Deno.listen({ transport: "unix", path: staging });
+    await Deno.chmod(staging, STATE_FILE_MODE);
+    await Deno.rename(staging, path);
+    return listener;
+  } catch (e) {
+    listener?.close();
+    throw e;
+  } finally {
+    await Deno.remove(privateDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** A new directory `<dir>/.<8 hex>`, mode 0700 (a umask can only narrow that). */
+async function makePrivateDir(dir: string): Promise<string> {
+  for (let attempt = 0;; attempt++) {
+    const name = `.${
+      Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0"))
+        .join("")
+    }`;
+    const candidate = nodePath.join(dir, name);
+    try {
+      await Deno.mkdir(candidate, { mode: 0o700 });
+      return candidate;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists) || attempt >= 8) throw e;
+    }
+  }
 }

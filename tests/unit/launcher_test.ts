@@ -4,6 +4,8 @@
  * so tests exercise exactly the permissions users get.
  */
 import assert from "node:assert/strict";
+import { CITADEL_ENV_NAMES, NO_COLOR_ENV } from "../../cli/env.ts";
+import { HOME_ENV_NAMES, LAUNCH_ENV_NAMES, LAUNCH_SYS_KINDS } from "../../cli/permissions.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -27,4 +29,27 @@ Deno.test("bin/citadel's flags equal those of every compile:* task", async () =>
   for (const [name, command] of compileTasks) {
     assert.deepEqual(permissionFlags(command), launcherFlags, name);
   }
+});
+
+function listFlag(flags: string[], name: string): string[] {
+  const flag = flags.find((f) => f.startsWith(`--allow-${name}`));
+  assert.ok(flag, `--allow-${name} is given`);
+  assert.ok(flag.includes("="), `--allow-${name} is a list, not the whole permission`);
+  return flag.slice(flag.indexOf("=") + 1).split(",");
+}
+
+Deno.test("the launch flags grant env and sys only by name, exactly cli/permissions.ts's lists, and never ffi", async () => {
+  const launcher = await Deno.readTextFile(new URL("bin/citadel", root));
+  const block = launcher.match(/# FLAGS-BEGIN\n([\s\S]*?)# FLAGS-END/)![1];
+  const flags = permissionFlags(block);
+  assert.deepEqual(listFlag(flags, "env"), [...LAUNCH_ENV_NAMES]);
+  assert.deepEqual(listFlag(flags, "sys"), [...LAUNCH_SYS_KINDS]);
+  assert.ok(!flags.some((f) => f.startsWith("--allow-ffi")), "no --allow-ffi");
+  assert.ok(!flags.some((f) => f.startsWith("--allow-import")), "no --allow-import");
+  // Every variable the CLI documents or reads by name is in the list; NO_COLOR
+  // needs no grant (Deno lets every program read it).
+  for (const name of [...CITADEL_ENV_NAMES, ...HOME_ENV_NAMES]) {
+    assert.ok(LAUNCH_ENV_NAMES.includes(name), name);
+  }
+  assert.ok(!LAUNCH_ENV_NAMES.includes(NO_COLOR_ENV));
 });

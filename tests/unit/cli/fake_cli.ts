@@ -3,7 +3,9 @@
  * stdin, signals the test raises, and a network whose behaviour each test
  * sets. Also a helper that writes a registered node state with state/.
  */
-import type { CliIO, CliSignal } from "../../../cli/cli_io.ts";
+import type { CliIO, CliSignal, ProcessControl } from "../../../cli/cli_io.ts";
+import { type KeptPermissions, UndeclaredAccessError } from "../../../cli/permissions.ts";
+import type { HeldPermissions } from "../../../localapi/protocol.ts";
 import { runCli } from "../../../cli/dispatch.ts";
 import { COMMANDS } from "../../../commands/mod.ts";
 import type { NetworkApi } from "../../../cli/dependencies.ts";
@@ -20,6 +22,52 @@ import type {
 } from "../../../network/mod.ts";
 import { FileStateStore, newNodeState } from "../../../state/mod.ts";
 
+/**
+ * The process's permissions, simulated: starts with everything, records what
+ * the dispatcher kept, and never touches the test runner's own permissions.
+ */
+export class FakeProcess implements ProcessControl {
+  /** Each `shedPermissions` call's argument, in order. */
+  shed: KeptPermissions[] = [];
+  /** Whether the rejection handler was installed. */
+  guarded = false;
+  /** What `report` says about rejections. */
+  rejections = 0;
+
+  shedPermissions(keep: KeptPermissions): void {
+    this.shed.push(keep);
+  }
+
+  heldPermissions(): HeldPermissions {
+    const keep = this.shed.at(-1);
+    if (!keep) {
+      return { net: true, read: true, write: true, run: true, ffi: false, env: "all", sys: "all" };
+    }
+    return {
+      net: keep.net === true,
+      read: keep.read === true,
+      write: keep.write === true,
+      run: keep.run === true,
+      ffi: false,
+      env: [...keep.env ?? []],
+      sys: [...keep.sys ?? []],
+    };
+  }
+
+  guardRejections(): void {
+    this.guarded = true;
+  }
+
+  report(command: string) {
+    return {
+      pid: 4242,
+      command,
+      permissions: this.heldPermissions(),
+      unhandledRejections: this.rejections,
+    };
+  }
+}
+
 /** Captured I/O with settable terminal flags, environment and stdin. */
 export class FakeIO implements CliIO {
   out = "";
@@ -28,6 +76,7 @@ export class FakeIO implements CliIO {
   envVars: Record<string, string> = {};
   stdinLines: string[] = [];
   clock = systemClock;
+  process = new FakeProcess();
   readonly #listeners = new Set<(signal: CliSignal) => void>();
 
   stdout = { write: (text: string) => void (this.out += text) };
@@ -43,7 +92,16 @@ export class FakeIO implements CliIO {
     Object.assign(this, init);
   }
 
+  /**
+   * Like the real process: once the dispatcher shed permissions, reading a
+   * variable the command did not keep is a loud bug (NO_COLOR is readable
+   * by every Deno program).
+   */
   env(name: string): string | undefined {
+    const kept = this.process.shed.at(-1);
+    if (kept && name !== "NO_COLOR" && !(kept.env ?? []).includes(name)) {
+      throw new UndeclaredAccessError(`the environment variable ${name}`);
+    }
     return this.envVars[name];
   }
 

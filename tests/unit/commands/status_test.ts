@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { ExitCode } from "../../../cli/exit_codes.ts";
-import { startLocalApi } from "../../../localapi/mod.ts";
+import { type ProcessReport, startLocalApi } from "../../../localapi/mod.ts";
 import { type NodeStatus, NotImplementedError } from "../../../network/mod.ts";
 import { FakeIO, FakeNetwork, run, withStateDir, writeRegisteredState } from "../cli/fake_cli.ts";
 
-const STATUS_KEYS = [
+const NODE_STATUS_KEYS = [
   "connected",
   "nodeName",
   "nodeId",
@@ -16,6 +16,8 @@ const STATUS_KEYS = [
   "worker",
   "dataPlane",
 ];
+/** The NodeStatus keys, then this process's report and the running work's. */
+const STATUS_KEYS = [...NODE_STATUS_KEYS, "process", "work"];
 const PEER_KEYS = ["hostname", "ip", "ipv6", "online", "os", "lastSeen"];
 
 Deno.test("status without state: 'not logged in', hint to init, NOT_LOGGED_IN, nothing created", async () => {
@@ -37,7 +39,8 @@ Deno.test("status --json without state still prints a disconnected status", asyn
     assert.ok(io.out.includes('"connected":false'), "greppable without spaces");
     const status = JSON.parse(io.out);
     assert.deepEqual(Object.keys(status), STATUS_KEYS);
-    assert.deepEqual(status, {
+    const { process, work, ...node } = status;
+    assert.deepEqual(node, {
       connected: false,
       nodeName: null,
       nodeId: null,
@@ -49,6 +52,9 @@ Deno.test("status --json without state still prints a disconnected status", asyn
       worker: null,
       dataPlane: null,
     });
+    assert.equal(process.command, "status");
+    assert.equal(process.permissions.run, false, "status gave up run");
+    assert.equal(work, null, "no work answered");
     assert.match(io.err, /not logged in/);
   });
 });
@@ -115,7 +121,26 @@ Deno.test("status asks a running citadel work through the local API instead of c
       keyExpiry: null,
       peers: [],
     };
-    const server = await startLocalApi({ stateDir: dir, nexus: "x", status: () => fromWorker });
+    const workReport: ProcessReport = {
+      pid: 77,
+      command: "work",
+      permissions: {
+        net: true,
+        read: true,
+        write: true,
+        run: false,
+        ffi: false,
+        env: ["HOME"],
+        sys: ["uid"],
+      },
+      unhandledRejections: 2,
+    };
+    const server = await startLocalApi({
+      stateDir: dir,
+      nexus: "x",
+      status: () => fromWorker,
+      process: () => workReport,
+    });
     try {
       const { code, io, network } = await run(["status", "--state-dir", dir]);
       assert.equal(code, ExitCode.OK, io.err);
@@ -125,7 +150,11 @@ Deno.test("status asks a running citadel work through the local API instead of c
       assert.match(io.out, /^Peers: +none$/m);
       assert.match(io.out, /^Source: +citadel work/m);
       const json = await run(["status", "--json", "--state-dir", dir]);
-      assert.deepEqual(JSON.parse(json.io.out), { ...fromWorker, worker: null, dataPlane: null });
+      const { process, work, ...node } = JSON.parse(json.io.out);
+      assert.deepEqual(node, { ...fromWorker, worker: null, dataPlane: null });
+      assert.deepEqual(work, workReport, "what the running work holds, as it said");
+      assert.equal(process.command, "status");
+      assert.deepEqual(process.permissions, json.io.process.heldPermissions());
     } finally {
       await server!.close();
     }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { WorkerStatus } from "../../../worker/mod.ts";
-import { LocalApiError } from "../../../localapi/errors.ts";
+import { LocalApiError, UnsafeDirectoryError } from "../../../localapi/errors.ts";
 import { queryLocalStatus } from "../../../localapi/client.ts";
-import { localApiSocketPath } from "../../../localapi/protocol.ts";
-import { localApiHandler, startLocalApi } from "../../../localapi/server.ts";
+import { LOCAL_API_MAX_PINGS_IN_FLIGHT, localApiSocketPath } from "../../../localapi/protocol.ts";
+import { checkSocketDirectory, localApiHandler, startLocalApi } from "../../../localapi/server.ts";
 import { type NodeStatus, PeerNotFoundError, PingTimeoutError } from "../../../network/mod.ts";
 import { STATUS, withDir } from "./local_api_fixture.ts";
 
@@ -50,13 +50,20 @@ Deno.test("a second server on the same directory is refused", async () => {
   });
 });
 
-Deno.test("the server refuses a directory others can write to, and a non-socket file", async () => {
+Deno.test("the server refuses a directory others can read, write or enter, and a non-socket file", async () => {
   await withDir(async (dir) => {
-    await Deno.chmod(dir, 0o777);
-    await assert.rejects(
-      startLocalApi({ stateDir: dir, nexus: "n", status: () => STATUS }),
-      LocalApiError,
-    );
+    for (const mode of [0o777, 0o755, 0o750, 0o705, 0o701, 0o740, 0o710]) {
+      await Deno.chmod(dir, mode);
+      await assert.rejects(
+        startLocalApi({ stateDir: dir, nexus: "n", status: () => STATUS }),
+        (e: Error) =>
+          e instanceof UnsafeDirectoryError && e.path === dir &&
+          e.message.includes(`mode ${mode.toString(8)}`) &&
+          e.hint === `Make it private: chmod 700 ${dir}`,
+        `mode ${mode.toString(8)}`,
+      );
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing created");
+    }
     await Deno.chmod(dir, 0o700);
     await Deno.writeTextFile(localApiSocketPath(dir), "not a socket");
     await assert.rejects(
@@ -164,4 +171,113 @@ Deno.test("handler: POST /ping answers the result, or the error's name with its 
   );
   assert.equal(noDataPlane.status, 503);
   assert.equal((await noDataPlane.json()).name, "DataPlaneNotStartedError");
+});
+
+Deno.test("the server refuses a directory another user owns", async () => {
+  await withDir(async (dir) => {
+    const owner = Deno.statSync(dir).uid!;
+    await assert.rejects(
+      checkSocketDirectory(dir, owner + 1),
+      (e: Error) =>
+        e instanceof UnsafeDirectoryError &&
+        e.message.includes(`belongs to uid ${owner}, not to this user (uid ${owner + 1})`),
+    );
+    await checkSocketDirectory(dir, owner); // its owner is fine
+  });
+});
+
+Deno.test("handler: at most 16 pings in flight; the 17th is 503 LocalApiBusy, and room comes back", async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const handle = localApiHandler({
+    nexus: "n",
+    status: () => STATUS,
+    ping: async (target) => {
+      await gate;
+      return { ip: "100.64.0.6", nodeName: target, latencyMs: 1, path: "relay" };
+    },
+  });
+  const ping = () =>
+    handle(
+      new Request("http://citadel/ping", {
+        method: "POST",
+        body: JSON.stringify({ target: "peer", timeoutMs: 1000 }),
+      }),
+    );
+  const waiting = Array.from({ length: LOCAL_API_MAX_PINGS_IN_FLIGHT }, ping);
+  const refused = await ping();
+  assert.equal(refused.status, 503);
+  assert.equal((await refused.json()).name, "LocalApiBusy");
+  // Status is not limited by pings.
+  assert.equal((await handle(new Request("http://citadel/status"))).status, 200);
+  release();
+  for (const r of await Promise.all(waiting)) assert.equal(r.status, 200);
+  assert.equal((await ping()).status, 200, "room again once they finished");
+});
+
+Deno.test("GET /status carries the serving process's report when the server has one", async () => {
+  await withDir(async (dir) => {
+    let rejections = 0;
+    const server = await startLocalApi({
+      stateDir: dir,
+      nexus: "n",
+      status: () => STATUS,
+      process: () => ({
+        pid: 1234,
+        command: "work",
+        permissions: {
+          net: true,
+          read: true,
+          write: true,
+          run: false,
+          ffi: false,
+          env: ["HOME"],
+          sys: ["uid"],
+        },
+        unhandledRejections: rejections,
+      }),
+    });
+    try {
+      rejections = 3;
+      const body = await queryLocalStatus(server!.path);
+      const { process, worker, ...status } = body!;
+      assert.deepEqual(status, STATUS);
+      assert.equal(worker, null, "no job loop");
+      assert.equal(process?.pid, 1234);
+      assert.equal(process?.permissions.run, false);
+      assert.equal(process?.unhandledRejections, 3, "read at request time");
+    } finally {
+      await server!.close();
+    }
+  });
+});
+
+Deno.test("the socket is bound in a private directory and renamed: no trace of it is left", async () => {
+  await withDir(async (dir) => {
+    const server = await startLocalApi({ stateDir: dir, nexus: "n", status: () => STATUS });
+    try {
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+      assert.deepEqual(names, ["citadel.sock"], "the staging directory is gone");
+      assert.equal((await Deno.lstat(server!.path)).mode! & 0o777, 0o600);
+    } finally {
+      await server!.close();
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  });
+});
+
+Deno.test("a state directory whose socket path is as long as a Unix socket address allows still serves", async () => {
+  await withDir(async (dir) => {
+    // sockaddr_un holds 108 bytes with the terminating NUL: 107 for the path.
+    const room = 107 - `${dir}/`.length - "/citadel.sock".length;
+    const deep = `${dir}/${"d".repeat(room)}`;
+    await Deno.mkdir(deep, { mode: 0o700 });
+    assert.equal(localApiSocketPath(deep).length, 107);
+    const server = await startLocalApi({ stateDir: deep, nexus: "n", status: () => STATUS });
+    try {
+      assert.equal((await queryLocalStatus(server!.path))?.nodeName, "box");
+    } finally {
+      await server!.close();
+    }
+  });
 });

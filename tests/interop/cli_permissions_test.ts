@@ -1,0 +1,78 @@
+/**
+ * Least privilege end to end, through `bin/citadel` against a real Headscale: the running
+ * `citadel work` reports (through the local API, in `citadel status --json`) that it holds no
+ * `run` without a job queue, keeps it with one, never holds `ffi`, and reads only its own
+ * variables; `status` reports its own, smaller set; no unhandled rejection happened meanwhile.
+ */
+
+import assert from "node:assert/strict";
+import { createCitadel } from "./citadel_cli.ts";
+import { startHeadscale } from "./headscale.ts";
+import { readPeerPins } from "./peers.ts";
+
+interface Report {
+  pid: number;
+  command: string;
+  permissions: {
+    net: boolean;
+    read: boolean;
+    write: boolean;
+    run: boolean;
+    ffi: boolean;
+    env: string[] | "all";
+    sys: string[] | "all";
+  };
+  unhandledRejections: number;
+}
+
+const WORK_ENV = [
+  "CITADEL_STATE_DIR",
+  "CITADEL_AUTHKEY",
+  "CITADEL_NODE_NAME",
+  "CITADEL_CA_FILE",
+  "CITADEL_REDIS_URL",
+  "HOME",
+  "USERPROFILE",
+];
+
+const version = readPeerPins().headscaleVersions[0];
+
+Deno.test(`citadel work and status hold only what they need, Headscale ${version}`, async () => {
+  const hs = await startHeadscale({ version });
+  await using citadel = await createCitadel({ nexus: hs.url, label: "permissions" });
+  try {
+    const user = await hs.createUser("perms");
+    const key = citadel.secret(await hs.createPreAuthKey(user));
+    await citadel.ok(["init", "--node-name", "perms"], { env: { CITADEL_AUTHKEY: key } });
+
+    for (const jobs of [false, true]) {
+      const env: Record<string, string> = jobs
+        ? { CITADEL_REDIS_URL: "redis://127.0.0.1:6379" } // only read, never dialled here
+        : {};
+      const work = citadel.startWork([], { env });
+      await work.waitOnline();
+      const { json, result } = await citadel.status();
+      assert.equal(result.code, 0, result.stderr);
+      const body = json as unknown as { work: Report; process: Report };
+      assert.equal(body.work.command, "work");
+      assert.equal(body.work.pid, work.process.pid);
+      assert.deepEqual(body.work.permissions, {
+        net: true,
+        read: true,
+        write: true,
+        run: jobs,
+        ffi: false,
+        env: WORK_ENV,
+        sys: ["hostname", "osRelease", "uid", "networkInterfaces"],
+      }, jobs ? "with a job queue" : "without a job queue");
+      assert.equal(body.work.unhandledRejections, 0, work.logTail());
+      assert.equal(body.process.command, "status");
+      assert.equal(body.process.permissions.run, false);
+      assert.equal(body.process.permissions.ffi, false);
+      assert.deepEqual(body.process.permissions.sys, ["hostname", "osRelease"]);
+      assert.equal(await work.stop(), 0, work.logTail());
+    }
+  } finally {
+    await hs.stop();
+  }
+});
