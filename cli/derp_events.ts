@@ -1,10 +1,11 @@
 /**
  * One line for each DERP event a running node reports (network/magicsock/derp_links.ts): home
- * chosen or moved, regions connected, lost, failing or closed.
+ * chosen or moved, regions connected, lost, failing or closed; and one for each netcheck
+ * finding (UDP reachability, nearest region).
  *
  * @module
  */
-import type { DerpLinkEvent } from "../network/mod.ts";
+import type { DerpLinkEvent, NetcheckSummaryEvent } from "../network/mod.ts";
 import { formatDuration } from "./duration.ts";
 
 /**
@@ -34,4 +35,21 @@ export function describeDerpEvent(event: DerpLinkEvent): string {
     case "derp-closed":
       return `DERP region ${event.region} closed (${event.reason})`;
   }
+}
+
+/**
+ * The log line for a netcheck finding.
+ *
+ * @example
+ * ```ts
+ * describeNetcheckEvent({ kind: "netcheck", udp: true, preferredDERP: 901, latencyMs: 0.4 });
+ * // "netcheck: UDP yes, nearest DERP region 901 (0.4 ms)"
+ * ```
+ */
+export function describeNetcheckEvent(event: NetcheckSummaryEvent): string {
+  const nearest = event.preferredDERP === 0
+    ? "no DERP region measured"
+    : `nearest DERP region ${event.preferredDERP}` +
+      (event.latencyMs === undefined ? "" : ` (${event.latencyMs.toFixed(1)} ms)`);
+  return `netcheck: UDP ${event.udp ? "yes" : "no"}, ${nearest}`;
 }

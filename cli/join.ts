@@ -20,7 +20,7 @@
 import { renderUnicodeCompact } from "uqr";
 import type { NodeEvent } from "../network/mod.ts";
 import { readExtraCaCerts } from "./ca_file.ts";
-import { describeDerpEvent } from "./derp_events.ts";
+import { describeDerpEvent, describeNetcheckEvent } from "./derp_events.ts";
 import { readProxyConfig } from "./proxy_env.ts";
 import type { CommandContext, OptionSpec } from "./command.ts";
 import { NODE_NAME_ENV } from "./env.ts";
@@ -99,6 +99,8 @@ function describeEvent(event: NodeEvent): string {
       return `stopped: ${event.error.message}`;
     case "derp":
       return describeDerpEvent(event.event);
+    case "netcheck":
+      return describeNetcheckEvent(event);
     default:
       return `event ${(event as { kind: string }).kind}`;
   }

@@ -64,7 +64,7 @@ import { systemRandom } from "../network/crypto/random.ts";
 import { InstanceLock } from "../state/mod.ts";
 import { dialTcp, JobLoop, type WorkerWatchdogError } from "../worker/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
-import { describeDerpEvent } from "../cli/derp_events.ts";
+import { describeDerpEvent, describeNetcheckEvent } from "../cli/derp_events.ts";
 import { readProxyConfig } from "../cli/proxy_env.ts";
 import type { CommandContext, CommandSpec, PermissionInvocation } from "../cli/command.ts";
 import { CommandError } from "../cli/errors.ts";
@@ -167,10 +167,7 @@ export function workPermissions(invocation: PermissionInvocation): KeptPermissio
     write: true,
     run: workRunsShellJobs({ values: invocation.values, env }),
     env: [
-      ...STATE_DIR_ENV_NAMES,
-      ...CITADEL_ENV_NAMES,
-      ...PROXY_ENV_NAMES,
-      PATH_ENV,
+      ...new Set([...STATE_DIR_ENV_NAMES, ...CITADEL_ENV_NAMES, ...PROXY_ENV_NAMES, PATH_ENV]),
     ],
     sys: ["hostname", "osRelease", "uid", "networkInterfaces"],
   };
@@ -238,6 +235,9 @@ function logEvent(log: WorkLog, event: NodeEvent): void {
       } else {
         log.info(describeDerpEvent(event.event));
       }
+      return;
+    case "netcheck":
+      log.info(describeNetcheckEvent(event));
       return;
     default:
       log.info(`event ${(event as { kind: string }).kind}`);

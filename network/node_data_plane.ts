@@ -24,7 +24,14 @@ import type { TcpConn } from "./netstack/socket/tcp_conn.ts";
 import type { TcpListener } from "./netstack/socket/tcp_listener.ts";
 import type { UdpSocket } from "./netstack/socket/udp_socket.ts";
 import { findPeer, type PeerPath } from "./node_queries.ts";
-import type { DataPlaneStatus, NodeEvent, PingOptions, PingResult } from "./node_types.ts";
+import type { NetcheckReport } from "./netcheck/netcheck_report.ts";
+import type {
+  DataPlaneStatus,
+  NetcheckSummaryEvent,
+  NodeEvent,
+  PingOptions,
+  PingResult,
+} from "./node_types.ts";
 import { DataPlaneNotStartedError, PeerNotFoundError, PingTimeoutError } from "./node_errors.ts";
 
 /** How long a ping waits for its reply by default. */
@@ -253,10 +260,18 @@ export class NodeDataPlane {
   async #start(): Promise<void> {
     const { options, session, emit } = this.#ctx;
     const warn = (message: string) => emit({ kind: "warning", message });
+    let lastSummary: NetcheckSummaryEvent | undefined;
     const engine = new Engine({
       ...options,
       onNetcheck: (report) => {
         options.onNetcheck?.(report);
+        const summary = netcheckSummary(report);
+        if (
+          lastSummary?.udp !== summary.udp || lastSummary.preferredDERP !== summary.preferredDERP
+        ) {
+          emit(summary);
+        }
+        lastSummary = summary;
         session.announceNetwork().catch((err) => warn(`netcheck: ${err.message}`));
       },
       onEvent: (event) => {
@@ -282,4 +297,15 @@ export class NodeDataPlane {
       onRetry: (err) => warn(`data plane: ${err.message}; retrying in the background`),
     });
   }
+}
+
+/** The part of a netcheck report that a log line shows. */
+function netcheckSummary(report: NetcheckReport): NetcheckSummaryEvent {
+  const latency = report.regionLatency.get(report.preferredDERP);
+  return {
+    kind: "netcheck",
+    udp: report.udp,
+    preferredDERP: report.preferredDERP,
+    ...(latency === undefined ? {} : { latencyMs: latency }),
+  };
 }

@@ -82,7 +82,25 @@ export interface DataPlaneStatus {
  * session's, and its DERP connections' (home moves, regions opened and
  * closed, connects that fail), for logs.
  */
-export type NodeEvent = ControlSessionEvent | { kind: "derp"; event: DerpLinkEvent };
+export type NodeEvent =
+  | ControlSessionEvent
+  | { kind: "derp"; event: DerpLinkEvent }
+  | NetcheckSummaryEvent;
+
+/**
+ * A netcheck finding worth a log line: the first report, and each later one
+ * whose UDP reachability or nearest DERP region changed (reports repeat
+ * every few seconds; the unchanged ones are not events).
+ */
+export interface NetcheckSummaryEvent {
+  kind: "netcheck";
+  /** Whether any STUN server answered over UDP. */
+  udp: boolean;
+  /** The region netcheck prefers as home (0: none measured). */
+  preferredDERP: number;
+  /** The round trip to that region, when measured. */
+  latencyMs?: number;
+}
 
 /** Options for {@link connect}. */
 export interface ConnectOptions {
