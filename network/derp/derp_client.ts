@@ -10,7 +10,10 @@
  * Pings and our own {@link DerpClient.ping} are only served while someone is
  * receiving, and the read timeout (120 s, twice the server's keep-alive
  * interval, §3.6) runs only during a receive. Sends may come from anywhere;
- * they are written whole, one frame at a time.
+ * they are written whole, one frame at a time, through a bounded queue
+ * (derp_write_queue.ts): a server that floods Pings and never reads gets
+ * its excess Pongs dropped and counted, and packets over the queue's bound
+ * are dropped and counted too, as a full link drops them.
  *
  * The connect does not return before ServerInfo has arrived, so a server
  * that refuses our node key (§3.7) shows up as a {@link DerpRefusedError}
@@ -35,7 +38,7 @@ import {
   writeAll,
 } from "../control/control_dial.ts";
 import { formatRequest, readResponseBody, readResponseHead } from "../control/http1_client.ts";
-import { type NodePrivateKey, NodePublicKey } from "../crypto/keys.ts";
+import { NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
 import {
   DerpClosedError,
@@ -43,6 +46,7 @@ import {
   DerpError,
   DerpFrameError,
   DerpHandshakeError,
+  DerpQueueFullError,
   DerpRefusedError,
   DerpTimeoutError,
 } from "./derp_errors.ts";
@@ -60,7 +64,14 @@ import {
   writeFrameHeader,
 } from "./derp_frame.ts";
 import { DerpClientHandshake, type DerpServerInfo } from "./derp_handshake.ts";
+import {
+  DEFAULT_DERP_WRITE_LIMITS,
+  type DerpWriteKind,
+  type DerpWriteLimits,
+  DerpWriteQueue,
+} from "./derp_write_queue.ts";
 import { TokenBucket } from "./token_bucket.ts";
+import type { DerpClientStats, DerpConnectOptions, DerpMessage } from "./derp_client_types.ts";
 
 /** Path of the DERP endpoint (§3.1). */
 export const DERP_PATH = "/derp";
@@ -75,79 +86,7 @@ export const DERP_READ_TIMEOUT_MS = 2 * KEEP_ALIVE_INTERVAL_MS;
 /** Default wait for the Pong to {@link DerpClient.ping} (magicsock's rebind check uses 3 s, §3.8). */
 export const DERP_PING_TIMEOUT_MS = 3000;
 
-/** Options of {@link DerpClient.connect}. */
-export interface DerpConnectOptions {
-  /**
-   * The server: `https://host[:port]/derp` or `http://host[:port]/derp`.
-   * An empty path means {@link DERP_PATH}.
-   */
-  url: string | URL;
-  /** Our node key: our DERP address is its public half. */
-  nodeKey: NodePrivateKey;
-  /** Extra trusted CA certificates (PEM) for `https:` servers. */
-  caCerts?: string[];
-  /** Send NotePreferred with this value right after ClientInfo (home DERP: true). */
-  preferred?: boolean;
-  /**
-   * The server's public key when known in advance: enables fast start
-   * (no 101 response awaited; ClientInfo written right after the request).
-   */
-  serverKey?: NodePublicKey;
-  /** Value of the `Ideal-Node` header, when not connecting to the region's first node. */
-  idealNode?: string;
-  /** Whether to declare that we answer Pings (default true, as tailscaled does). */
-  canAckPings?: boolean;
-  /** Mesh pre-shared key (32 bytes) for privileged use (WatchConns, ForwardPacket, ClosePeer). */
-  meshKey?: Uint8Array;
-  /** Declare this client a prober. */
-  isProber?: boolean;
-  /** Application name for the server's statistics. */
-  appName?: string;
-  /** Limit for the whole connect (default {@link DERP_CONNECT_TIMEOUT_MS}). */
-  connectTimeoutMs?: number;
-  /** Limit for one receive to see any frame (default {@link DERP_READ_TIMEOUT_MS}). */
-  readTimeoutMs?: number;
-  /** Time and timers. */
-  clock?: Clock;
-  /** Nonces and ping data. */
-  random?: RandomSource;
-  /** Aborts the connect; the error is then the signal's reason. */
-  signal?: AbortSignal;
-}
-
-/** Something {@link DerpClient.receive} returns. */
-export type DerpMessage =
-  | {
-    /** A packet relayed to us. */
-    type: "packet";
-    /** Node key of the sender. */
-    src: NodePublicKey;
-    /** The packet (the client's own copy). */
-    data: Uint8Array;
-  }
-  | Extract<DerpFrame, { type: "peerGone" | "peerPresent" | "health" | "restarting" }>;
-
-/** Counters of one connection. */
-export interface DerpClientStats {
-  /** SendPacket/ForwardPacket frames written. */
-  packetsSent: number;
-  /** Packet bytes in them. */
-  bytesSent: number;
-  /** Packets dropped because the server's rate limit was reached (§3.5). */
-  packetsDroppedByRateLimit: number;
-  /** RecvPacket frames returned. */
-  packetsReceived: number;
-  /** Packet bytes in them. */
-  bytesReceived: number;
-  /** KeepAlive frames seen. */
-  keepAlives: number;
-  /** Server Pings answered with a Pong. */
-  pingsAnswered: number;
-  /** Frames of a known type with a malformed payload, skipped. */
-  malformedFrames: number;
-  /** Frames of unknown type, skipped. */
-  unknownFrames: number;
-}
+export type { DerpClientStats, DerpConnectOptions, DerpMessage } from "./derp_client_types.ts";
 
 interface PingWaiter {
   sentAt: number;
@@ -181,10 +120,12 @@ export class DerpClient {
     packetsSent: 0,
     bytesSent: 0,
     packetsDroppedByRateLimit: 0,
+    packetsDroppedQueueFull: 0,
     packetsReceived: 0,
     bytesReceived: 0,
     keepAlives: 0,
     pingsAnswered: 0,
+    pongsDropped: 0,
     malformedFrames: 0,
     unknownFrames: 0,
   };
@@ -197,7 +138,7 @@ export class DerpClient {
   readonly #rateLimit: TokenBucket | undefined;
   readonly #pings = new Map<string, PingWaiter>();
   readonly #scratch = new Uint8Array(FRAME_HEADER_LENGTH + 2 * KEY_LENGTH + MAX_PACKET_SIZE);
-  #writes: Promise<void> = Promise.resolve();
+  readonly #writes: DerpWriteQueue;
   #receiving = false;
   #error: DerpError | undefined;
   #closedByUs = false;
@@ -212,6 +153,7 @@ export class DerpClient {
     clock: Clock;
     random: RandomSource;
     readTimeoutMs: number;
+    writeLimits: DerpWriteLimits;
   }) {
     this.#conn = init.conn;
     this.#reader = init.reader;
@@ -222,6 +164,7 @@ export class DerpClient {
     this.#clock = init.clock;
     this.#random = init.random;
     this.#readTimeoutMs = init.readTimeoutMs;
+    this.#writes = new DerpWriteQueue(init.writeLimits);
     const { tokenBucketBytesPerSecond: rate, tokenBucketBytesBurst: burst } = init.serverInfo;
     if (rate > 0 && burst > 0) this.#rateLimit = new TokenBucket(rate, burst, init.clock);
   }
@@ -336,6 +279,7 @@ export class DerpClient {
         clock,
         random,
         readTimeoutMs: options.readTimeoutMs ?? DERP_READ_TIMEOUT_MS,
+        writeLimits: { ...DEFAULT_DERP_WRITE_LIMITS, ...options.writeLimits },
       });
     } catch (error) {
       if (conn) closeQuietly(conn);
@@ -367,9 +311,10 @@ export class DerpClient {
 
   /**
    * Sends `packet` (at most 64 KiB) to the node with key `dst`. Resolves once
-   * the frame is written. A packet over the server's rate limit (§3.5) is
-   * dropped silently and counted. Throws {@link DerpFrameError} for an
-   * oversize packet and {@link DerpClosedError} once closed.
+   * the frame is written. A packet over the server's rate limit (§3.5), or
+   * over the write queue's bound, is dropped silently and counted. Throws
+   * {@link DerpFrameError} for an oversize packet and {@link DerpClosedError}
+   * once closed.
    */
   send(dst: NodePublicKey, packet: Uint8Array): Promise<void> {
     if (packet.length > MAX_PACKET_SIZE) {
@@ -383,7 +328,7 @@ export class DerpClient {
       this.stats.packetsDroppedByRateLimit++;
       return this.#error ? Promise.reject(this.#error) : Promise.resolve();
     }
-    return this.#enqueueWrite(() => {
+    return this.#enqueueWrite("packet", () => {
       const length = KEY_LENGTH + packet.length;
       writeFrameHeader(this.#scratch, 0, FrameType.SEND_PACKET, length);
       this.#scratch.set(dst.bytes, FRAME_HEADER_LENGTH);
@@ -391,7 +336,7 @@ export class DerpClient {
       this.stats.packetsSent++;
       this.stats.bytesSent += packet.length;
       return this.#scratch.subarray(0, FRAME_HEADER_LENGTH + length);
-    });
+    }) ?? this.#dropPacket();
   }
 
   /**
@@ -406,17 +351,17 @@ export class DerpClient {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#enqueueWrite(() => {
+    return this.#enqueueWrite("packet", () => {
       this.stats.packetsSent++;
       this.stats.bytesSent += packet.length;
       return frame;
-    });
+    }) ?? this.#dropPacket();
   }
 
   /** Tells the server whether this is our home DERP (statistics only, §3.9). */
   notePreferred(preferred: boolean): Promise<void> {
     const frame = serializeFrame({ type: "notePreferred", preferred });
-    return this.#enqueueWrite(() => frame);
+    return this.#enqueueControl(frame);
   }
 
   /**
@@ -425,13 +370,13 @@ export class DerpClient {
    */
   watchConnectionChanges(): Promise<void> {
     const frame = serializeFrame({ type: "watchConns" });
-    return this.#enqueueWrite(() => frame);
+    return this.#enqueueControl(frame);
   }
 
   /** Mesh clients only: asks the server to close the connection of `peer`. */
   closePeer(peer: NodePublicKey): Promise<void> {
     const frame = serializeFrame({ type: "closePeer", peer });
-    return this.#enqueueWrite(() => frame);
+    return this.#enqueueControl(frame);
   }
 
   /**
@@ -464,7 +409,7 @@ export class DerpClient {
         },
       });
       const frame = serializeFrame({ type: "ping", data });
-      this.#enqueueWrite(() => frame).catch((error) => this.#pings.get(key)?.reject(error));
+      this.#enqueueControl(frame).catch((error) => this.#pings.get(key)?.reject(error));
     });
   }
 
@@ -494,8 +439,10 @@ export class DerpClient {
             continue;
           case "ping": {
             const pong = serializeFrame({ type: "pong", data: frame.data });
-            this.stats.pingsAnswered++;
-            this.#enqueueWrite(() => pong).catch(() => {});
+            const written = this.#enqueueWrite("pong", () => pong);
+            if (written) this.stats.pingsAnswered++;
+            else this.stats.pongsDropped++;
+            written?.catch(() => {});
             continue;
           }
           case "pong": {
@@ -571,9 +518,13 @@ export class DerpClient {
     }
   }
 
-  #enqueueWrite(build: () => Uint8Array): Promise<void> {
+  /**
+   * Queues a frame, built when its turn comes (packets share one scratch
+   * buffer); null, queuing nothing, when `kind`'s queue is full.
+   */
+  #enqueueWrite(kind: DerpWriteKind, build: () => Uint8Array): Promise<void> | null {
     if (this.#error) return Promise.reject(this.#error);
-    const write = this.#writes.then(async () => {
+    return this.#writes.offer(kind, async () => {
       if (this.#error) throw this.#error;
       try {
         await writeAll(this.#conn, build());
@@ -581,8 +532,19 @@ export class DerpClient {
         throw this.#fail(error);
       }
     });
-    this.#writes = write.catch(() => {});
-    return write;
+  }
+
+  /** A packet the full queue could not take: dropped and counted, as a full link drops. */
+  #dropPacket(): Promise<void> {
+    this.stats.packetsDroppedQueueFull++;
+    return Promise.resolve();
+  }
+
+  /** Queues a control frame, or refuses it with {@link DerpQueueFullError}. */
+  #enqueueControl(frame: Uint8Array): Promise<void> {
+    return this.#enqueueWrite("control", () => frame) ?? Promise.reject(
+      new DerpQueueFullError(`${this.url} is not reading: too many frames wait to be written`),
+    );
   }
 
   /** Records the first error, closes the connection, fails waiters; returns the error to throw. */
