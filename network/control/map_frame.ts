@@ -22,6 +22,7 @@
 import * as zlib from "node:zlib";
 import { decompressZstdBounded, ZstdError } from "./bounded_zstd.ts";
 import type { MapResponse } from "./map_response.ts";
+import { checkMapResponseShape, MapShapeError } from "./map_response_shape.ts";
 
 /** Default cap on one frame's body as sent (compressed), 64 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -49,6 +50,7 @@ export type MapFrameErrorCode =
   | "bad-zstd"
   | "bad-json"
   | "not-an-object"
+  | "bad-field"
   | "unsafe-integer"
   | "truncated";
 
@@ -241,8 +243,9 @@ export function decodeMapBody(body: Uint8Array, options: MapFrameOptions): MapRe
 }
 
 /**
- * Parses the JSON text of one `MapResponse`, rejecting non-objects and
- * identifiers beyond the safe-integer range (see the module note).
+ * Parses the JSON text of one `MapResponse`, rejecting non-objects,
+ * identifiers beyond the safe-integer range (see the module note) and
+ * fields of the wrong JSON type (map_response_shape.ts, `bad-field`).
  */
 export function parseMapResponseJSON(text: string): MapResponse {
   let value: unknown;
@@ -254,6 +257,14 @@ export function parseMapResponseJSON(text: string): MapResponse {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new MapFrameError("not-an-object", "map message is not a JSON object");
+  }
+  try {
+    checkMapResponseShape(value as Record<string, unknown>);
+  } catch (err) {
+    if (err instanceof MapShapeError) {
+      throw new MapFrameError("bad-field", `map message field ${err.message}`);
+    }
+    throw err;
   }
   return value as MapResponse;
 }
