@@ -5,11 +5,12 @@
  * passes the bound is terminated from outside, its input made again from
  * (seed, target, iteration).
  */
-import { fuzzTarget } from "./fuzz_target.ts";
-import { findTarget } from "./targets.ts";
+import { type FuzzTarget, fuzzTarget } from "./fuzz_target.ts";
 
 /** What the main thread asks. */
 export interface FuzzJob {
+  /** URL of the module whose `FUZZ_TARGETS` holds the target. */
+  module: string;
   /** Target name. */
   target: string;
   /** Run seed. */
@@ -28,10 +29,11 @@ const scope = self as unknown as {
   postMessage(message: unknown): void;
 };
 
-scope.onmessage = (event: MessageEvent<FuzzJob>) => {
+scope.onmessage = async (event: MessageEvent<FuzzJob>) => {
   const job = event.data;
   const progress = new Int32Array(job.progress);
-  const target = findTarget(job.target);
+  const { FUZZ_TARGETS } = await import(job.module) as { FUZZ_TARGETS: readonly FuzzTarget[] };
+  const target = FUZZ_TARGETS.find((t) => t.name === job.target)!;
   const instance = target.setup();
   const result = fuzzTarget(target, instance, {
     seed: job.seed,

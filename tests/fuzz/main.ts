@@ -10,6 +10,10 @@
  *   ./dev fuzz --target T --seed S --replay I   feed iteration I again, in this thread
  *   ./dev fuzz --list                     the targets
  *
+ * `--module URL` fuzzes the targets of another module (its `FUZZ_TARGETS`);
+ * the harness's own test uses it with targets that hang, throw and allocate.
+ * CITADEL_FUZZ_HANG_MS and CITADEL_FUZZ_MEMORY_MIB change the watchdog's limits.
+ *
  * A crash prints the target, seed, iteration, the input in hex (inputs over
  * 8 KiB are also written to test-results/fuzz/), and the replay command.
  * Exit status: 0 when no target crashed, 1 otherwise, 2 for bad arguments.
@@ -25,13 +29,13 @@ import {
   toHex,
 } from "./fuzz_target.ts";
 import type { FuzzJob } from "./fuzz_worker.ts";
-import { findTarget, FUZZ_TARGETS } from "./targets.ts";
+import type { FuzzTarget } from "./fuzz_target.ts";
 
 const DEFAULT_ITERATIONS = 30_000;
 /** A worker whose counter has not moved for this long is hung. */
-const HANG_MS = 15_000;
-/** Resident memory of the whole process past which the running input is a crash. */
-const MEMORY_LIMIT_BYTES = 1536 * 1024 * 1024;
+const HANG_MS = Number(Deno.env.get("CITADEL_FUZZ_HANG_MS") ?? 15_000);
+/** Growth of the process's resident memory during one target past which the running input is a crash. */
+const MEMORY_LIMIT_BYTES = Number(Deno.env.get("CITADEL_FUZZ_MEMORY_MIB") ?? 1536) * 1024 * 1024;
 const INLINE_HEX_BYTES = 8 * 1024;
 
 function usage(message: string): never {
@@ -58,9 +62,21 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     replay: { type: "string" },
     list: { type: "boolean" },
+    module: { type: "string" },
   },
   strict: true,
 });
+
+const moduleURL = values.module === undefined
+  ? new URL("./targets.ts", import.meta.url).href
+  : new URL(values.module, `file://${Deno.cwd()}/`).href;
+const { FUZZ_TARGETS } = await import(moduleURL) as { FUZZ_TARGETS: readonly FuzzTarget[] };
+
+function findTarget(name: string): FuzzTarget {
+  const target = FUZZ_TARGETS.find((t) => t.name === name);
+  if (!target) usage(`no target "${name}"; targets: ${FUZZ_TARGETS.map((t) => t.name).join(", ")}`);
+  return target;
+}
 
 if (values.list) {
   for (const target of FUZZ_TARGETS) console.log(`${target.name.padEnd(20)} ${target.description}`);
@@ -72,12 +88,7 @@ const seconds = positiveInteger(values.seconds, "--seconds");
 const iterations = seconds === undefined
   ? positiveInteger(values.iterations, "--iterations") ?? DEFAULT_ITERATIONS
   : positiveInteger(values.iterations, "--iterations");
-let targets;
-try {
-  targets = values.target?.flatMap((t) => t.split(",")).map(findTarget) ?? [...FUZZ_TARGETS];
-} catch (error) {
-  usage((error as Error).message);
-}
+const targets = values.target?.flatMap((t) => t.split(",")).map(findTarget) ?? [...FUZZ_TARGETS];
 
 if (values.replay !== undefined) {
   if (targets.length !== 1 || values.seed === undefined) {
@@ -100,13 +111,18 @@ if (values.replay !== undefined) {
 
 function runInWorker(name: string): Promise<FuzzLoopResult & { ms: number }> {
   const started = performance.now();
+  // Relative to now: a terminated worker's memory may not be returned yet.
+  const rssAtStart = residentBytes();
   const progress = new SharedArrayBuffer(4);
   const counter = new Int32Array(progress);
   const worker = new Worker(new URL("./fuzz_worker.ts", import.meta.url).href, { type: "module" });
   return new Promise((resolve) => {
     let last = -1;
     let lastMove = performance.now();
+    let done = false;
     const finish = (result: FuzzLoopResult) => {
+      if (done) return;
+      done = true;
       clearInterval(watchdog);
       worker.terminate();
       resolve({ ...result, ms: performance.now() - started });
@@ -129,11 +145,11 @@ function runInWorker(name: string): Promise<FuzzLoopResult & { ms: number }> {
       } else if (performance.now() - lastMove > HANG_MS) {
         kill("hang", `no progress for ${HANG_MS / 1000} s on one input`);
       }
-      const rss = residentBytes();
+      const rss = residentBytes() - rssAtStart;
       if (rss > MEMORY_LIMIT_BYTES) {
         kill(
           "memory",
-          `process RSS reached ${(rss / 2 ** 20).toFixed(0)} MiB (limit ${
+          `process RSS grew by ${(rss / 2 ** 20).toFixed(0)} MiB during this target (limit ${
             MEMORY_LIMIT_BYTES / 2 ** 20
           } MiB)`,
         );
@@ -144,7 +160,7 @@ function runInWorker(name: string): Promise<FuzzLoopResult & { ms: number }> {
       event.preventDefault();
       kill("unexpected-error", `worker died: ${event.message}`);
     };
-    const job: FuzzJob = { target: name, seed, iterations, seconds, progress };
+    const job: FuzzJob = { module: moduleURL, target: name, seed, iterations, seconds, progress };
     worker.postMessage(job);
   });
 }
