@@ -5,7 +5,10 @@
  * passes the bound is terminated from outside, its input made again from
  * (seed, target, iteration).
  */
-import { type FuzzTarget, fuzzTarget } from "./fuzz_target.ts";
+import { type FuzzLoopResult, type FuzzTarget, fuzzTarget } from "./fuzz_target.ts";
+
+/** Inputs fed between two turns of the event loop. */
+const BATCH = 256;
 
 /** What the main thread asks. */
 export interface FuzzJob {
@@ -19,7 +22,7 @@ export interface FuzzJob {
   iterations?: number;
   /** Seconds to fuzz, when bounded by time. */
   seconds?: number;
-  /** Shared counter: `[0]` is the iteration being fed. */
+  /** Shared counters: `[0]` is the iteration being fed; `[1]` set asks the worker to stop. */
   progress: SharedArrayBuffer;
 }
 
@@ -35,11 +38,30 @@ scope.onmessage = async (event: MessageEvent<FuzzJob>) => {
   const { FUZZ_TARGETS } = await import(job.module) as { FUZZ_TARGETS: readonly FuzzTarget[] };
   const target = FUZZ_TARGETS.find((t) => t.name === job.target)!;
   const instance = target.setup();
-  const result = fuzzTarget(target, instance, {
-    seed: job.seed,
-    iterations: job.iterations,
-    deadline: job.seconds === undefined ? undefined : performance.now() + job.seconds * 1000,
-    onIteration: (i) => Atomics.store(progress, 0, i),
-  });
+  // In batches, yielding to the event loop between them as a real stream's
+  // reads do: the runtime finishes closing things (zlib engines) on later ticks.
+  const deadline = job.seconds === undefined ? undefined : performance.now() + job.seconds * 1000;
+  const result: FuzzLoopResult = { iterations: 0, accepted: 0, crash: null };
+  while (result.crash === null) {
+    const left = job.iterations === undefined
+      ? BATCH
+      : Math.min(BATCH, job.iterations - result.iterations);
+    if (left <= 0 || (deadline !== undefined && performance.now() > deadline)) break;
+    const batch = fuzzTarget(target, instance, {
+      seed: job.seed,
+      from: result.iterations,
+      iterations: left,
+      deadline,
+      onIteration: (i) => {
+        if (Atomics.load(progress, 1) !== 0) throw new Error("stopped by the watchdog");
+        Atomics.store(progress, 0, i);
+      },
+    });
+    result.iterations += batch.iterations;
+    result.accepted += batch.accepted;
+    result.crash = batch.crash;
+    if (batch.iterations < left && batch.crash === null) break;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
   scope.postMessage(result);
 };

@@ -113,7 +113,7 @@ function runInWorker(name: string): Promise<FuzzLoopResult & { ms: number }> {
   const started = performance.now();
   // Relative to now: a terminated worker's memory may not be returned yet.
   const rssAtStart = residentBytes();
-  const progress = new SharedArrayBuffer(4);
+  const progress = new SharedArrayBuffer(8);
   const counter = new Int32Array(progress);
   const worker = new Worker(new URL("./fuzz_worker.ts", import.meta.url).href, { type: "module" });
   return new Promise((resolve) => {
@@ -125,9 +125,13 @@ function runInWorker(name: string): Promise<FuzzLoopResult & { ms: number }> {
       done = true;
       clearInterval(watchdog);
       worker.terminate();
-      resolve({ ...result, ms: performance.now() - started });
+      const ms = performance.now() - started;
+      // Give a killed worker's memory time to go before the next target's baseline.
+      setTimeout(() => resolve({ ...result, ms }), result.crash ? 500 : 0);
     };
     const kill = (kind: FuzzCrash["kind"], detail: string) => {
+      // Stop it at its next input (terminate alone lets it run on for a while).
+      Atomics.store(counter, 1, 1);
       const iteration = Atomics.load(counter, 0);
       const target = findTarget(name);
       const { input } = makeInput(target, target.setup(), seed, iteration);
