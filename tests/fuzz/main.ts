@@ -3,7 +3,7 @@
  * each target in a worker watched for hangs and memory, and reports every
  * input that made a parser throw something other than its own typed error.
  *
- *   ./dev fuzz                            every target, 30,000 inputs each, a fresh seed
+ *   ./dev fuzz                            every target, 100,000 inputs each, a fresh seed
  *   ./dev fuzz --seconds 60               every target, 60 s each
  *   ./dev fuzz --seed 7 --target disco    one target, a given seed (--target repeats)
  *   ./dev fuzz --iterations 1000          a given number of inputs each
@@ -31,7 +31,7 @@ import {
 import type { FuzzJob } from "./fuzz_worker.ts";
 import type { FuzzTarget } from "./fuzz_target.ts";
 
-const DEFAULT_ITERATIONS = 30_000;
+const DEFAULT_ITERATIONS = 100_000;
 /** A worker whose counter has not moved for this long is hung. */
 const HANG_MS = Number(Deno.env.get("CITADEL_FUZZ_HANG_MS") ?? 15_000);
 /** Growth of the process's resident memory during one target past which the running input is a crash. */
