@@ -182,6 +182,8 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
     hint: () => null,
     message: () => "interrupted",
   },
+  // The message names the directory and the chown/chmod that fixes it.
+  StateTrustError: { exitCode: ExitCode.UNSAFE_PERMISSIONS, hint: () => null },
   StateDirError: { exitCode: ExitCode.FAILURE, hint: () => null },
   LocalApiError: { exitCode: ExitCode.FAILURE, hint: () => null },
   WorkerStalledError: {

@@ -47,7 +47,9 @@ export const ExitCode = {
   PROXY_FAILED: 16,
   /**
    * A directory that must be private is open to other users (owned by
-   * another user, or group/other may read, write or enter it).
+   * another user, or group/other may read, write or enter it), or the state
+   * directory is not to be trusted (a symbolic link, a directory above it
+   * that another user may change).
    */
   UNSAFE_PERMISSIONS: 17,
   /** Interrupted by the user (Ctrl-C) before it finished; 128 + SIGINT by shell convention. */

@@ -58,7 +58,7 @@ printed.`,
     read: true,
     write: true,
     env: [...STATE_DIR_ENV_NAMES, AUTHKEY_ENV, NODE_NAME_ENV, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease"],
+    sys: ["hostname", "osRelease", "uid"],
   },
   run(ctx: CommandContext): Promise<number> {
     const authKey = (ctx.values.authkey as string | undefined) ?? ctx.io.env(AUTHKEY_ENV) ?? "";

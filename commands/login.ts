@@ -51,7 +51,7 @@ use 'citadel init --authkey KEY'.`,
     read: true,
     write: true,
     env: [...STATE_DIR_ENV_NAMES, NODE_NAME_ENV, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease"],
+    sys: ["hostname", "osRelease", "uid"],
   },
   run(ctx: CommandContext): Promise<number> {
     const timeoutMs = parseDuration(

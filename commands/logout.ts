@@ -93,7 +93,7 @@ also discards a state file that cannot be read.`,
     read: true,
     write: true,
     env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease"],
+    sys: ["hostname", "osRelease", "uid"],
   },
   async run(ctx: CommandContext): Promise<number> {
     const force = ctx.values.force === true;

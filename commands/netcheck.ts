@@ -105,7 +105,7 @@ checked; they are shown as such, never as "no".
     read: true,
     write: true,
     env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease", "networkInterfaces"],
+    sys: ["hostname", "osRelease", "uid", "networkInterfaces"],
   },
   json: true,
   async run(ctx: CommandContext): Promise<number> {

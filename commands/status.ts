@@ -201,7 +201,7 @@ printed even when the node is not logged in or cannot be reached
     read: true,
     write: true,
     env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease"],
+    sys: ["hostname", "osRelease", "uid"],
   },
   async run(ctx: CommandContext): Promise<number> {
     const timeoutMs = parseDuration(

@@ -7,7 +7,9 @@
  * the target (atomic on POSIX, and a same-volume replace on Windows), then fsync
  * the directory so the rename itself survives a power cut. A crash can leave a
  * temporary file behind; {@link removeStaleTempFiles} deletes those on the next
- * open.
+ * open. The temporary file is created with O_EXCL (`createNew`), so a file or
+ * symbolic link planted under its name is never opened or followed, and the
+ * rename replaces a symbolic link at the target rather than writing through it.
  */
 import * as nodePath from "node:path";
 import process from "node:process";

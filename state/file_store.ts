@@ -1,7 +1,9 @@
 /**
  * The node's state on disk: `state.json` in the state directory, replaced
  * atomically on every save (see atomic_write.ts), mode 0600 in a 0700
- * directory.
+ * directory. The directory and the file are checked before use
+ * (state_trust.ts): `state.json` is never read through a symbolic link, nor
+ * when another user owns it or may write it.
  */
 import * as nodePath from "node:path";
 import { type Clock, systemClock } from "../network/clock.ts";
@@ -14,8 +16,10 @@ import {
   instanceLockPath,
   localApiSocketPath,
   resolveStateDir,
+  STATE_FILE_MODE,
   stateFilePath,
 } from "./state_dir.ts";
+import { openStateFile } from "./state_trust.ts";
 import type { SaveOptions, StateStore } from "./store.ts";
 
 /** Options of {@link FileStateStore.open}. */
@@ -119,7 +123,7 @@ export class FileStateStore implements StateStore {
 
   async #signature(): Promise<string | null> {
     try {
-      return fileSignature(await Deno.stat(this.location));
+      return fileSignature(await Deno.lstat(this.location));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return null;
       throw e;
@@ -127,13 +131,8 @@ export class FileStateStore implements StateStore {
   }
 
   async #read(): Promise<{ bytes: Uint8Array; signature: string } | null> {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(this.location, { read: true });
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
-      throw e;
-    }
+    const file = await openStateFile(this.location, STATE_FILE_MODE);
+    if (file === null) return null;
     try {
       // The open file's own stat, so the signature belongs to the bytes read even if the file is replaced meanwhile.
       const info = await file.stat();

@@ -9,9 +9,15 @@
  * The file is never deleted on release (only emptied): deleting a lock file
  * would let a process that opened the old file and one that creates a new one
  * both "hold" the lock.
+ *
+ * The lock file is created with O_EXCL and an existing one is checked before
+ * it is opened (state_trust.ts): a symbolic link planted at `work.lock` is
+ * refused, never followed (acquiring truncates the file, so following one
+ * would truncate whatever it points at).
  */
 import { type Clock, systemClock } from "../network/clock.ts";
 import { ensureStateDir, instanceLockPath, STATE_FILE_MODE } from "./state_dir.ts";
+import { openStateFile } from "./state_trust.ts";
 
 /** Who holds the instance lock, as recorded in the lock file. */
 export interface InstanceLockHolder {
@@ -158,12 +164,7 @@ export class InstanceLock {
     const attempts = Math.max(1, options.attempts ?? 5);
     await ensureStateDir(stateDir);
     const path = instanceLockPath(stateDir);
-    const file = await Deno.open(path, {
-      read: true,
-      write: true,
-      create: true,
-      mode: STATE_FILE_MODE,
-    });
+    const file = await openLockFile(path);
     try {
       for (let attempt = 1;; attempt++) {
         if (await file.tryLock(true)) break;
@@ -219,13 +220,8 @@ export class InstanceLock {
  * retries past it.
  */
 export async function inspectInstanceLock(stateDir: string): Promise<InstanceLockStatus> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(instanceLockPath(stateDir), { read: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { held: false };
-    throw e;
-  }
+  const file = await openStateFile(instanceLockPath(stateDir), STATE_FILE_MODE);
+  if (file === null) return { held: false };
   try {
     if (await file.tryLock(false)) {
       await file.unlock();
@@ -234,5 +230,24 @@ export async function inspectInstanceLock(stateDir: string): Promise<InstanceLoc
     return { held: true, holder: await readHolder(file) };
   } finally {
     file.close();
+  }
+}
+
+/** Opens the lock file for writing: created with O_EXCL, or an existing one checked first. */
+async function openLockFile(path: string): Promise<Deno.FsFile> {
+  for (;;) {
+    const existing = await openStateFile(path, STATE_FILE_MODE, { write: true });
+    if (existing) return existing;
+    try {
+      return await Deno.open(path, {
+        read: true,
+        write: true,
+        createNew: true,
+        mode: STATE_FILE_MODE,
+      });
+    } catch (e) {
+      // Created by another process between the two steps: check that one.
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
   }
 }

@@ -46,8 +46,18 @@ export {
   RESET_HINT,
   StateCorruptError,
   StateInvalidError,
+  StateTrustError,
+  type StateTrustErrorCode,
   StateVersionError,
 } from "./state_errors.ts";
+export {
+  assertSameFile,
+  checkStateDir,
+  checkStateDirAncestors,
+  checkStateFile,
+  currentUid,
+  openStateFile,
+} from "./state_trust.ts";
 export {
   type AtomicWriteOptions,
   removeStaleTempFiles,

@@ -5,6 +5,8 @@
  * writes.
  */
 import * as nodePath from "node:path";
+import { StateDirError } from "./state_errors.ts";
+import { checkStateDir, checkStateDirAncestors } from "./state_trust.ts";
 
 /** Environment variable that overrides the default state directory. */
 export const STATE_DIR_ENV = "CITADEL_STATE_DIR";
@@ -21,14 +23,7 @@ export const STATE_DIR_MODE = 0o700;
 /** Mode of every file Citadel writes in the state directory. */
 export const STATE_FILE_MODE = 0o600;
 
-/** The state directory cannot be found or used. */
-export class StateDirError extends Error {
-  /** `message` names the path and what to do. */
-  constructor(message: string) {
-    super(message);
-    this.name = "StateDirError";
-  }
-}
+export { StateDirError } from "./state_errors.ts";
 
 /** Inputs to {@link resolveStateDir}; all optional, defaults read the real process. */
 export interface ResolveStateDirOptions {
@@ -81,11 +76,14 @@ export function resolveStateDir(options: ResolveStateDirOptions = {}): string {
 }
 
 /**
- * Creates the state directory (and missing parents) with mode 0700, and on
- * Unix tightens an existing directory whose mode is anything else to 0700.
- * Returns `dir`.
+ * Creates the state directory (and missing parents) with mode 0700, then
+ * checks that it can be trusted (state_trust.ts): the directories above it
+ * are root's or ours and closed to other writers, it is no symbolic link,
+ * it is ours, and nobody else may write it. A directory of ours that others
+ * may only read is tightened to 0700. Returns `dir`.
  *
- * @throws {StateDirError} when `dir` exists but is not a directory.
+ * @throws {StateTrustError} (a {@link StateDirError}) when `dir` or a
+ *   directory above it fails a check, or `dir` is not a directory.
  */
 export async function ensureStateDir(dir: string): Promise<string> {
   try {
@@ -93,14 +91,8 @@ export async function ensureStateDir(dir: string): Promise<string> {
   } catch (e) {
     if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
   }
-  const info = await Deno.stat(dir);
-  if (!info.isDirectory) {
-    throw new StateDirError(`The network state path ${dir} exists but is not a directory.`);
-  }
-  if (Deno.build.os !== "windows" && info.mode !== null) {
-    // mkdir leaves the mode of a directory that already existed as it was.
-    if ((info.mode & 0o777) !== STATE_DIR_MODE) await Deno.chmod(dir, STATE_DIR_MODE);
-  }
+  await checkStateDirAncestors(dir);
+  await checkStateDir(dir, STATE_DIR_MODE);
   return dir;
 }
 

@@ -72,3 +72,42 @@ export class StateInvalidError extends Error {
     this.reason = reason;
   }
 }
+
+/** The state directory cannot be found or used. */
+export class StateDirError extends Error {
+  /** `message` names the path and what to do. */
+  constructor(message: string) {
+    super(message);
+    this.name = "StateDirError";
+  }
+}
+
+/** Why a path of the state directory is not trusted (see state_trust.ts). */
+export type StateTrustErrorCode =
+  | "owner"
+  | "mode"
+  | "symlink"
+  | "not-directory"
+  | "not-regular"
+  | "changed";
+
+/**
+ * The state directory, a directory above it, or a file in it is controlled
+ * by someone else, or is a symbolic link: Citadel refuses to keep keys there.
+ * The message names the path and the fix (`chown`, `chmod`, another
+ * directory); it is a {@link StateDirError}, so callers of the directory's
+ * errors see it too.
+ */
+export class StateTrustError extends StateDirError {
+  /** The path that failed the check. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly code: StateTrustErrorCode;
+  /** `message` names `path` and the fix. */
+  constructor(path: string, code: StateTrustErrorCode, message: string) {
+    super(`${message}.`);
+    this.name = "StateTrustError";
+    this.path = path;
+    this.code = code;
+  }
+}

@@ -4,6 +4,11 @@
  * a JSON `MapResponse` (`Compress: "zstd"`) or the JSON itself. The decoder is
  * pure: it takes bytes in chunks of any size and returns whole messages.
  *
+ * Bounds (issue 11): a frame's length prefix is checked against
+ * `maxFrameBytes` before a byte of its body is buffered, and a zstd body is
+ * decoded by `bounded_zstd.ts`, which stops at `maxMessageBytes` of output
+ * across every frame in the body, whatever the frame headers declare.
+ *
  * Integer range: every int64 in a `MapResponse` is an identifier (node, user
  * and region IDs, `Seq`) and is decoded as a JS number. Headscale's IDs are
  * small sequential integers; Tailscale SaaS nodes created before March 2023
@@ -14,9 +19,10 @@
  *
  * @module
  */
-import { Decompress, decompress } from "fzstd";
 import * as zlib from "node:zlib";
+import { decompressZstdBounded, ZstdError } from "./bounded_zstd.ts";
 import type { MapResponse } from "./map_response.ts";
+import { checkMapResponseShape, MapShapeError } from "./map_response_shape.ts";
 
 /** Default cap on one frame's body as sent (compressed), 64 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -25,8 +31,6 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 /** Length of the frame header. */
 const HEADER_BYTES = 4;
-/** Smallest window any zstd encoder picks for small inputs is far below this; above it we need FCS. */
-const MAX_WINDOW_WITHOUT_SIZE = 128 * 1024 * 1024;
 /** Fields holding int64 identifiers (reference §1.1 "Integer IDs"). */
 const ID_FIELDS = new Set(["ID", "User", "Sharer", "NodeID", "Seq", "RegionID", "DERPRegion"]);
 /**
@@ -42,9 +46,11 @@ export type MapFrameErrorCode =
   | "empty-frame"
   | "frame-too-large"
   | "message-too-large"
+  | "window-too-large"
   | "bad-zstd"
   | "bad-json"
   | "not-an-object"
+  | "bad-field"
   | "unsafe-integer"
   | "truncated";
 
@@ -237,8 +243,9 @@ export function decodeMapBody(body: Uint8Array, options: MapFrameOptions): MapRe
 }
 
 /**
- * Parses the JSON text of one `MapResponse`, rejecting non-objects and
- * identifiers beyond the safe-integer range (see the module note).
+ * Parses the JSON text of one `MapResponse`, rejecting non-objects,
+ * identifiers beyond the safe-integer range (see the module note) and
+ * fields of the wrong JSON type (map_response_shape.ts, `bad-field`).
  */
 export function parseMapResponseJSON(text: string): MapResponse {
   let value: unknown;
@@ -250,6 +257,14 @@ export function parseMapResponseJSON(text: string): MapResponse {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new MapFrameError("not-an-object", "map message is not a JSON object");
+  }
+  try {
+    checkMapResponseShape(value as Record<string, unknown>);
+  } catch (err) {
+    if (err instanceof MapShapeError) {
+      throw new MapFrameError("bad-field", `map message field ${err.message}`);
+    }
+    throw err;
   }
   return value as MapResponse;
 }
@@ -274,65 +289,17 @@ function guardUnsafeIntegers(
   return value;
 }
 
-/** Reads the zstd frame header's content size and window size (RFC 8878 §3.1.1.1). */
-function zstdFrameSizes(frame: Uint8Array): { contentSize: number | null; window: number } | null {
-  if (frame.length < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f) return null;
-  if (frame[3] !== 0xfd) return null;
-  const descriptor = frame[4];
-  const fcsFlag = descriptor >> 6;
-  const singleSegment = (descriptor >> 5) & 1;
-  const dictBytes = [0, 1, 2, 4][descriptor & 3];
-  let pos = 5;
-  let window = 0;
-  if (!singleSegment) {
-    const wd = frame[pos++];
-    const base = 2 ** (10 + (wd >> 3));
-    window = base + (base / 8) * (wd & 7);
-  }
-  pos += dictBytes;
-  const fcsBytes = fcsFlag === 0 ? singleSegment : 1 << fcsFlag;
-  if (fcsBytes === 0) return { contentSize: null, window };
-  if (frame.length < pos + fcsBytes) return null;
-  let size = 0;
-  for (let i = fcsBytes - 1; i >= 0; i--) size = size * 256 + frame[pos + i];
-  if (fcsBytes === 2) size += 256;
-  return { contentSize: size, window: singleSegment ? size : window };
-}
-
 function zstdDecompress(body: Uint8Array, maxMessage: number): Uint8Array {
-  const sizes = zstdFrameSizes(body);
-  if (!sizes) throw new MapFrameError("bad-zstd", "map frame body is not a zstd frame");
-  const tooLarge = (n: number) =>
-    new MapFrameError(
-      "message-too-large",
-      `map message of ${n} bytes exceeds the cap of ${maxMessage}`,
-    );
   try {
-    if (sizes.contentSize !== null) {
-      if (sizes.contentSize > maxMessage) throw tooLarge(sizes.contentSize);
-      return decompress(body);
-    }
-    // No declared size: decode block by block so the cap holds while decoding.
-    if (sizes.window > Math.max(maxMessage, MAX_WINDOW_WITHOUT_SIZE)) throw tooLarge(sizes.window);
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    const stream = new Decompress((data) => {
-      total += data.length;
-      if (total > maxMessage) throw tooLarge(total);
-      parts.push(data);
-    });
-    stream.push(body, true);
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
+    return decompressZstdBounded(body, maxMessage);
   } catch (err) {
-    if (err instanceof MapFrameError) throw err;
-    throw new MapFrameError("bad-zstd", `bad zstd frame: ${(err as Error).message}`);
+    if (!(err instanceof ZstdError)) throw err;
+    const code = err.code === "output-too-large"
+      ? "message-too-large"
+      : err.code === "window-too-large"
+      ? "window-too-large"
+      : "bad-zstd";
+    throw new MapFrameError(code, err.message);
   }
 }
 
@@ -363,7 +330,7 @@ export function encodeMapFrame(
   return frameMapBody(options.compressed ? zstdCompress(json) : json);
 }
 
-/** One zstd frame of `data` (Deno's `node:zlib` carries a zstd encoder; `fzstd` only decodes). */
+/** One zstd frame of `data`, from the libzstd encoder in Deno's `node:zlib`. */
 export function zstdCompress(data: Uint8Array): Uint8Array {
   // pledgedSrcSize (known to the runtime, not to its typings) makes the frame declare its size.
   const options = {

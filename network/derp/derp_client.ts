@@ -10,7 +10,10 @@
  * Pings and our own {@link DerpClient.ping} are only served while someone is
  * receiving, and the read timeout (120 s, twice the server's keep-alive
  * interval, §3.6) runs only during a receive. Sends may come from anywhere;
- * they are written whole, one frame at a time.
+ * they are written whole, one frame at a time, through a bounded queue
+ * (derp_write_queue.ts): a server that floods Pings and never reads gets
+ * its excess Pongs dropped and counted, and packets over the queue's bound
+ * are dropped and counted too, as a full link drops them.
  *
  * The connect does not return before ServerInfo has arrived, so a server
  * that refuses our node key (§3.7) shows up as a {@link DerpRefusedError}
@@ -25,24 +28,17 @@
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
-import { concatBytes } from "../concat_bytes.ts";
-import { ConnReader, UnexpectedEOFError } from "../control/conn_reader.ts";
+import type { ConnReader } from "../control/conn_reader.ts";
 import { closeQuietly, type ControlConn, writeAll } from "../control/control_dial.ts";
-import { formatRequest, readResponseBody, readResponseHead } from "../control/http1_client.ts";
-import { type NodePrivateKey, NodePublicKey } from "../crypto/keys.ts";
+import type { NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
-import { ProxyError } from "../proxy/proxy_errors.ts";
-import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import {
   DerpClosedError,
-  DerpConnectError,
   DerpError,
   DerpFrameError,
-  DerpHandshakeError,
-  DerpRefusedError,
+  DerpQueueFullError,
   DerpTimeoutError,
 } from "./derp_errors.ts";
-import { dialDerpServer } from "./derp_dial.ts";
 import {
   type DerpFrame,
   FRAME_HEADER_LENGTH,
@@ -56,101 +52,30 @@ import {
   serializeFrame,
   writeFrameHeader,
 } from "./derp_frame.ts";
-import { DerpClientHandshake, type DerpServerInfo } from "./derp_handshake.ts";
+import type { DerpServerInfo } from "./derp_handshake.ts";
+import {
+  DEFAULT_DERP_WRITE_LIMITS,
+  type DerpWriteKind,
+  type DerpWriteLimits,
+  DerpWriteQueue,
+} from "./derp_write_queue.ts";
 import { TokenBucket } from "./token_bucket.ts";
+import type { DerpClientStats, DerpConnectOptions, DerpMessage } from "./derp_client_types.ts";
+import { isConnectionEnd, openDerpConnection } from "./derp_connect.ts";
 
-/** Path of the DERP endpoint (§3.1). */
-export const DERP_PATH = "/derp";
-/** Header that asks the server to skip the 101 response (§3.1). */
-export const FAST_START_HEADER = "Derp-Fast-Start";
-/** Header naming the region's first node when we connect to another (§3.1). */
-export const IDEAL_NODE_HEADER = "Ideal-Node";
-/** Whole-connect limit: dial, TLS, upgrade and handshake (§3.6). */
-export const DERP_CONNECT_TIMEOUT_MS = 10_000;
 /** Read limit: two of the server's keep-alive intervals (§3.6). */
 export const DERP_READ_TIMEOUT_MS = 2 * KEEP_ALIVE_INTERVAL_MS;
 /** Default wait for the Pong to {@link DerpClient.ping} (magicsock's rebind check uses 3 s, §3.8). */
 export const DERP_PING_TIMEOUT_MS = 3000;
 
-/** Options of {@link DerpClient.connect}. */
-export interface DerpConnectOptions {
-  /**
-   * The server: `https://host[:port]/derp` or `http://host[:port]/derp`.
-   * An empty path means {@link DERP_PATH}.
-   */
-  url: string | URL;
-  /** Our node key: our DERP address is its public half. */
-  nodeKey: NodePrivateKey;
-  /** Extra trusted CA certificates (PEM) for `https:` servers. */
-  caCerts?: string[];
-  /** HTTP proxy settings; the URL's proxy, if any, carries the connection (CONNECT). */
-  proxy?: ProxyConfig;
-  /** Address to dial instead of the URL's host, unproxied (the node's `IPv4`/`IPv6`, §3.1). */
-  dialHostname?: string;
-  /** Name TLS sends and verifies instead of the URL's host (the node's `CertName`, §3.1). */
-  tlsServerName?: string;
-  /** Send NotePreferred with this value right after ClientInfo (home DERP: true). */
-  preferred?: boolean;
-  /**
-   * The server's public key when known in advance: enables fast start
-   * (no 101 response awaited; ClientInfo written right after the request).
-   */
-  serverKey?: NodePublicKey;
-  /** Value of the `Ideal-Node` header, when not connecting to the region's first node. */
-  idealNode?: string;
-  /** Whether to declare that we answer Pings (default true, as tailscaled does). */
-  canAckPings?: boolean;
-  /** Mesh pre-shared key (32 bytes) for privileged use (WatchConns, ForwardPacket, ClosePeer). */
-  meshKey?: Uint8Array;
-  /** Declare this client a prober. */
-  isProber?: boolean;
-  /** Application name for the server's statistics. */
-  appName?: string;
-  /** Limit for the whole connect (default {@link DERP_CONNECT_TIMEOUT_MS}). */
-  connectTimeoutMs?: number;
-  /** Limit for one receive to see any frame (default {@link DERP_READ_TIMEOUT_MS}). */
-  readTimeoutMs?: number;
-  /** Time and timers. */
-  clock?: Clock;
-  /** Nonces and ping data. */
-  random?: RandomSource;
-  /** Aborts the connect; the error is then the signal's reason. */
-  signal?: AbortSignal;
-}
-
-/** Something {@link DerpClient.receive} returns. */
-export type DerpMessage =
-  | {
-    /** A packet relayed to us. */
-    type: "packet";
-    /** Node key of the sender. */
-    src: NodePublicKey;
-    /** The packet (the client's own copy). */
-    data: Uint8Array;
-  }
-  | Extract<DerpFrame, { type: "peerGone" | "peerPresent" | "health" | "restarting" }>;
-
-/** Counters of one connection. */
-export interface DerpClientStats {
-  /** SendPacket/ForwardPacket frames written. */
-  packetsSent: number;
-  /** Packet bytes in them. */
-  bytesSent: number;
-  /** Packets dropped because the server's rate limit was reached (§3.5). */
-  packetsDroppedByRateLimit: number;
-  /** RecvPacket frames returned. */
-  packetsReceived: number;
-  /** Packet bytes in them. */
-  bytesReceived: number;
-  /** KeepAlive frames seen. */
-  keepAlives: number;
-  /** Server Pings answered with a Pong. */
-  pingsAnswered: number;
-  /** Frames of a known type with a malformed payload, skipped. */
-  malformedFrames: number;
-  /** Frames of unknown type, skipped. */
-  unknownFrames: number;
-}
+export type { DerpClientStats, DerpConnectOptions, DerpMessage } from "./derp_client_types.ts";
+export {
+  DERP_CONNECT_TIMEOUT_MS,
+  DERP_PATH,
+  derpURL,
+  FAST_START_HEADER,
+  IDEAL_NODE_HEADER,
+} from "./derp_connect.ts";
 
 interface PingWaiter {
   sentAt: number;
@@ -184,10 +109,12 @@ export class DerpClient {
     packetsSent: 0,
     bytesSent: 0,
     packetsDroppedByRateLimit: 0,
+    packetsDroppedQueueFull: 0,
     packetsReceived: 0,
     bytesReceived: 0,
     keepAlives: 0,
     pingsAnswered: 0,
+    pongsDropped: 0,
     malformedFrames: 0,
     unknownFrames: 0,
   };
@@ -200,7 +127,7 @@ export class DerpClient {
   readonly #rateLimit: TokenBucket | undefined;
   readonly #pings = new Map<string, PingWaiter>();
   readonly #scratch = new Uint8Array(FRAME_HEADER_LENGTH + 2 * KEY_LENGTH + MAX_PACKET_SIZE);
-  #writes: Promise<void> = Promise.resolve();
+  readonly #writes: DerpWriteQueue;
   #receiving = false;
   #error: DerpError | undefined;
   #closedByUs = false;
@@ -215,6 +142,7 @@ export class DerpClient {
     clock: Clock;
     random: RandomSource;
     readTimeoutMs: number;
+    writeLimits: DerpWriteLimits;
   }) {
     this.#conn = init.conn;
     this.#reader = init.reader;
@@ -225,140 +153,30 @@ export class DerpClient {
     this.#clock = init.clock;
     this.#random = init.random;
     this.#readTimeoutMs = init.readTimeoutMs;
+    this.#writes = new DerpWriteQueue(init.writeLimits);
     const { tokenBucketBytesPerSecond: rate, tokenBucketBytesBurst: burst } = init.serverInfo;
     if (rate > 0 && burst > 0) this.#rateLimit = new TokenBucket(rate, burst, init.clock);
   }
 
   /**
-   * Connects, upgrades and completes the handshake. Throws
+   * Connects, upgrades and completes the handshake (derp_connect.ts). Throws
    * {@link DerpConnectError} (dial, TLS, HTTP status), {@link DerpRefusedError}
    * (the server closed the connection instead of admitting our key),
    * {@link DerpHandshakeError}, {@link DerpFrameError},
    * {@link DerpTimeoutError}, or the signal's reason.
    */
   static async connect(options: DerpConnectOptions): Promise<DerpClient> {
-    const url = derpURL(options.url);
     const clock = options.clock ?? systemClock;
     const random = options.random ?? systemRandom;
-    const timeoutMs = options.connectTimeoutMs ?? DERP_CONNECT_TIMEOUT_MS;
-    const limit = new AbortController();
-    const timer = clock.setTimeout(
-      () => limit.abort(new DerpTimeoutError(`connect to ${url.href} took over ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const signal = options.signal ? AbortSignal.any([options.signal, limit.signal]) : limit.signal;
-    let conn: ControlConn | undefined;
-    const onAbort = () => conn && closeQuietly(conn);
-    signal.addEventListener("abort", onAbort, { once: true });
-    const shortKey = options.nodeKey.publicKey().toShortString();
-    let phase: "dial" | "upgrade" | "handshake" = "dial";
-    let handshake: DerpClientHandshake | undefined;
-    try {
-      signal.throwIfAborted();
-      conn = await dialDerpServer(url, {
-        caCerts: options.caCerts,
-        proxy: options.proxy,
-        dialHostname: options.dialHostname,
-        tlsServerName: options.tlsServerName,
-        signal,
-      });
-      phase = "upgrade";
-      const headers: [string, string][] = [
-        ["Host", url.host],
-        ["User-Agent", "citadel"],
-        ["Upgrade", "DERP"],
-        ["Connection", "Upgrade"],
-      ];
-      if (options.idealNode) headers.push([IDEAL_NODE_HEADER, options.idealNode]);
-      if (options.serverKey) headers.push([FAST_START_HEADER, "1"]);
-      handshake = new DerpClientHandshake({
-        nodeKey: options.nodeKey,
-        random,
-        preferred: options.preferred,
-        serverKey: options.serverKey,
-        info: {
-          canAckPings: options.canAckPings ?? true,
-          meshKey: options.meshKey,
-          isProber: options.isProber,
-          appName: options.appName,
-        },
-      });
-      const request = formatRequest("GET", url.pathname, headers);
-      const first = handshake.start().send;
-      await writeAll(conn, first ? concatBytes([request, first]) : request);
-      const reader = new ConnReader(conn);
-      let headerKey: NodePublicKey | undefined;
-      if (!options.serverKey) {
-        const head = await readResponseHead(reader);
-        if (head.status !== 101) {
-          const body = await readResponseBody(reader, head, 512).catch(() => undefined);
-          const text = body ? new TextDecoder().decode(body.bytes).trim() : "";
-          throw new DerpConnectError(
-            `GET ${url.pathname} at ${url.origin} answered HTTP ${head.status}${
-              text ? ` (${text.slice(0, 200)})` : ""
-            }; is this a DERP server?`,
-            { status: head.status },
-          );
-        }
-        const upgrade = head.headers.get("upgrade") ?? "";
-        if (upgrade.toLowerCase() !== "derp") {
-          throw new DerpConnectError(
-            `GET ${url.pathname} at ${url.origin} switched to ${JSON.stringify(upgrade)}, not DERP`,
-            { status: head.status },
-          );
-        }
-        // derper sends bare hex, Headscale the `nodekey:` text form.
-        const keyHex = head.headers.get("derp-public-key")?.replace(/^nodekey:/i, "");
-        if (keyHex && /^[0-9a-f]{64}$/i.test(keyHex)) {
-          headerKey = NodePublicKey.parse(NodePublicKey.PREFIX + keyHex.toLowerCase());
-        }
-      }
-      phase = "handshake";
-      let serverInfo: DerpServerInfo | undefined;
-      while (!serverInfo) {
-        const frame = await readFrame(reader);
-        const step = handshake.receive(frame);
-        if (step.send) await writeAll(conn, step.send);
-        serverInfo = step.serverInfo;
-      }
-      const serverKey = handshake.serverKey!;
-      if (headerKey && !headerKey.equals(serverKey)) {
-        throw new DerpHandshakeError(
-          `Derp-Public-Key ${headerKey.toShortString()} differs from the ServerKey frame's ${serverKey.toShortString()}`,
-        );
-      }
-      return new DerpClient({
-        conn,
-        reader,
-        serverKey,
-        serverInfo,
-        publicKey: options.nodeKey.publicKey(),
-        url: url.href,
-        clock,
-        random,
-        readTimeoutMs: options.readTimeoutMs ?? DERP_READ_TIMEOUT_MS,
-      });
-    } catch (error) {
-      if (conn) closeQuietly(conn);
-      if (signal.aborted) throw signal.reason;
-      if (error instanceof DerpError || error instanceof ProxyError) throw error;
-      const ended = isConnectionEnd(error);
-      if (ended && phase === "handshake" && handshake?.serverKey) {
-        throw new DerpRefusedError(
-          `DERP server ${url.origin} closed the connection after our ClientInfo: it does not admit node key ${shortKey}`,
-          { cause: error },
-        );
-      }
-      throw new DerpConnectError(
-        `DERP ${phase} with ${url.origin} failed: ${
-          ended ? "connection closed" : (error as Error).message
-        }`,
-        { cause: error },
-      );
-    } finally {
-      clock.clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    }
+    const opened = await openDerpConnection({ ...options, clock, random });
+    return new DerpClient({
+      ...opened,
+      publicKey: options.nodeKey.publicKey(),
+      clock,
+      random,
+      readTimeoutMs: options.readTimeoutMs ?? DERP_READ_TIMEOUT_MS,
+      writeLimits: { ...DEFAULT_DERP_WRITE_LIMITS, ...options.writeLimits },
+    });
   }
 
   /** Whether the connection is closed (by {@link close}, the server, or an error). */
@@ -368,9 +186,10 @@ export class DerpClient {
 
   /**
    * Sends `packet` (at most 64 KiB) to the node with key `dst`. Resolves once
-   * the frame is written. A packet over the server's rate limit (§3.5) is
-   * dropped silently and counted. Throws {@link DerpFrameError} for an
-   * oversize packet and {@link DerpClosedError} once closed.
+   * the frame is written. A packet over the server's rate limit (§3.5), or
+   * over the write queue's bound, is dropped silently and counted. Throws
+   * {@link DerpFrameError} for an oversize packet and {@link DerpClosedError}
+   * once closed.
    */
   send(dst: NodePublicKey, packet: Uint8Array): Promise<void> {
     if (packet.length > MAX_PACKET_SIZE) {
@@ -384,7 +203,7 @@ export class DerpClient {
       this.stats.packetsDroppedByRateLimit++;
       return this.#error ? Promise.reject(this.#error) : Promise.resolve();
     }
-    return this.#enqueueWrite(() => {
+    return this.#enqueueWrite("packet", () => {
       const length = KEY_LENGTH + packet.length;
       writeFrameHeader(this.#scratch, 0, FrameType.SEND_PACKET, length);
       this.#scratch.set(dst.bytes, FRAME_HEADER_LENGTH);
@@ -392,7 +211,7 @@ export class DerpClient {
       this.stats.packetsSent++;
       this.stats.bytesSent += packet.length;
       return this.#scratch.subarray(0, FRAME_HEADER_LENGTH + length);
-    });
+    }) ?? this.#dropPacket();
   }
 
   /**
@@ -407,17 +226,17 @@ export class DerpClient {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#enqueueWrite(() => {
+    return this.#enqueueWrite("packet", () => {
       this.stats.packetsSent++;
       this.stats.bytesSent += packet.length;
       return frame;
-    });
+    }) ?? this.#dropPacket();
   }
 
   /** Tells the server whether this is our home DERP (statistics only, §3.9). */
   notePreferred(preferred: boolean): Promise<void> {
     const frame = serializeFrame({ type: "notePreferred", preferred });
-    return this.#enqueueWrite(() => frame);
+    return this.#enqueueControl(frame);
   }
 
   /**
@@ -426,13 +245,13 @@ export class DerpClient {
    */
   watchConnectionChanges(): Promise<void> {
     const frame = serializeFrame({ type: "watchConns" });
-    return this.#enqueueWrite(() => frame);
+    return this.#enqueueControl(frame);
   }
 
   /** Mesh clients only: asks the server to close the connection of `peer`. */
   closePeer(peer: NodePublicKey): Promise<void> {
     const frame = serializeFrame({ type: "closePeer", peer });
-    return this.#enqueueWrite(() => frame);
+    return this.#enqueueControl(frame);
   }
 
   /**
@@ -465,7 +284,7 @@ export class DerpClient {
         },
       });
       const frame = serializeFrame({ type: "ping", data });
-      this.#enqueueWrite(() => frame).catch((error) => this.#pings.get(key)?.reject(error));
+      this.#enqueueControl(frame).catch((error) => this.#pings.get(key)?.reject(error));
     });
   }
 
@@ -495,8 +314,10 @@ export class DerpClient {
             continue;
           case "ping": {
             const pong = serializeFrame({ type: "pong", data: frame.data });
-            this.stats.pingsAnswered++;
-            this.#enqueueWrite(() => pong).catch(() => {});
+            const written = this.#enqueueWrite("pong", () => pong);
+            if (written) this.stats.pingsAnswered++;
+            else this.stats.pongsDropped++;
+            written?.catch(() => {});
             continue;
           }
           case "pong": {
@@ -572,9 +393,13 @@ export class DerpClient {
     }
   }
 
-  #enqueueWrite(build: () => Uint8Array): Promise<void> {
+  /**
+   * Queues a frame, built when its turn comes (packets share one scratch
+   * buffer); null, queuing nothing, when `kind`'s queue is full.
+   */
+  #enqueueWrite(kind: DerpWriteKind, build: () => Uint8Array): Promise<void> | null {
     if (this.#error) return Promise.reject(this.#error);
-    const write = this.#writes.then(async () => {
+    return this.#writes.offer(kind, async () => {
       if (this.#error) throw this.#error;
       try {
         await writeAll(this.#conn, build());
@@ -582,8 +407,19 @@ export class DerpClient {
         throw this.#fail(error);
       }
     });
-    this.#writes = write.catch(() => {});
-    return write;
+  }
+
+  /** A packet the full queue could not take: dropped and counted, as a full link drops. */
+  #dropPacket(): Promise<void> {
+    this.stats.packetsDroppedQueueFull++;
+    return Promise.resolve();
+  }
+
+  /** Queues a control frame, or refuses it with {@link DerpQueueFullError}. */
+  #enqueueControl(frame: Uint8Array): Promise<void> {
+    return this.#enqueueWrite("control", () => frame) ?? Promise.reject(
+      new DerpQueueFullError(`${this.url} is not reading: too many frames wait to be written`),
+    );
   }
 
   /** Records the first error, closes the connection, fails waiters; returns the error to throw. */
@@ -600,29 +436,6 @@ export class DerpClient {
     }
     return this.#error;
   }
-}
-
-/** The URL to dial: http(s) only, `/derp` when the path is empty. */
-export function derpURL(input: string | URL): URL {
-  const url = new URL(typeof input === "string" ? input : input.href);
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(`DERP server URL must be http or https, not ${url.protocol}`);
-  }
-  if (url.pathname === "" || url.pathname === "/") url.pathname = DERP_PATH;
-  url.search = "";
-  url.hash = "";
-  return url;
-}
-
-async function readFrame(reader: ConnReader): Promise<DerpFrame> {
-  const header = parseFrameHeader(await reader.readExact(FRAME_HEADER_LENGTH));
-  return parseFrame(header.frameType, await reader.readExact(header.length));
-}
-
-function isConnectionEnd(error: unknown): boolean {
-  return error instanceof UnexpectedEOFError || error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted;
 }
 
 function toHex(bytes: Uint8Array): string {

@@ -89,3 +89,16 @@ export class DerpTimeoutError extends DerpError {
     this.name = "DerpTimeoutError";
   }
 }
+
+/**
+ * A control frame (Ping, NotePreferred, a mesh frame) could not be queued:
+ * the server has stopped reading and the write queue's bound is reached.
+ * The connection itself stays up.
+ */
+export class DerpQueueFullError extends DerpError {
+  /** Makes the error naming the server. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DerpQueueFullError";
+  }
+}

@@ -18,6 +18,7 @@ export * from "./derp_frame.ts";
 export * from "./derp_handshake.ts";
 export * from "./derp_client.ts";
 export * from "./derp_dial.ts";
+export * from "./derp_write_queue.ts";
 export * from "./token_bucket.ts";
 
 // Types the API above takes and returns, for readers of this module alone.

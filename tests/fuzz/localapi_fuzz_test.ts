@@ -21,6 +21,7 @@ import { LOCAL_API_LIMITS, localApiHandler } from "../../localapi/server.ts";
 import { PeerNotFoundError } from "../../network/mod.ts";
 import { STATUS, withDir } from "../unit/localapi/local_api_fixture.ts";
 import { exchangeRaw } from "../unit/localapi/raw_client.ts";
+import { LOCAL_API_REQUESTS as CORPUS } from "./local_api_requests.ts";
 
 const SEED = Number(Deno.env.get("CITADEL_FUZZ_SEED") ?? 0x1c17_ade1);
 const ITERATIONS = Number(Deno.env.get("CITADEL_FUZZ_ITERATIONS") ?? 300);
@@ -38,17 +39,6 @@ function prng(seed: number): () => number {
 }
 
 const encoder = new TextEncoder();
-
-const CORPUS = [
-  "GET /status HTTP/1.1\r\nhost: citadel\r\n\r\n",
-  "GET http://citadel/status HTTP/1.1\r\naccept: */*\r\nhost: citadel\r\n\r\n",
-  'POST http://citadel/ping HTTP/1.1\r\ncontent-length: 38\r\ncontent-type: application/json\r\n\r\n{"target":"peer","timeoutMs":1000}   ',
-  'POST /ping HTTP/1.0\r\nContent-Length: 16\r\n\r\n{"target":"x"} ',
-  "DELETE /status HTTP/1.1\r\n\r\n",
-  "GET /nope?x=1 HTTP/1.1\r\nX-A: b\r\nX-A: c\r\n\r\n",
-  "POST /ping HTTP/1.1\r\nContent-Length: 70000\r\n\r\n{}",
-  "POST /ping HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
-];
 
 const TOKENS = [
   "\r\n",

@@ -76,7 +76,7 @@ Deno.test(`citadel work and status hold only what they need, Headscale ${version
       assert.equal(body.process.command, "status");
       assert.equal(body.process.permissions.run, false);
       assert.equal(body.process.permissions.ffi, false);
-      assert.deepEqual(body.process.permissions.sys, ["hostname", "osRelease"]);
+      assert.deepEqual(body.process.permissions.sys, ["hostname", "osRelease", "uid"]);
       assert.equal(await work.stop(), 0, work.logTail());
     }
   } finally {

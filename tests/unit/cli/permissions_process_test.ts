@@ -201,7 +201,7 @@ Deno.test("through bin/citadel: commands work with what they kept, and status --
         "HOME",
         "USERPROFILE",
       ],
-      sys: ["hostname", "osRelease"],
+      sys: ["hostname", "osRelease", "uid"],
     });
     assert.equal(offline.process.command, "status");
     assert.equal(offline.process.unhandledRejections, 0);

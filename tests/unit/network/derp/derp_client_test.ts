@@ -6,6 +6,7 @@ import {
   DerpConnectError,
   DerpError,
   DerpFrameError,
+  DerpQueueFullError,
   DerpRefusedError,
   DerpTimeoutError,
 } from "../../../../network/derp/derp_errors.ts";
@@ -386,7 +387,12 @@ Deno.test({
   fn: async () => {
     const server = startFakeDerpServer();
     const key = NodePrivateKey.generate();
-    const client = await DerpClient.connect({ url: server.url, nodeKey: key });
+    // 200 sends at once: more than the default bound of the packet queue.
+    const client = await DerpClient.connect({
+      url: server.url,
+      nodeKey: key,
+      writeLimits: { packet: 200 },
+    });
     try {
       const packets = Array.from(
         { length: 200 },
@@ -426,6 +432,41 @@ Deno.test({
       await client.send(key.publicKey(), new Uint8Array(200));
       assert.equal(client.stats.packetsSent, 1);
       assert.equal(client.stats.packetsDroppedByRateLimit, 1);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  ...TEST,
+  name: "a full write queue drops packets (counted) and refuses control frames",
+  fn: async () => {
+    const server = startFakeDerpServer();
+    const key = NodePrivateKey.generate();
+    const client = await DerpClient.connect({
+      url: server.url,
+      nodeKey: key,
+      writeLimits: { packet: 4, control: 2 },
+    });
+    try {
+      // Offered in one go: one write in flight and three waiting fill the packet queue.
+      const sends = Array.from(
+        { length: 100 },
+        () => client.send(key.publicKey(), new Uint8Array(100)),
+      );
+      assert.equal(client.stats.packetsDroppedQueueFull, 96);
+      await Promise.all(sends);
+      assert.equal(client.stats.packetsSent, 4);
+      const control = [client.notePreferred(true), client.notePreferred(false)];
+      await assert.rejects(client.notePreferred(true), DerpQueueFullError);
+      await Promise.all(control);
+      // Once written, the queue takes frames again; the connection never closed.
+      await client.send(key.publicKey(), new Uint8Array(100));
+      await client.notePreferred(true);
+      assert.equal(client.stats.packetsSent, 5);
+      assert.equal(client.closed, false);
     } finally {
       client.close();
       await server.close();
