@@ -56,12 +56,22 @@ function tempFilePattern(target: string): RegExp {
 }
 
 /**
- * Whether a process with this pid exists. Signal 0 checks without delivering
- * anything; EPERM means it exists under another user. Unknown answers count
- * as alive, so that a live writer's file is never removed.
+ * Whether a process with this pid exists. On Linux `/proc/<pid>` says so
+ * with the read permission every command keeps; elsewhere signal 0 checks
+ * without delivering anything (EPERM: it exists under another user), which
+ * Deno allows only with `run`. Unknown answers count as alive, so that a
+ * live writer's file is never removed (it goes when it is old enough).
  */
 function isProcessAlive(pid: number): boolean {
   if (pid === Deno.pid) return true;
+  if (Deno.build.os === "linux") {
+    try {
+      Deno.statSync(`/proc/${pid}`);
+      return true;
+    } catch (e) {
+      return !(e instanceof Deno.errors.NotFound);
+    }
+  }
   try {
     process.kill(pid, 0);
     return true;
