@@ -27,6 +27,7 @@
  */
 import type { HeldPermissions } from "../localapi/protocol.ts";
 import {
+  CA_FILE_ENV,
   CITADEL_ENV_NAMES,
   NO_SHELL_JOBS_ENV,
   PROXY_ENV_NAMES,
@@ -53,7 +54,7 @@ export const STATE_DIR_ENV_NAMES: readonly string[] = [STATE_DIR_ENV, ...HOME_EN
  * code: nothing else is read from JavaScript. Deno reads its own `DENO_*`,
  * proxy and TLS variables in Rust, without a permission check, and lets any
  * program read `NO_COLOR` and `FORCE_COLOR` (so `NO_COLOR` needs no grant);
- * `fzstd`, `uqr` and `@noble/*` read none; the `node:` built-ins we use read
+ * `uqr` and `@noble/*` read none; the `node:` built-ins we use read
  * none on our paths.
  */
 export const LAUNCH_ENV_NAMES: readonly string[] = [
@@ -96,6 +97,21 @@ export interface KeptPermissions {
   /** System information still readable. */
   sys?: readonly SysKind[];
 }
+
+/**
+ * What a short-lived command that talks to Nexus from the saved state keeps
+ * (`status`, `logout`; `init`, `login` and `netcheck` add to it): the
+ * network, the state (read, write), the state directory's variables, the CA
+ * file and the proxy, and the system facts of Hostinfo and the state
+ * directory's owner check.
+ */
+export const NEXUS_CLIENT_PERMISSIONS = {
+  net: true,
+  read: true,
+  write: true,
+  env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV, ...PROXY_ENV_NAMES],
+  sys: ["hostname", "osRelease", "uid"],
+} as const satisfies KeptPermissions;
 
 /**
  * Code read an environment variable after its command gave up access to it:

@@ -19,9 +19,9 @@
  * @module
  */
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
-import { PROXY_ENV_NAMES, STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
+import { NEXUS_CLIENT_PERMISSIONS } from "../cli/permissions.ts";
 import { parseDuration } from "../cli/duration.ts";
-import { AUTHKEY_ENV, CA_FILE_ENV, NODE_NAME_ENV } from "../cli/env.ts";
+import { AUTHKEY_ENV, NODE_NAME_ENV } from "../cli/env.ts";
 import { DEFAULT_JOIN_TIMEOUT, joinNetwork, NODE_NAME_OPTION } from "../cli/join.ts";
 import { nodeNameOf } from "../cli/node_target.ts";
 
@@ -54,11 +54,8 @@ printed.`,
   json: true,
   // Joins: Nexus, the state, the CA file, the key and name; Hostinfo's hostname and OS.
   permissions: {
-    net: true,
-    read: true,
-    write: true,
-    env: [...STATE_DIR_ENV_NAMES, AUTHKEY_ENV, NODE_NAME_ENV, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease", "uid"],
+    ...NEXUS_CLIENT_PERMISSIONS,
+    env: [...NEXUS_CLIENT_PERMISSIONS.env, AUTHKEY_ENV, NODE_NAME_ENV],
   },
   run(ctx: CommandContext): Promise<number> {
     const authKey = (ctx.values.authkey as string | undefined) ?? ctx.io.env(AUTHKEY_ENV) ?? "";

@@ -18,8 +18,8 @@
  * @module
  */
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
-import { CA_FILE_ENV, NODE_NAME_ENV } from "../cli/env.ts";
-import { PROXY_ENV_NAMES, STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
+import { NODE_NAME_ENV } from "../cli/env.ts";
+import { NEXUS_CLIENT_PERMISSIONS } from "../cli/permissions.ts";
 import { parseDuration } from "../cli/duration.ts";
 import { DEFAULT_JOIN_TIMEOUT, joinNetwork, NODE_NAME_OPTION } from "../cli/join.ts";
 import { nodeNameOf } from "../cli/node_target.ts";
@@ -47,11 +47,8 @@ use 'citadel init --authkey KEY'.`,
   json: true,
   // Joins interactively: as init, without the auth key.
   permissions: {
-    net: true,
-    read: true,
-    write: true,
-    env: [...STATE_DIR_ENV_NAMES, NODE_NAME_ENV, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease", "uid"],
+    ...NEXUS_CLIENT_PERMISSIONS,
+    env: [...NEXUS_CLIENT_PERMISSIONS.env, NODE_NAME_ENV],
   },
   run(ctx: CommandContext): Promise<number> {
     const timeoutMs = parseDuration(

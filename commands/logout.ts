@@ -27,8 +27,7 @@ import { instanceLockPath } from "../state/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
 import { readProxyConfig } from "../cli/proxy_env.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
-import { CA_FILE_ENV } from "../cli/env.ts";
-import { PROXY_ENV_NAMES, STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
+import { NEXUS_CLIENT_PERMISSIONS } from "../cli/permissions.ts";
 import { CommandError, describeError } from "../cli/errors.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
 import { nexusFor, readSavedNode, type SavedNode, stateDirOf } from "../cli/node_target.ts";
@@ -88,13 +87,7 @@ also discards a state file that cannot be read.`,
   },
   json: false,
   // Expires the node at Nexus and deletes the state.
-  permissions: {
-    net: true,
-    read: true,
-    write: true,
-    env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease", "uid"],
-  },
+  permissions: NEXUS_CLIENT_PERMISSIONS,
   async run(ctx: CommandContext): Promise<number> {
     const force = ctx.values.force === true;
     const stateDir = stateDirOf(ctx);

@@ -15,6 +15,8 @@
  * @module
  */
 import { readExtraCaCerts } from "../cli/ca_file.ts";
+import { readProxyConfig } from "../cli/proxy_env.ts";
+import { connectWithSavedLogin } from "../cli/saved_login.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
 import { formatDuration, parseDuration } from "../cli/duration.ts";
 import { CommandError } from "../cli/errors.ts";
@@ -24,8 +26,7 @@ import { disconnectQuietly } from "../cli/join.ts";
 import { formatNetcheckReport, formatNetcheckReportJSON } from "../cli/netcheck_format.ts";
 import { nexusFor, readSavedNode, stateDirOf } from "../cli/node_target.ts";
 import { refuseWhileWorkRuns } from "../cli/running_work.ts";
-import { PROXY_ENV_NAMES, STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
-import { CA_FILE_ENV } from "../cli/env.ts";
+import { NEXUS_CLIENT_PERMISSIONS } from "../cli/permissions.ts";
 import type { DERPMap } from "../network/mod.ts";
 
 /** How long netcheck waits for Nexus when it must fetch the DERP map. */
@@ -48,6 +49,7 @@ async function fetchDerpMap(
   await refuseWhileWorkRuns(stateDir, "fetching the DERP map");
   const nexus = nexusFor(ctx, saved);
   const caCerts = await readExtraCaCerts(ctx);
+  const proxy = readProxyConfig(ctx);
   const timedOut = () =>
     new CommandError(
       `could not fetch the DERP map from Nexus within ${formatDuration(timeoutMs)}`,
@@ -56,19 +58,7 @@ async function fetchDerpMap(
     );
   try {
     return await withDeadline(ctx, interrupt, timeoutMs, timedOut, async (controller) => {
-      await ctx.deps.network.connect(nexus, "", stateDir, {
-        signal: controller.signal,
-        allowInteractive: false,
-        caCerts,
-        onAuthURL: () =>
-          controller.abort(
-            new CommandError(
-              "the saved login is no longer accepted: Nexus asks for a new login",
-              ExitCode.NOT_LOGGED_IN,
-              "Run `citadel login` to log in again.",
-            ),
-          ),
-      });
+      await connectWithSavedLogin(ctx, nexus, stateDir, controller, { caCerts, proxy });
       return ctx.deps.network.derpMap();
     });
   } finally {
@@ -101,11 +91,8 @@ checked; they are shown as such, never as "no".
   },
   // Reads the state (and may refresh it from Nexus), sends STUN, reads the interfaces.
   permissions: {
-    net: true,
-    read: true,
-    write: true,
-    env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease", "uid", "networkInterfaces"],
+    ...NEXUS_CLIENT_PERMISSIONS,
+    sys: [...NEXUS_CLIENT_PERMISSIONS.sys, "networkInterfaces"],
   },
   json: true,
   async run(ctx: CommandContext): Promise<number> {

@@ -32,10 +32,10 @@
  */
 import { DEFAULT_NEXUS_URL, type NodeStatus, type ProxyConfig } from "../network/mod.ts";
 import { readExtraCaCerts } from "../cli/ca_file.ts";
+import { connectWithSavedLogin } from "../cli/saved_login.ts";
 import { readProxyConfig } from "../cli/proxy_env.ts";
 import type { CommandContext, CommandSpec } from "../cli/command.ts";
-import { CA_FILE_ENV } from "../cli/env.ts";
-import { PROXY_ENV_NAMES, STATE_DIR_ENV_NAMES } from "../cli/permissions.ts";
+import { NEXUS_CLIENT_PERMISSIONS } from "../cli/permissions.ts";
 import { formatDuration, parseDuration } from "../cli/duration.ts";
 import { CommandError } from "../cli/errors.ts";
 import { ExitCode } from "../cli/exit_codes.ts";
@@ -131,20 +131,10 @@ async function connectBriefly(
     try {
       return await withDeadline(ctx, interrupt, timeoutMs, timedOut, async (controller) => {
         ctx.out.debug(`connecting from saved state in ${stateDir} to ${nexus}`);
-        const result = await ctx.deps.network.connect(nexus, "", stateDir, {
-          signal: controller.signal,
-          allowInteractive: false,
+        // status must never turn into an interactive login.
+        const result = await connectWithSavedLogin(ctx, nexus, stateDir, controller, {
           caCerts,
           proxy,
-          // status must never turn into an interactive login.
-          onAuthURL: () =>
-            controller.abort(
-              new CommandError(
-                "the saved login is no longer accepted: Nexus asks for a new login",
-                ExitCode.NOT_LOGGED_IN,
-                "Run `citadel login` to log in again.",
-              ),
-            ),
         });
         const status = ctx.deps.network.status() ?? {
           ...offlineStatus(saved, nexus),
@@ -196,13 +186,7 @@ printed even when the node is not logged in or cannot be reached
   },
   json: true,
   // Asks a running work (a Unix socket needs net, read and write), else connects briefly.
-  permissions: {
-    net: true,
-    read: true,
-    write: true,
-    env: [...STATE_DIR_ENV_NAMES, CA_FILE_ENV, ...PROXY_ENV_NAMES],
-    sys: ["hostname", "osRelease", "uid"],
-  },
+  permissions: NEXUS_CLIENT_PERMISSIONS,
   async run(ctx: CommandContext): Promise<number> {
     const timeoutMs = parseDuration(
       (ctx.values.timeout as string | undefined) ?? DEFAULT_STATUS_TIMEOUT,
