@@ -114,6 +114,11 @@ export class JobRecorder {
     this.#clock = clock;
   }
 
+  /** The commands of a record, stamped now (for a completion script). */
+  commands(record: JobRecord): RespArgument[][] {
+    return jobRecordCommands(record, this.#workerId, this.#clock.now());
+  }
+
   /** Writes a record in one pipelined batch; rejects on the first error. */
   async write(connection: RedisConnection, record: JobRecord): Promise<void> {
     const replies = await connection.pipeline(
