@@ -180,6 +180,7 @@ export class JobLoop {
   #lastHeartbeatAtMs: number | null = null;
   #lastError: string | null = null;
   #recoverOwn = false;
+  #route: string | null = null;
   #nextReclaimMs = 0;
   #fatal: WorkerWatchdogError | null = null;
   #wake: (() => void) | null = null;
@@ -245,6 +246,7 @@ export class JobLoop {
       state: this.#state,
       redis: redactRedisURL(this.#o.redisURL),
       redisConnected: this.#queue !== null,
+      redisRoute: this.#route,
       group: this.#group,
       consumer: this.#consumer,
       queues: [...this.#queues],
@@ -452,6 +454,7 @@ export class JobLoop {
       throw e;
     }
     this.#queue = queue;
+    this.#route = queue.route;
     queue.closed.then(() => {
       if (this.#queue === queue) this.#queue = null;
     });
@@ -459,6 +462,7 @@ export class JobLoop {
     this.#emit({
       kind: "redis-connected",
       redis: redactRedisURL(this.#o.redisURL),
+      ...(queue.route ? { route: queue.route } : {}),
       queues: [...this.#queues],
       group: this.#group,
       consumer: this.#consumer,

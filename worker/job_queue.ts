@@ -102,6 +102,11 @@ export class JobQueue {
     return new JobQueue(reader, commands, options);
   }
 
+  /** How the connections go (`mesh …`, `direct …`), or null when the dial did not say. */
+  get route(): string | null {
+    return this.#commands.route;
+  }
+
   /** The connection for non-blocking commands (events, status, heartbeats). */
   get commands(): RedisConnection {
     return this.#commands;
