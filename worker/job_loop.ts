@@ -365,19 +365,23 @@ export class JobLoop {
     }
   }
 
-  /** Sleeps, waking early on stop, a finished job, or `ms`. */
-  async #pause(ms: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Sleeps `ms`, waking early on stop, and on a finished job unless
+   * `jobsWake` is false (a backoff after a Redis error: a finished job is no
+   * reason to try Redis again sooner).
+   */
+  async #pause(ms: number, signal: AbortSignal, jobsWake = true): Promise<void> {
     if (signal.aborted) return;
     const wait = new AbortController();
     const onAbort = () => wait.abort();
     signal.addEventListener("abort", onAbort, { once: true });
-    this.#wake = onAbort;
+    if (jobsWake) this.#wake = onAbort;
     try {
       await this.#o.clock.sleep(ms, wait.signal);
     } catch {
       // Woken early.
     } finally {
-      this.#wake = null;
+      if (jobsWake) this.#wake = null;
       signal.removeEventListener("abort", onAbort);
     }
   }
@@ -513,7 +517,7 @@ export class JobLoop {
       error: e instanceof Error ? e : new Error(String(e)),
       retryInMs: delay,
     });
-    await this.#pause(delay, signal);
+    await this.#pause(delay, signal, false);
   }
 
   /** Claims idle entries, one page per queue, and renews the ones this worker holds. */

@@ -103,8 +103,16 @@ export interface JobProcessorOptions {
   onError: (message: string) => void;
 }
 
-/** Writes that must happen, kept while Redis is unreachable. */
+/** Writes kept while Redis is unreachable, done in order once it is back. */
 type Write = (queue: JobQueue) => Promise<void>;
+
+/**
+ * Most writes kept while Redis is unreachable before progress records are
+ * dropped (completions and acks are always kept). While Redis is away no new
+ * job is read, so only running jobs add to them, each within its output
+ * limit; this bounds the rest.
+ */
+export const MAX_KEPT_WRITES = 10_000;
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -414,31 +422,43 @@ export class JobProcessor {
     await this.#must((q) => this.#complete(q, queue, entryId, jobId, writes));
   }
 
-  /** A best-effort record: failures are noted, never retried. */
+  /**
+   * A progress record (`claimed`, `start`, `chunk`, `retrying`): written now,
+   * or kept in order with the final writes while Redis is unreachable (a job
+   * that runs through a Redis restart keeps its output). Stamped now, not
+   * when written. At least once: a batch whose reply was lost is written
+   * again, so a reader may see a `chunk` index twice. Past
+   * {@link MAX_KEPT_WRITES} kept writes, progress is dropped (and noted).
+   */
   async #best(record: JobRecord): Promise<void> {
-    const q = this.#o.queue();
-    if (!q) return;
-    try {
-      await this.#recorder.write(q.commands, record);
-    } catch (e) {
-      this.#o.onError(
-        `recording ${record.event?.type ?? "status"} of ${record.jobId}: ${errorText(e)}`,
-      );
-    }
+    const commands = this.#recorder.commands(record);
+    await this.#keep(
+      (q) => this.#recorder.writeCommands(q.commands, commands),
+      `recording ${record.event?.type ?? "status"} of ${record.jobId}`,
+      false,
+    );
   }
 
-  /** A write that must happen: kept for after a reconnect when Redis is unreachable. */
+  /** A write that must happen (a completion, an ack): kept for after a reconnect. */
   async #must(write: Write): Promise<void> {
+    await this.#keep(write, "", true);
+  }
+
+  async #keep(write: Write, what: string, essential: boolean): Promise<void> {
     const q = this.#o.queue();
     if (q && this.#pendingWrites.length === 0) {
       try {
         return await write(q);
       } catch (e) {
         if (e instanceof RedisCommandError && !isTransientRedisError(e)) {
-          this.#o.onError(errorText(e));
+          this.#o.onError(what ? `${what}: ${errorText(e)}` : errorText(e));
           return;
         }
       }
+    }
+    if (!essential && this.#pendingWrites.length >= MAX_KEPT_WRITES) {
+      this.#o.onError(`${what}: dropped, ${MAX_KEPT_WRITES} writes already wait for Redis`);
+      return;
     }
     // Unreachable, or "not now" (LOADING after a restart …): kept, in order.
     this.#pendingWrites.push(write);

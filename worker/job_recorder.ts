@@ -120,10 +120,16 @@ export class JobRecorder {
   }
 
   /** Writes a record in one pipelined batch; rejects on the first error. */
-  async write(connection: RedisConnection, record: JobRecord): Promise<void> {
-    const replies = await connection.pipeline(
-      jobRecordCommands(record, this.#workerId, this.#clock.now()),
-    );
+  write(connection: RedisConnection, record: JobRecord): Promise<void> {
+    return this.writeCommands(connection, this.commands(record));
+  }
+
+  /** Writes a record's commands (from {@link commands}) in one pipelined batch. */
+  async writeCommands(
+    connection: RedisConnection,
+    commands: readonly (readonly RespArgument[])[],
+  ): Promise<void> {
+    const replies = await connection.pipeline(commands);
     for (const reply of replies) if (reply instanceof RedisCommandError) throw reply;
   }
 }

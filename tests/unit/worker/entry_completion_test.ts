@@ -201,6 +201,41 @@ for (
 }
 
 Deno.test({
+  name: "job loop: a progress record lost with the connection is kept and written before the end",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = await startRedisServer();
+    const conn = await checker(redis.url);
+    const stop = new AbortController();
+    try {
+      const { dial, state } = lossyDial({
+        cutReply: (_reply, sent) => sent.includes("Job processing started"),
+      });
+      const { loop, events, fetched } = httpLoop(redis.url, dial, "jobs:v1:progress");
+      const running = loop.run(stop.signal);
+      await until("connected", () => events.some((e) => e.kind === "redis-connected"));
+      await redis.cli("XADD", "jobs:v1:progress", "*", ...httpJob("p1"));
+      await until(
+        "p1 acked",
+        async () => state.faults === 1 && (await pendingCount(conn, "jobs:v1:progress")) === 0,
+      );
+      assert.deepEqual(fetched, ["http://service.test/p1"]);
+      const types = (await jobEvents(conn, "p1")).map((e) => e.type);
+      // Redis ran the lost batch, and the kept copy is written again: at least once.
+      assert.deepEqual(types, ["claimed", "start", "start", "end"]);
+      assert.equal((await jobStatus(conn, "p1")).status, "completed", "not left at processing");
+      stop.abort();
+      await running;
+    } finally {
+      stop.abort();
+      conn.close();
+      await redis.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "job loop: a read whose reply was lost is taken back on the reconnect, not after a claim",
   sanitizeOps: false,
   sanitizeResources: false,
