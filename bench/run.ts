@@ -4,6 +4,7 @@
  */
 import { readPeerPins } from "../tests/interop/peers.ts";
 import { runFakeControlBench } from "./fake_control_bench.ts";
+import { runJobLoopBench } from "./job_loop_bench.ts";
 import { runNetmapBench } from "./netmap_bench.ts";
 import { runStartupBench } from "./startup_bench.ts";
 import { runWireGuardBench } from "./wireguard_bench.ts";
@@ -72,5 +73,29 @@ for (const [name, figure] of Object.entries(wg)) {
     `${`wireguard ${name}`.padEnd(44)} ${
       `${(figure.packetsPerSecond / 1000).toFixed(1)} kpkt/s`.padStart(14)
     }   ${figure.gbitPerSecond.toFixed(2)} Gbit/s`,
+  );
+}
+
+console.log(
+  "\nJob loop through bin/citadel work: Redis through the mesh (tailscaled's localhost) vs direct " +
+    "on localhost, same run",
+);
+{
+  const version = readPeerPins().headscaleVersions[0];
+  const jobs = await runJobLoopBench(version);
+  const rate = (n: number) => `${n.toFixed(0)} jobs/s`;
+  const plain = (name: string, value: string) =>
+    console.log(`${name.padEnd(44)} ${value.padStart(14)}`);
+  for (
+    const [kind, f] of [["shell (true)", jobs.shell], ["http to 127.0.0.1", jobs.http]] as const
+  ) {
+    plain(`${kind}, Redis direct`, rate(f.direct));
+    plain(`${kind}, Redis over the mesh`, rate(f.mesh));
+    plain(`${kind}, ratio mesh/direct`, f.ratio.toFixed(2));
+  }
+  plain("http through the mesh, Redis over the mesh", rate(jobs.httpOverMesh));
+  console.log(
+    `  (headscale ${version}, --concurrency ${jobs.concurrency}, median of 3 rounds of ` +
+      `${jobs.shell.jobs} shell / ${jobs.http.jobs} http jobs; path to tailscaled: ${jobs.meshPath})`,
   );
 }

@@ -10,6 +10,10 @@
  *   `failed`, `retrying`, `dead_lettered`), `worker_id`, `updated_at`, and
  *   `exit_code` / `error` when known.
  *
+ * The final record goes with the entry's ack in one script, once per entry
+ * (`entry_completion.ts`, which adds the field `final_entry` to the hash);
+ * progress records may be written twice after a lost reply.
+ *
  * Decisions: the Go original PUBLISHed events (lost when nobody listened);
  * here they are stream entries (XADD), so output can be read after the fact,
  * trimmed to about {@link JOB_STREAM_MAX_LEN} entries. Both keys expire
