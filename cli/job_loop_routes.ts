@@ -87,7 +87,8 @@ export function routedDial(dials: JobLoopDials, isMesh: (host: string) => boolea
 /**
  * The `http` jobs' fetch: a URL whose host is a mesh host goes over a mesh
  * TCP connection (`fetchOverStream`: HTTP/1.1, or HTTPS checked against the
- * system's CAs and `caCerts`); any other URL through `direct`.
+ * default roots, or only against `caCerts` when given); any other URL
+ * through `direct`.
  */
 export function routedFetch(options: {
   mesh: RedisDial;

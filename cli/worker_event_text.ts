@@ -60,7 +60,9 @@ export function workerEventLine(event: WorkerEvent): WorkerLogLine {
           (event.delivery > 1 ? `, delivery ${event.delivery}` : ""),
       );
     case "job-finished": {
-      const text = `job ${event.jobId} (${event.type}) ${event.status} in ` +
+      // "retrying in 2s" would read as a wait; the duration is the run's.
+      const status = event.status === "retrying" ? "failed (to be retried)" : event.status;
+      const text = `job ${event.jobId} (${event.type}) ${status} in ` +
         formatDuration(Math.round(event.durationMs)) + (event.error ? `: ${event.error}` : "");
       return event.status === "succeeded" ? info(text) : warn(text);
     }

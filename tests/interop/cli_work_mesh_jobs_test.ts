@@ -11,13 +11,16 @@
  * (one `end` event, one run, their output in their streams); bad jobs
  * (no jobId, a payload that is not JSON, no type, a huge payload, an unknown
  * type, a command not found, a timeout) each end with a recorded error and
- * the loop goes on; an `http` job to a service on tailscaled's localhost
- * (`http://redis-host:<port>`) succeeds through the mesh; two real heartbeats
- * come 30 s apart; SIGTERM exits 0.
+ * the loop goes on; `http` jobs to a service on tailscaled's localhost
+ * (`http://redis-host:<port>`, and `https://` with a certificate for
+ * redis-host from the CA in `CITADEL_CA_FILE`) succeed through the mesh; two
+ * real heartbeats come 30 s apart; SIGTERM exits 0.
  */
 import assert from "node:assert/strict";
 import { pollUntil } from "./citadel_cli.ts";
 import { readPeerPins } from "./peers.ts";
+import { makeTempDir, removeTempDir } from "./process.ts";
+import { createTestCa } from "./test_ca.ts";
 import {
   countCompletions,
   enqueueShell,
@@ -31,7 +34,7 @@ const JOBS = 100;
 
 for (const version of readPeerPins().headscaleVersions) {
   Deno.test({
-    name: `citadel work runs 100 shell jobs, bad jobs and an http job from a Redis reached only ` +
+    name: `citadel work runs 100 shell jobs, bad jobs and http(s) jobs from a Redis reached only ` +
       `through the mesh (tailscaled's localhost), heartbeats 30 s apart, Headscale ${version}`,
     sanitizeOps: false,
     sanitizeResources: false,
@@ -45,8 +48,19 @@ for (const version of readPeerPins().headscaleVersions) {
           headers: { "x-served-by": "tailscaled-localhost" },
         });
       });
+      // The same service over HTTPS, its certificate for redis-host from a CA work is told of.
+      const caDir = await makeTempDir("mesh-jobs-ca");
+      const ca = await createTestCa(caDir, { dnsNames: [REDIS_HOST] });
+      const secure = Deno.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: await Deno.readTextFile(ca.certPath),
+        key: await Deno.readTextFile(ca.keyPath),
+        onListen() {},
+      }, (req) => new Response(`secure ${new URL(req.url).pathname}`));
       const work = citadel.startWork(
         ["--redis", stage.meshURL, "--queue", QUEUE, "--concurrency", "4"],
+        { env: { CITADEL_CA_FILE: ca.caCertPath } },
       );
       try {
         await work.waitOnline(60_000);
@@ -187,6 +201,30 @@ for (const version of readPeerPins().headscaleVersions) {
         assert.deepEqual(served, [
           `GET /through-the-mesh host=${REDIS_HOST}:${service.addr.port}`,
         ]);
+        // HTTPS through the mesh, the certificate checked for redis-host.
+        await redis.cli(
+          "XADD",
+          QUEUE,
+          "*",
+          "jobId",
+          "https-1",
+          "type",
+          "http",
+          "payload",
+          JSON.stringify({
+            url: `https://${REDIS_HOST}:${secure.addr.port}/tls`,
+            timeout_seconds: 20,
+          }),
+        );
+        await pollUntil(
+          "https-1 recorded",
+          async () => (await jobStatus(conn, "https-1")).status === "completed" || undefined,
+          {
+            process: work.process,
+          },
+        );
+        const secureEnd = (await jobEvents(conn, "https-1")).find((e) => e.type === "end")!;
+        assert.equal((secureEnd.data.result as Record<string, unknown>).body, "secure /tls");
 
         // ---- real heartbeats, 30 s apart ---------------------------------------------------------
         const beats = await pollUntil("two heartbeats", async () => {
@@ -203,6 +241,8 @@ for (const version of readPeerPins().headscaleVersions) {
       } finally {
         if (work.running) await work.kill();
         await service.shutdown();
+        await secure.shutdown();
+        await removeTempDir(caDir);
         await stage.close();
       }
     },

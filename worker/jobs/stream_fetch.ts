@@ -13,7 +13,8 @@
  *
  * Differences from `fetch`: no redirects are followed (the 3xx is the
  * answer), no cookies, and no content decoding: a body is returned as sent,
- * and `Accept-Encoding` is sent only when the request has it.
+ * and `Accept-Encoding` is sent only when the request has it. HTTPS checks
+ * the certificate against the default roots, or only `caCerts` when given.
  *
  * Limits: response head 16 KiB (`node:http`'s default), the request body
  * read whole before sending (an `http` job's body is a payload string, at
@@ -38,7 +39,12 @@ export type StreamOpener = (
 
 /** Options of {@link fetchOverStream}. */
 export interface StreamFetchOptions {
-  /** Extra CA certificates (PEM) trusted for `https:` besides the system's. */
+  /**
+   * CA certificates (PEM) that `https:` trusts instead of the default roots
+   * (Deno's, plus `DENO_CERT`). Instead, not besides: `node:tls` replaces the
+   * roots with `ca`, and adding them back (`tls.rootCertificates`) needs
+   * `--allow-sys=ca`, which `work` does not hold.
+   */
   caCerts?: readonly string[];
 }
 
@@ -92,7 +98,7 @@ export async function fetchOverStream(
     socket = tls.connect({
       socket,
       servername: isIP(host) ? undefined : host,
-      ca: [...tls.rootCertificates, ...(options.caCerts ?? [])],
+      ...(options.caCerts?.length ? { ca: [...options.caCerts] } : {}),
       ALPNProtocols: ["http/1.1"],
     });
   }

@@ -135,7 +135,7 @@ Deno.test("every worker event has a log line at the right level", () => {
         error: "reset",
       },
       "warn",
-      /^job j \(http\) retrying in 2s: reset$/,
+      /^job j \(http\) failed \(to be retried\) in 2s: reset$/,
     ],
     [{ kind: "job-skipped", jobId: "j", targetNode: "9" }, "info", /skipped: it is for node 9/],
     [
