@@ -4,6 +4,7 @@
  */
 import { readPeerPins } from "../tests/interop/peers.ts";
 import { runFakeControlBench } from "./fake_control_bench.ts";
+import { runJobLoopBench } from "./job_loop_bench.ts";
 import { runNetmapBench } from "./netmap_bench.ts";
 import { runStartupBench } from "./startup_bench.ts";
 import { runWireGuardBench } from "./wireguard_bench.ts";
@@ -11,9 +12,22 @@ import { runWireGuardBench } from "./wireguard_bench.ts";
 const line = (name: string, value: string, goal: string, ok: boolean) =>
   console.log(`${name.padEnd(44)} ${value.padStart(14)}   goal ${goal}${ok ? "" : "   (missed)"}`);
 
+/** Sections that failed: reported where they stand; the run goes on and exits 1 at the end. */
+let failedSections = 0;
+const failed = (what: string, e: unknown) => {
+  failedSections++;
+  console.log(`${what} FAILED: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
+};
+
 console.log("Start-up from saved state to netmap, median of 10 (vs tailscaled in the same run)");
 for (const version of readPeerPins().headscaleVersions) {
-  const r = await runStartupBench(version);
+  let r;
+  try {
+    r = await runStartupBench(version);
+  } catch (e) {
+    failed(`startup (headscale ${version})`, e);
+    continue;
+  }
   line(`startup citadel (headscale ${version})`, `${r.citadelMs.toFixed(0)} ms`, "", true);
   line(`startup tailscaled (headscale ${version})`, `${r.tailscaledMs.toFixed(0)} ms`, "", true);
   line(`startup ratio citadel/tailscaled`, r.ratio.toFixed(2), "≤ 1.00", r.ratio <= 1);
@@ -74,3 +88,30 @@ for (const [name, figure] of Object.entries(wg)) {
     }   ${figure.gbitPerSecond.toFixed(2)} Gbit/s`,
   );
 }
+
+console.log(
+  "\nJob loop through bin/citadel work: Redis through the mesh (tailscaled's localhost) vs direct " +
+    "on localhost, same run",
+);
+{
+  const version = readPeerPins().headscaleVersions[0];
+  const jobs = await runJobLoopBench(version).catch((e) => failed("job loop", e));
+  if (jobs) {
+    const rate = (n: number) => `${n.toFixed(0)} jobs/s`;
+    const plain = (name: string, value: string) =>
+      console.log(`${name.padEnd(44)} ${value.padStart(14)}`);
+    for (
+      const [kind, f] of [["shell (true)", jobs.shell], ["http to 127.0.0.1", jobs.http]] as const
+    ) {
+      plain(`${kind}, Redis direct`, rate(f.direct));
+      plain(`${kind}, Redis over the mesh`, rate(f.mesh));
+      plain(`${kind}, ratio mesh/direct`, f.ratio.toFixed(2));
+    }
+    plain("http through the mesh, Redis over the mesh", rate(jobs.httpOverMesh));
+    console.log(
+      `  (headscale ${version}, --concurrency ${jobs.concurrency}, median of 3 rounds of ` +
+        `${jobs.shell.jobs} shell / ${jobs.http.jobs} http jobs; path to tailscaled: ${jobs.meshPath})`,
+    );
+  }
+}
+if (failedSections > 0) Deno.exit(1);

@@ -70,12 +70,12 @@ export interface CliDependencies {
   /** The network layer. */
   network: NetworkApi;
   /**
-   * How `work`'s job loop opens TCP streams to Redis: `direct` on this
-   * machine's network; `mesh` through the mesh, for a Redis on a peer (null
-   * while the userspace TCP stack is missing: work then refuses a Redis
-   * address that is a peer). Default: `dialTcp`, and no mesh dial.
+   * How `work`'s job loop opens TCP streams to Redis, and to the services of
+   * `http` jobs on peers: `direct` on this machine's network; `mesh` through
+   * the mesh, for a host that is a peer (cli/job_loop_routes.ts). Default:
+   * `dialTcp`, and the global node's `dial` (`meshDial`).
    */
-  redisDial?: { direct: RedisDial; mesh: RedisDial | null };
+  redisDial?: { direct: RedisDial; mesh: RedisDial };
   /** Runs a service manager's tool (`service`); default `Deno.Command`. */
   runCommand?: CommandRunner;
 }

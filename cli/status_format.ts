@@ -8,6 +8,7 @@
 import type { NodeStatus, PeerStatus } from "../network/mod.ts";
 import type { WorkerStatus } from "../worker/mod.ts";
 import type { Painter } from "./output.ts";
+import { redisRouteText } from "./worker_event_text.ts";
 
 /** What `status` shows: the node's status and the running job loop's, if any. */
 export interface StatusView extends NodeStatus {
@@ -21,6 +22,7 @@ export function workerJson(w: WorkerStatus): WorkerStatus {
     state: w.state,
     redis: w.redis,
     redisConnected: w.redisConnected,
+    redisRoute: w.redisRoute ?? null,
     group: w.group,
     consumer: w.consumer,
     queues: [...w.queues],
@@ -126,7 +128,8 @@ export function formatWorker(w: WorkerStatus, nowMs: number, paint: Painter): st
   const lines = [
     paint.paint("Worker:", "bold"),
     `  State:       ${state}`,
-    `  Redis:       ${w.redis} (${w.redisConnected ? "connected" : "not connected"})`,
+    `  Redis:       ${w.redis} (${w.redisConnected ? "connected" : "not connected"}` +
+    `${w.redisRoute ? `, ${redisRouteText(w.redisRoute)}` : ""})`,
     `  Queues:      ${w.queues.join(", ")}`,
     `  Consumer:    ${w.consumer} in group ${w.group}`,
     `  Jobs:        ${w.jobsRunning} running, ${w.jobsDone} done (${w.jobsSucceeded} ok, ` +

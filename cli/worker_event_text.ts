@@ -21,6 +21,17 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/**
+ * A Redis connection's route in words: `over the mesh to 100.64.0.2:6379`,
+ * `directly to 127.0.0.1:6379` (routes as `worker/redis/dial.ts` names them).
+ */
+export function redisRouteText(route: string): string {
+  const [how, where] = route.split(" ", 2);
+  if (how === "mesh" && where) return `over the mesh to ${where}`;
+  if (how === "direct" && where) return `directly to ${where}`;
+  return `via ${route}`;
+}
+
 /** The log line of a worker event. */
 export function workerEventLine(event: WorkerEvent): WorkerLogLine {
   const info = (text: string): WorkerLogLine => ({ level: "info", text });
@@ -30,7 +41,9 @@ export function workerEventLine(event: WorkerEvent): WorkerLogLine {
       return info("job loop: waiting for the node to be connected");
     case "redis-connected":
       return info(
-        `job loop: connected to ${event.redis}; reading ${event.queues.join(", ")} ` +
+        `job loop: connected to ${event.redis}` +
+          `${event.route ? ` ${redisRouteText(event.route)}` : ""}; ` +
+          `reading ${event.queues.join(", ")} ` +
           `as ${event.consumer} in group ${event.group}`,
       );
     case "redis-error":
@@ -47,7 +60,9 @@ export function workerEventLine(event: WorkerEvent): WorkerLogLine {
           (event.delivery > 1 ? `, delivery ${event.delivery}` : ""),
       );
     case "job-finished": {
-      const text = `job ${event.jobId} (${event.type}) ${event.status} in ` +
+      // "retrying in 2s" would read as a wait; the duration is the run's.
+      const status = event.status === "retrying" ? "failed (to be retried)" : event.status;
+      const text = `job ${event.jobId} (${event.type}) ${status} in ` +
         formatDuration(Math.round(event.durationMs)) + (event.error ? `: ${event.error}` : "");
       return event.status === "succeeded" ? info(text) : warn(text);
     }

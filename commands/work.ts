@@ -51,15 +51,16 @@
  * - Redis direct by URL (the Go original's hidden `--debug-redis-url`) is the
  *   only job source: there is no platform API mode. The organisation comes
  *   from `--org` or the Nexus user name (cli/job_loop_settings.ts).
- * - A Redis on a mesh peer (by name or address) needs the mesh TCP dial,
- *   which this build lacks: work refuses it with NOT_IMPLEMENTED rather than
- *   dialling the peer's address through the host's own network.
+ * - A Redis (or an `http` job's URL) on a mesh peer, by name or mesh IP, is
+ *   reached through the node's own TCP stack, never through the host's
+ *   network (cli/job_loop_routes.ts); the log and `status` say which route
+ *   the Redis connection took.
  * - No gateway, terminal server, status HTTP server or auto-update here.
  *
  * @module
  */
 import type { TimerHandle } from "../network/clock.ts";
-import { Backoff, type NodeEvent, type NodeStatus } from "../network/mod.ts";
+import { Backoff, type NodeEvent } from "../network/mod.ts";
 import { systemRandom } from "../network/crypto/random.ts";
 import { InstanceLock } from "../state/mod.ts";
 import { dialTcp, JobLoop, type WorkerWatchdogError } from "../worker/mod.ts";
@@ -98,6 +99,13 @@ import {
   orgFromLoginName,
 } from "../cli/job_loop_settings.ts";
 import { workerEventLine } from "../cli/worker_event_text.ts";
+import {
+  isMeshHost,
+  meshDial,
+  meshPeerNamed,
+  routedDial,
+  routedFetch,
+} from "../cli/job_loop_routes.ts";
 import { type LocalApiServer, startLocalApi } from "../localapi/mod.ts";
 import { nexusFor, nodeNameOf, readSavedNode, stateDirOf } from "../cli/node_target.ts";
 import { CITADEL_VERSION } from "./version.ts";
@@ -253,18 +261,6 @@ function dataPlaneOf(ctx: CommandContext): { direct: boolean; udpBind?: string }
   return udpBind ? { direct, udpBind } : { direct };
 }
 
-/** The peer a host name or address stands for in the netmap, if any. */
-function meshPeerNamed(status: NodeStatus | null, host: string): string | null {
-  const wanted = host.toLowerCase().replace(/\.$/, "");
-  for (const peer of status?.peers ?? []) {
-    const names = [peer.ip, peer.ipv6, peer.hostname.toLowerCase()];
-    if (names.includes(wanted) || wanted.split(".")[0] === peer.hostname.toLowerCase()) {
-      return peer.hostname;
-    }
-  }
-  return null;
-}
-
 /** Builds the job loop once the node is online. */
 async function createJobLoop(
   ctx: CommandContext,
@@ -274,19 +270,17 @@ async function createJobLoop(
 ): Promise<JobLoop> {
   const network = ctx.deps.network;
   const status = network.status();
-  const dials = ctx.deps.redisDial ?? { direct: dialTcp, mesh: null };
-  const peer = meshPeerNamed(status, settings.redisHost);
-  if (peer !== null && dials.mesh === null) {
-    // TODO(mesh TCP): dial the peer through the userspace TCP stack once it lands
-    // (deps.redisDial.mesh); then `redis://<peer>:6379` works from anywhere.
-    throw new CommandError(
-      `Redis at ${settings.redisHost} is on the mesh (peer ${peer}), and reaching a peer ` +
-        "over TCP needs the userspace TCP stack, which this build does not have yet",
-      ExitCode.NOT_IMPLEMENTED,
-      `Give --redis (or ${REDIS_URL_ENV}) an address this machine reaches directly.`,
+  // Peers (and mesh addresses) through the node's TCP stack, decided at each
+  // connection from the netmap of the moment; everything else directly.
+  const dials = ctx.deps.redisDial ?? { direct: dialTcp, mesh: meshDial };
+  const isMesh = (host: string) => isMeshHost(network.status(), host);
+  if (isMesh(settings.redisHost)) {
+    const peer = meshPeerNamed(status, settings.redisHost);
+    log.info(
+      `job loop: Redis at ${settings.redisHost} is on the mesh` +
+        `${peer !== null ? ` (peer ${peer})` : ""}: connecting through the mesh`,
     );
   }
-  const dial = peer !== null && dials.mesh ? dials.mesh : dials.direct;
   const org = settings.org ?? orgFromLoginName((await readSavedNode(stateDir))?.loginName ?? null);
   const nodeId = status?.nodeId ?? null;
   if (org === null || nodeId === null) {
@@ -299,7 +293,7 @@ async function createJobLoop(
   const nodeName = status?.nodeName ?? "node";
   return new JobLoop({
     redisURL: settings.redisURL,
-    dial,
+    dial: routedDial(dials, isMesh),
     clock: ctx.io.clock,
     random: systemRandom,
     connected: () => network.isGlobalConnected(),
@@ -325,7 +319,13 @@ async function createJobLoop(
         env: { PATH: ctx.io.env(PATH_ENV) || "/usr/local/bin:/usr/bin:/bin" },
       }
       : null,
-    fetch: (request) => fetch(request),
+    // http jobs to a peer go over a mesh TCP connection, others through fetch.
+    fetch: routedFetch({
+      mesh: dials.mesh,
+      isMesh,
+      direct: (request) => fetch(request),
+      caCerts: await readExtraCaCerts(ctx),
+    }),
     ping: (target, options) => network.ping(target, options),
     onEvent: (event) => {
       const line = workerEventLine(event);

@@ -13,8 +13,9 @@
  *   (reads nothing new; running jobs go on) while it says otherwise;
  * - reads new entries with `XREADGROUP … COUNT <free slots> BLOCK <pollBlockMs>`
  *   and never runs more than `concurrency` jobs at once;
- * - on its first connection, takes back the entries its own consumer name
- *   left unacked (a restart after a crash: they run again at once);
+ * - on each connection to Redis, takes back the entries delivered to its own
+ *   consumer name that it does not hold: after a crash and restart, they run
+ *   again at once; after a reconnect, entries whose read reply was lost;
  * - every `reclaimIntervalMs`, XAUTOCLAIMs entries idle for `claimMinIdleMs`
  *   from any consumer (one that died, or a retryable failure waiting for its
  *   next delivery), and renews the idle time of the entries it is running
@@ -178,7 +179,8 @@ export class JobLoop {
   #lastPollAtMs: number | null = null;
   #lastHeartbeatAtMs: number | null = null;
   #lastError: string | null = null;
-  #recoveredOwn = false;
+  #recoverOwn = false;
+  #route: string | null = null;
   #nextReclaimMs = 0;
   #fatal: WorkerWatchdogError | null = null;
   #wake: (() => void) | null = null;
@@ -244,6 +246,7 @@ export class JobLoop {
       state: this.#state,
       redis: redactRedisURL(this.#o.redisURL),
       redisConnected: this.#queue !== null,
+      redisRoute: this.#route,
       group: this.#group,
       consumer: this.#consumer,
       queues: [...this.#queues],
@@ -362,19 +365,23 @@ export class JobLoop {
     }
   }
 
-  /** Sleeps, waking early on stop, a finished job, or `ms`. */
-  async #pause(ms: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Sleeps `ms`, waking early on stop, and on a finished job unless
+   * `jobsWake` is false (a backoff after a Redis error: a finished job is no
+   * reason to try Redis again sooner).
+   */
+  async #pause(ms: number, signal: AbortSignal, jobsWake = true): Promise<void> {
     if (signal.aborted) return;
     const wait = new AbortController();
     const onAbort = () => wait.abort();
     signal.addEventListener("abort", onAbort, { once: true });
-    this.#wake = onAbort;
+    if (jobsWake) this.#wake = onAbort;
     try {
       await this.#o.clock.sleep(ms, wait.signal);
     } catch {
       // Woken early.
     } finally {
-      this.#wake = null;
+      if (jobsWake) this.#wake = null;
       signal.removeEventListener("abort", onAbort);
     }
   }
@@ -407,6 +414,7 @@ export class JobLoop {
         }
         this.#state = "running";
         await this.#processor.flushRetries();
+        if (this.#recoverOwn) await this.#recoverOwnPending(this.#queue!);
         this.#startBacklog();
         if (clock.monotonic() >= this.#nextReclaimMs) {
           await this.#reclaim();
@@ -450,6 +458,7 @@ export class JobLoop {
       throw e;
     }
     this.#queue = queue;
+    this.#route = queue.route;
     queue.closed.then(() => {
       if (this.#queue === queue) this.#queue = null;
     });
@@ -457,17 +466,32 @@ export class JobLoop {
     this.#emit({
       kind: "redis-connected",
       redis: redactRedisURL(this.#o.redisURL),
+      ...(queue.route ? { route: queue.route } : {}),
       queues: [...this.#queues],
       group: this.#group,
       consumer: this.#consumer,
     });
     heartbeat.start();
-    if (!this.#recoveredOwn) {
-      // Our own unacked entries from a previous run of this consumer name.
-      const reads = await queue.readOwnPending(this.#queues, 1000);
-      this.#recoveredOwn = true;
-      for (const read of reads) {
-        for (const entry of read.entries) {
+    this.#recoverOwn = true;
+  }
+
+  /**
+   * Takes back the entries Redis shows as delivered to this consumer name
+   * that this run does not hold: after a restart, those of the previous run;
+   * after a reconnect, those whose XREADGROUP reply was lost with the
+   * connection (Redis counted them delivered, the loop never saw them), which
+   * would otherwise wait for another consumer's claim. Runs after the kept
+   * completions are flushed, so that a finished job is acked, not taken back.
+   */
+  async #recoverOwnPending(queue: JobQueue): Promise<void> {
+    const held = (q: string, id: string) =>
+      this.#active.has(`${q} ${id}`) ||
+      this.#backlog.some((b) => b.queue === q && b.entry.id === id);
+    const reads = await queue.takeBackOwnPending(this.#queues, 1000, held);
+    this.#recoverOwn = false;
+    for (const read of reads) {
+      for (const entry of read.entries) {
+        if (!held(read.stream, entry.id)) {
           this.#backlog.push({ queue: read.stream, entry, deliveries: null });
         }
       }
@@ -493,7 +517,7 @@ export class JobLoop {
       error: e instanceof Error ? e : new Error(String(e)),
       retryInMs: delay,
     });
-    await this.#pause(delay, signal);
+    await this.#pause(delay, signal, false);
   }
 
   /** Claims idle entries, one page per queue, and renews the ones this worker holds. */

@@ -13,11 +13,14 @@
  *    failure → left pending for a later delivery; abandoned (drain deadline
  *    or watchdog) → left pending, nothing recorded.
  *
- * Delivery semantics are at least once: a worker that dies between running a
- * job and acking it runs it again on the next delivery. The final record and
- * the ack, when Redis is unreachable, are kept and retried after the loop
- * reconnects ({@link JobProcessor.flushRetries}), so a Redis restart does not
- * cause a second run of a finished job.
+ * Delivery semantics are at least once: a worker that dies while running a
+ * job runs it again on the next delivery. Completion is exactly once as Redis
+ * shows it: the final record and the ack are one script that writes only if
+ * that entry's completion is not there yet (`entry_completion.ts`), so a job
+ * has one `end` (or final `error`) event per entry. When Redis is unreachable,
+ * or answers "not now" (`LOADING` after a restart), the completion is kept and
+ * retried after the loop reconnects ({@link JobProcessor.flushRetries}), so a
+ * Redis restart neither loses a finished job nor runs it again.
  *
  * Decision (the Go original's quirk): it compared the delivery count with
  * `>=` before running, so a job ran at most `MaxAttempts - 1` times, and as it
@@ -36,9 +39,9 @@ import {
   type PreparedJob,
 } from "./job_handler.ts";
 import { deadLetterStreamOf, type JobQueue } from "./job_queue.ts";
-import { type JobRecord, JobRecorder } from "./job_recorder.ts";
-import { RedisCommandError } from "./redis/redis_errors.ts";
-import { RespOversized } from "./redis/resp.ts";
+import { type JobRecord, JobRecorder, jobStatusKeyOf } from "./job_recorder.ts";
+import { isTransientRedisError, RedisCommandError } from "./redis/redis_errors.ts";
+import { type RespArgument, RespOversized } from "./redis/resp.ts";
 import type { StreamEntry } from "./redis/stream_replies.ts";
 import type { WorkerEvent } from "./worker_events.ts";
 
@@ -54,6 +57,8 @@ export interface JobCounters {
   deadLettered: number;
   /** Skipped (another node's). */
   skipped: number;
+  /** Completions found already recorded on a retry (only acked again). */
+  completionsDeduplicated: number;
 }
 
 /** One entry being handled. */
@@ -98,8 +103,16 @@ export interface JobProcessorOptions {
   onError: (message: string) => void;
 }
 
-/** Writes that must happen, kept while Redis is unreachable. */
+/** Writes kept while Redis is unreachable, done in order once it is back. */
 type Write = (queue: JobQueue) => Promise<void>;
+
+/**
+ * Most writes kept while Redis is unreachable before progress records are
+ * dropped (completions and acks are always kept). While Redis is away no new
+ * job is read, so only running jobs add to them, each within its output
+ * limit; this bounds the rest.
+ */
+export const MAX_KEPT_WRITES = 10_000;
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -118,6 +131,7 @@ export class JobProcessor {
     failed: 0,
     deadLettered: 0,
     skipped: 0,
+    completionsDeduplicated: 0,
   };
 
   /** A processor with the given options. */
@@ -136,7 +150,13 @@ export class JobProcessor {
     while (this.#pendingWrites.length > 0) {
       const queue = this.#o.queue();
       if (!queue) return;
-      await this.#pendingWrites[0](queue);
+      try {
+        await this.#pendingWrites[0](queue);
+      } catch (e) {
+        // A refusal that will not change (not a lost connection, not LOADING) is final.
+        if (!(e instanceof RedisCommandError) || isTransientRedisError(e)) throw e;
+        this.#o.onError(errorText(e));
+      }
       this.#pendingWrites.shift();
     }
   }
@@ -329,11 +349,23 @@ export class JobProcessor {
       error: outcome.status === "failed" ? outcome.error : undefined,
       durationMs,
     });
+    // Stamped once: a retried completion writes the same record (or, when an
+    // earlier try got through, nothing).
+    const writes = this.#recorder.commands(record);
     const { queue, entryId } = active;
-    await this.#must(async (q) => {
-      await this.#recorder.write(q.commands, record);
-      await q.ack(queue, entryId);
-    });
+    await this.#must((q) => this.#complete(q, queue, entryId, jobId, writes));
+  }
+
+  /** The final writes and the ack, once per entry (entry_completion.ts). */
+  async #complete(
+    q: JobQueue,
+    queue: string,
+    entryId: string,
+    jobId: string,
+    writes: RespArgument[][],
+  ): Promise<void> {
+    const wrote = await q.complete({ queue, entryId, statusKey: jobStatusKeyOf(jobId), writes });
+    if (!wrote) this.counters.completionsDeduplicated++;
   }
 
   async #deadLetter(
@@ -355,56 +387,80 @@ export class JobProcessor {
     this.counters.deadLettered++;
     this.#o.onEvent({ kind: "job-dead-lettered", jobId, queue, deliveries, to });
     const type = fields.get("type");
-    await this.#must(async (q) => {
-      await q.add(to, [
-        ["original_message_id", entryId],
-        ["original_queue", queue],
-        ["reason", reason],
-        ["moved_at", new Date(this.#o.clock.now()).toISOString()],
-        ["worker_id", this.#o.consumer],
-        ["jobId", jobId],
-        ["type", typeof type === "string" ? type : ""],
-        ["deliveries", String(deliveries)],
-        ["payload", payload],
-      ]);
-      if (job) {
-        await this.#recorder.write(q.commands, {
-          jobId,
-          rayId: job.rayId,
-          event: { type: "dead_lettered", data: { reason, dead_letter_stream: to } },
-          status: { value: "dead_lettered", extra: { error: reason } },
-        });
-      }
-      await q.ack(queue, entryId);
+    const copy: RespArgument[] = [
+      "XADD",
+      to,
+      "*",
+      "original_message_id",
+      entryId,
+      "original_queue",
+      queue,
+      "reason",
+      reason,
+      "moved_at",
+      new Date(this.#o.clock.now()).toISOString(),
+      "worker_id",
+      this.#o.consumer,
+      "jobId",
+      jobId,
+      "type",
+      typeof type === "string" ? type : "",
+      "deliveries",
+      String(deliveries),
+      "payload",
+      payload,
+    ];
+    // The status hash is written even for an entry that is not a valid job:
+    // it holds the completion marker that keeps a retry from a second copy.
+    const record = this.#recorder.commands({
+      jobId,
+      rayId: job?.rayId ?? null,
+      event: job ? { type: "dead_lettered", data: { reason, dead_letter_stream: to } } : undefined,
+      status: { value: "dead_lettered", extra: { error: reason } },
     });
+    const writes = [copy, ...record];
+    await this.#must((q) => this.#complete(q, queue, entryId, jobId, writes));
   }
 
-  /** A best-effort record: failures are noted, never retried. */
+  /**
+   * A progress record (`claimed`, `start`, `chunk`, `retrying`): written now,
+   * or kept in order with the final writes while Redis is unreachable (a job
+   * that runs through a Redis restart keeps its output). Stamped now, not
+   * when written. At least once: a batch whose reply was lost is written
+   * again, so a reader may see a `chunk` index twice. Past
+   * {@link MAX_KEPT_WRITES} kept writes, progress is dropped (and noted).
+   */
   async #best(record: JobRecord): Promise<void> {
-    const q = this.#o.queue();
-    if (!q) return;
-    try {
-      await this.#recorder.write(q.commands, record);
-    } catch (e) {
-      this.#o.onError(
-        `recording ${record.event?.type ?? "status"} of ${record.jobId}: ${errorText(e)}`,
-      );
-    }
+    const commands = this.#recorder.commands(record);
+    await this.#keep(
+      (q) => this.#recorder.writeCommands(q.commands, commands),
+      `recording ${record.event?.type ?? "status"} of ${record.jobId}`,
+      false,
+    );
   }
 
-  /** A write that must happen: kept for after a reconnect when Redis is unreachable. */
+  /** A write that must happen (a completion, an ack): kept for after a reconnect. */
   async #must(write: Write): Promise<void> {
+    await this.#keep(write, "", true);
+  }
+
+  async #keep(write: Write, what: string, essential: boolean): Promise<void> {
     const q = this.#o.queue();
     if (q && this.#pendingWrites.length === 0) {
       try {
         return await write(q);
       } catch (e) {
-        if (e instanceof RedisCommandError) {
-          this.#o.onError(errorText(e));
+        if (e instanceof RedisCommandError && !isTransientRedisError(e)) {
+          this.#o.onError(what ? `${what}: ${errorText(e)}` : errorText(e));
           return;
         }
       }
     }
+    if (!essential && this.#pendingWrites.length >= MAX_KEPT_WRITES) {
+      this.#o.onError(`${what}: dropped, ${MAX_KEPT_WRITES} writes already wait for Redis`);
+      return;
+    }
+    // Unreachable, or "not now" (LOADING after a restart …): kept, in order.
     this.#pendingWrites.push(write);
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Clock } from "../network/mod.ts";
+import { completionCommand, type EntryCompletion } from "./entry_completion.ts";
 import type { RedisDial } from "./redis/dial.ts";
 import { RedisConnection } from "./redis/redis_connection.ts";
 import { RedisCommandError } from "./redis/redis_errors.ts";
@@ -19,6 +20,7 @@ import type { RespArgument, RespLimits } from "./redis/resp.ts";
 import {
   type AutoClaimResult,
   decodeXAutoClaim,
+  decodeXClaim,
   decodeXPendingRange,
   decodeXReadGroup,
   type StreamRead,
@@ -100,6 +102,11 @@ export class JobQueue {
     return new JobQueue(reader, commands, options);
   }
 
+  /** How the connections go (`mesh …`, `direct …`), or null when the dial did not say. */
+  get route(): string | null {
+    return this.#commands.route;
+  }
+
   /** The connection for non-blocking commands (events, status, heartbeats). */
   get commands(): RedisConnection {
     return this.#commands;
@@ -148,22 +155,42 @@ export class JobQueue {
 
   /**
    * Entries delivered to this consumer earlier and never acked (a previous run
-   * of this worker under the same consumer name). Redis counts this as another
-   * delivery of each.
+   * of this worker under the same consumer name, or a read whose reply was
+   * lost), except those `held` says this run still has: each is taken back
+   * with `XCLAIM`, which Redis counts as another delivery. (`XREADGROUP … 0`
+   * would count one for the held entries too.) At most `count` per queue.
    */
-  async readOwnPending(queues: readonly string[], count: number): Promise<StreamRead[]> {
-    const reply = await this.#commands.command([
-      "XREADGROUP",
-      "GROUP",
-      this.#group,
-      this.#consumer,
-      "COUNT",
-      count,
-      "STREAMS",
-      ...queues,
-      ...queues.map(() => "0"),
-    ]);
-    return decodeXReadGroup(reply);
+  async takeBackOwnPending(
+    queues: readonly string[],
+    count: number,
+    held: (queue: string, entryId: string) => boolean,
+  ): Promise<StreamRead[]> {
+    const reads: StreamRead[] = [];
+    for (const queue of queues) {
+      const rows = decodeXPendingRange(
+        await this.#commands.command([
+          "XPENDING",
+          queue,
+          this.#group,
+          "-",
+          "+",
+          count,
+          this.#consumer,
+        ]),
+      );
+      const ids = rows.filter((row) => !held(queue, row.id)).map((row) => row.id);
+      if (ids.length === 0) continue;
+      const reply = await this.#commands.command([
+        "XCLAIM",
+        queue,
+        this.#group,
+        this.#consumer,
+        0,
+        ...ids,
+      ]);
+      reads.push({ stream: queue, entries: decodeXClaim(reply) });
+    }
+    return reads;
   }
 
   /** Takes over entries idle for at least `minIdleMs` from any consumer of the group. */
@@ -221,6 +248,18 @@ export class JobQueue {
   /** Acknowledges an entry: it leaves the group's pending list for good. */
   async ack(queue: string, entryId: string): Promise<void> {
     await this.#commands.command(["XACK", queue, this.#group, entryId]);
+  }
+
+  /**
+   * Writes an entry's final record and acks it, in one script, at most once
+   * per entry (`entry_completion.ts`); resolves with whether it wrote (false:
+   * an earlier try had, it only acked).
+   */
+  async complete(completion: Omit<EntryCompletion, "group">): Promise<boolean> {
+    const reply = await this.#commands.command(
+      completionCommand({ ...completion, group: this.#group }),
+    );
+    return reply === 1;
   }
 
   /** Appends an entry (trimmed to about `maxLen` entries when given); resolves with its id. */

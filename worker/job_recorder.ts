@@ -10,6 +10,10 @@
  *   `failed`, `retrying`, `dead_lettered`), `worker_id`, `updated_at`, and
  *   `exit_code` / `error` when known.
  *
+ * The final record goes with the entry's ack in one script, once per entry
+ * (`entry_completion.ts`, which adds the field `final_entry` to the hash);
+ * progress records may be written twice after a lost reply.
+ *
  * Decisions: the Go original PUBLISHed events (lost when nobody listened);
  * here they are stream entries (XADD), so output can be read after the fact,
  * trimmed to about {@link JOB_STREAM_MAX_LEN} entries. Both keys expire
@@ -114,11 +118,22 @@ export class JobRecorder {
     this.#clock = clock;
   }
 
+  /** The commands of a record, stamped now (for a completion script). */
+  commands(record: JobRecord): RespArgument[][] {
+    return jobRecordCommands(record, this.#workerId, this.#clock.now());
+  }
+
   /** Writes a record in one pipelined batch; rejects on the first error. */
-  async write(connection: RedisConnection, record: JobRecord): Promise<void> {
-    const replies = await connection.pipeline(
-      jobRecordCommands(record, this.#workerId, this.#clock.now()),
-    );
+  write(connection: RedisConnection, record: JobRecord): Promise<void> {
+    return this.writeCommands(connection, this.commands(record));
+  }
+
+  /** Writes a record's commands (from {@link commands}) in one pipelined batch. */
+  async writeCommands(
+    connection: RedisConnection,
+    commands: readonly (readonly RespArgument[])[],
+  ): Promise<void> {
+    const replies = await connection.pipeline(commands);
     for (const reply of replies) if (reply instanceof RedisCommandError) throw reply;
   }
 }

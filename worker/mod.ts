@@ -34,6 +34,12 @@ export {
   JobPayloadError,
   type PreparedJob,
 } from "./job_handler.ts";
+export {
+  completionCommand,
+  type EntryCompletion,
+  FINAL_ENTRY_FIELD,
+  finalEntryMarker,
+} from "./entry_completion.ts";
 export { deadLetterStreamOf, JobQueue, type JobQueueOptions } from "./job_queue.ts";
 export {
   JOB_RECORD_TTL_S,

@@ -7,7 +7,15 @@
 /** One event. */
 export type WorkerEvent =
   | { kind: "waiting-for-network" }
-  | { kind: "redis-connected"; redis: string; queues: string[]; group: string; consumer: string }
+  | {
+    kind: "redis-connected";
+    redis: string;
+    /** How the connection goes (`mesh 100.64.0.2:6379`, `direct …`), when known. */
+    route?: string;
+    queues: string[];
+    group: string;
+    consumer: string;
+  }
   | { kind: "redis-error"; error: Error; retryInMs: number }
   | { kind: "paused"; reason: string }
   | { kind: "resumed" }

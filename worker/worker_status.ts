@@ -24,6 +24,12 @@ export interface WorkerStatus {
   redis: string;
   /** Whether both Redis connections are open. */
   redisConnected: boolean;
+  /**
+   * How the last connection to Redis went: `mesh <ip>:<port>` through the
+   * mesh's TCP stack, `direct <ip>:<port>` through this machine's network;
+   * null before the first connection.
+   */
+  redisRoute: string | null;
   /** Consumer group. */
   group: string;
   /** This worker's consumer name. */

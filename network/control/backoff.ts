@@ -1,7 +1,9 @@
 /**
- * Reconnect backoff with jitter. The n-th consecutive failure waits
- * min(base·2^(n-1), max) scaled by a random factor in [0.5, 1.5), so that many
- * nodes that lost Nexus together do not come back in lockstep.
+ * Reconnect backoff with jitter. The n-th consecutive failure waits a random
+ * time between d/2 and min(3d/2, max), where d = min(base·2^(n-1), max), so
+ * that many nodes that lost Nexus together do not come back in lockstep, and
+ * `max` is a real cap: no wait is longer (the window shrinks below it rather
+ * than piling waits up on it).
  *
  * The Go client caps its wait at 30 s; we cap at 5 s by default because a node
  * must be back online within seconds of Nexus returning, and one map-poll
@@ -14,7 +16,7 @@ import { systemRandom } from "../crypto/random.ts";
 export interface BackoffOptions {
   /** Wait after the first failure, before jitter. */
   baseMs?: number;
-  /** Largest wait before jitter. */
+  /** Largest wait, jitter included. */
   maxMs?: number;
   /** Source of jitter. */
   random?: RandomSource;
@@ -46,7 +48,9 @@ export class Backoff {
     const unjittered = Math.min(this.#baseMs * 2 ** exponent, this.#maxMs);
     const bytes = this.#random(4);
     const unit = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0) / 2 ** 32;
-    return Math.floor(unjittered * (0.5 + unit));
+    const low = unjittered / 2;
+    const high = Math.min(unjittered * 1.5, this.#maxMs);
+    return Math.floor(low + unit * (high - low));
   }
 
   /** Records a success: the next failure waits the base time again. */

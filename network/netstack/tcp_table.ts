@@ -179,8 +179,13 @@ export class TcpTable implements TcpHost, ListenerOwner {
     }
     let port = localPort;
     if (port === undefined) {
-      port = this.#deps.ports.allocate((p) =>
-        this.#listeners.has(p) || (this.#portUse.get(p) ?? 0) > 0
+      const destination = new Uint8Array(local.length + remote.ip.length + 2);
+      destination.set(local);
+      destination.set(remote.ip, local.length);
+      new DataView(destination.buffer).setUint16(local.length + remote.ip.length, remote.port);
+      port = this.#deps.ports.allocateFor(
+        destination,
+        (p) => this.#listeners.has(p) || (this.#portUse.get(p) ?? 0) > 0,
       );
       if (port === undefined) throw new AddressInUseError("no free ephemeral TCP port");
     }

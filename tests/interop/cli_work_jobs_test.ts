@@ -8,11 +8,8 @@
  * finish and exits 0; SIGKILL in the middle of a job, then a restart, takes
  * the job back and completes it once.
  *
- * TODO(mesh TCP): the issue's "Redis on the tailscaled host's localhost,
- * reached only through the mesh" needs the userspace TCP stack. Until
- * `deps.redisDial.mesh` exists, work refuses a Redis on a peer with
- * NOT_IMPLEMENTED (tests/unit/commands/work_jobs_test.ts); the mesh version
- * of this test belongs here once it lands.
+ * The same with Redis on a tailscaled host's localhost, reached only through
+ * the mesh: cli_work_mesh_jobs_test.ts and cli_work_mesh_restart_test.ts.
  */
 import assert from "node:assert/strict";
 import { createCitadel, pollUntil } from "./citadel_cli.ts";

@@ -1,8 +1,10 @@
 /**
  * A real `redis-server` (Debian package) for interop tests: started on
  * 127.0.0.1 on a free port, in a temporary folder, with persistence off
- * (`--save '' --appendonly no`), and stopped (and the folder removed) by
- * `stop()`. A missing `redis-server` fails the test: `./dev` installs it.
+ * (`--save '' --appendonly no`) unless `persistent` (an append-only file
+ * synced at every write, so `restart()` loses nothing), and stopped (and the
+ * folder removed) by `stop()`. A missing `redis-server` fails the test:
+ * `./dev` installs it.
  *
  * @module
  */
@@ -24,8 +26,14 @@ export interface RedisServer {
   readonly url: string;
   /** Its temporary folder (log in `redis.log`). */
   readonly dir: string;
-  /** The process. */
+  /** The process (a new one after {@link restart}). */
   readonly process: ManagedProcess;
+  /**
+   * Stops the server (SIGTERM), waits `downMs`, and starts it again on the
+   * same port and folder; resolves once it answers PING (its data kept only
+   * when `persistent`).
+   */
+  restart(downMs?: number): Promise<void>;
   /** Runs `redis-cli` against it; resolves with its stdout (trimmed). */
   cli(...args: string[]): Promise<string>;
   /** Stops the server and removes its folder. */
@@ -36,6 +44,8 @@ export interface RedisServer {
 export interface RedisServerOptions {
   /** `requirepass` for the default user. */
   password?: string;
+  /** Keep the data across {@link RedisServer.restart}: AOF, fsync at every write. */
+  persistent?: boolean;
 }
 
 /**
@@ -60,26 +70,32 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     "--save",
     "",
     "--appendonly",
-    "no",
+    options.persistent ? "yes" : "no",
+    "--appendfsync",
+    "always",
     "--daemonize",
     "no",
   ];
   if (options.password) args.push("--requirepass", options.password);
-  const proc = spawnLogged({
-    name: "redis-server",
-    cmd: "redis-server",
-    args,
-    logPath: `${dir}/redis.log`,
-  });
+  const spawn = () =>
+    spawnLogged({
+      name: "redis-server",
+      cmd: "redis-server",
+      args,
+      logPath: `${dir}/redis.log`,
+    });
+  let proc = spawn();
   const authArgs = options.password ? ["--no-auth-warning", "-a", options.password] : [];
   const cli = async (...cmd: string[]): Promise<string> =>
     (await runCommand("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...authArgs, ...cmd]))
       .stdout.trim();
-  try {
-    await waitFor("redis-server PING", async () => (await cli("PING")) === "PONG", {
+  const ready = () =>
+    waitFor("redis-server PING", async () => (await cli("PING")) === "PONG", {
       process: proc,
       timeoutMs: 15_000,
     });
+  try {
+    await ready();
   } catch (e) {
     await proc.stop();
     await removeTempDir(dir);
@@ -90,8 +106,16 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     port,
     url: `redis://${auth}127.0.0.1:${port}`,
     dir,
-    process: proc,
+    get process() {
+      return proc;
+    },
     cli,
+    async restart(downMs = 0) {
+      await proc.stop();
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      proc = spawn();
+      await ready();
+    },
     async stop() {
       await proc.stop();
       await removeTempDir(dir);

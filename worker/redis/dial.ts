@@ -15,6 +15,8 @@ export interface RedisDuplex {
   writable: WritableStream<Uint8Array>;
   /** Closes both directions; safe to call more than once. */
   close(): void | Promise<void>;
+  /** How the stream goes, for logs and status: `mesh 100.64.0.2:6379`, `direct 127.0.0.1:6379`. */
+  route?: string;
 }
 
 /** Opens a byte stream to `host:port`; rejects when it cannot (or when `signal` aborts). */
@@ -41,7 +43,11 @@ export async function dialTcp(
   }
   conn.setNoDelay(true);
   let closed = false;
+  const remote = conn.remoteAddr as Deno.NetAddr;
   return {
+    route: `direct ${
+      remote.hostname.includes(":") ? `[${remote.hostname}]` : remote.hostname
+    }:${remote.port}`,
     readable: conn.readable,
     writable: conn.writable,
     close: () => {

@@ -20,6 +20,7 @@
  */
 export { dialTcp, type RedisDial, type RedisDuplex } from "./dial.ts";
 export {
+  isTransientRedisError,
   RedisAuthError,
   RedisCommandError,
   RedisConnectError,
@@ -48,6 +49,7 @@ export {
 export {
   type AutoClaimResult,
   decodeXAutoClaim,
+  decodeXClaim,
   decodeXPendingRange,
   decodeXReadGroup,
   type PendingEntry,

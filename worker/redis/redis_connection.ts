@@ -88,8 +88,12 @@ export class RedisConnection {
   /** Resolves (never rejects) with the reason once the connection is closed. */
   readonly closed: Promise<Error>;
 
+  /** How the connection goes (the dial's `route`), or null when the dial did not say. */
+  readonly route: string | null;
+
   private constructor(duplex: RedisDuplex, options: RedisConnectionOptions) {
     this.#duplex = duplex;
+    this.route = duplex.route ?? null;
     this.#clock = options.clock;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
     this.#parser = new RespParser(options.limits);

@@ -44,6 +44,26 @@ export class RedisCommandError extends Error {
   }
 }
 
+/**
+ * Error codes that say "not now" rather than "never": Redis still loading its
+ * data after a restart, a script running too long, a replica or cluster in
+ * the middle of a failover. A write refused with one of these is tried again
+ * later; any other error reply is final for that command.
+ */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  "LOADING",
+  "BUSY",
+  "TRYAGAIN",
+  "MASTERDOWN",
+  "CLUSTERDOWN",
+  "READONLY",
+]);
+
+/** Whether an error reply is one to try again later (see {@link TRANSIENT_CODES}). */
+export function isTransientRedisError(e: unknown): boolean {
+  return e instanceof RedisCommandError && TRANSIENT_CODES.has(e.code);
+}
+
 /** No reply in time; the connection was closed, since later replies can no longer be matched. */
 export class RedisTimeoutError extends Error {
   /** Builds the error. */

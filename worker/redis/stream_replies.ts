@@ -118,6 +118,17 @@ export function decodeXAutoClaim(reply: RespValue): AutoClaimResult {
   return { cursor: text(parts[0], "XAUTOCLAIM", "the cursor"), entries, deletedIds };
 }
 
+/**
+ * Decodes XCLAIM's reply (without JUSTID): the claimed entries. Entries
+ * deleted meanwhile are left out (Redis 7 drops them from the pending list;
+ * older versions answer nil or `[id, nil]`, kept as an entry without fields).
+ */
+export function decodeXClaim(reply: RespValue): StreamEntry[] {
+  return list(reply, "XCLAIM", "the reply")
+    .filter((item) => item !== null)
+    .map((item) => entry(item, "XCLAIM"));
+}
+
 /** Decodes the extended XPENDING reply (`XPENDING key group start end count`). */
 export function decodeXPendingRange(reply: RespValue): PendingEntry[] {
   return list(reply, "XPENDING", "the reply").map((item) => {

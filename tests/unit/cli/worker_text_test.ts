@@ -14,6 +14,7 @@ const WORKER: WorkerStatus = {
   state: "paused",
   redis: "redis://:***@10.0.0.5:6379",
   redisConnected: false,
+  redisRoute: null,
   group: "citadel-workers",
   consumer: "citadel-box",
   queues: ["jobs:v1:a", "jobs:v1:shell:org_acme:node:7"],
@@ -42,6 +43,25 @@ Deno.test("the worker section of status", () => {
     "  Heartbeat:   never",
     "  Last error:  cannot connect to Redis at 10.0.0.5:6379: refused",
   ]);
+});
+
+Deno.test("the worker section says how Redis is reached", () => {
+  const now = Date.parse("2026-01-01T00:10:00.000Z");
+  const redisLine = (route: string | null) =>
+    formatWorker(
+      { ...WORKER, redisConnected: true, redisRoute: route },
+      now,
+      new Painter(false),
+    )[2];
+  assert.equal(
+    redisLine("mesh 100.64.0.2:6379"),
+    "  Redis:       redis://:***@10.0.0.5:6379 (connected, over the mesh to 100.64.0.2:6379)",
+  );
+  assert.equal(
+    redisLine("direct 10.0.0.5:6379"),
+    "  Redis:       redis://:***@10.0.0.5:6379 (connected, directly to 10.0.0.5:6379)",
+  );
+  assert.equal(redisLine(null), "  Redis:       redis://:***@10.0.0.5:6379 (connected)");
 });
 
 Deno.test("status JSON: nodeId and worker keys in their documented order", () => {
@@ -77,6 +97,18 @@ Deno.test("every worker event has a log line at the right level", () => {
       /^job loop: connected to redis:\/\/h; reading q1, q2 as c in group g$/,
     ],
     [
+      {
+        kind: "redis-connected",
+        redis: "redis://redis-host:6379",
+        route: "mesh 100.64.0.2:6379",
+        queues: ["q1"],
+        group: "g",
+        consumer: "c",
+      },
+      "info",
+      /^job loop: connected to redis:\/\/redis-host:6379 over the mesh to 100\.64\.0\.2:6379; reading q1/,
+    ],
+    [
       { kind: "redis-error", error: new Error("refused"), retryInMs: 2_000 },
       "warn",
       /^job loop: Redis: refused; retrying in 2s$/,
@@ -103,7 +135,7 @@ Deno.test("every worker event has a log line at the right level", () => {
         error: "reset",
       },
       "warn",
-      /^job j \(http\) retrying in 2s: reset$/,
+      /^job j \(http\) failed \(to be retried\) in 2s: reset$/,
     ],
     [{ kind: "job-skipped", jobId: "j", targetNode: "9" }, "info", /skipped: it is for node 9/],
     [

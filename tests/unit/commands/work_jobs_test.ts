@@ -2,14 +2,15 @@
  * `citadel work`'s job loop wiring: options and environment, the real job
  * loop against a real redis-server (Debian's, started on 127.0.0.1 by the
  * interop harness) with a fake network, the worker section of `status`, the
- * pause while disconnected, the refusal of a Redis on a mesh peer, and the
- * watchdog's exit code in virtual time.
+ * pause while disconnected, a Redis and http jobs on a mesh peer going through
+ * the mesh dial, and the watchdog's exit code in virtual time.
  */
 import assert from "node:assert/strict";
 import type { CliDependencies } from "../../../cli/dependencies.ts";
 import { runCli } from "../../../cli/dispatch.ts";
 import { ExitCode } from "../../../cli/exit_codes.ts";
 import { COMMANDS } from "../../../commands/mod.ts";
+import { dialTcp } from "../../../worker/mod.ts";
 import { FileStateStore, inspectInstanceLock, newNodeState } from "../../../state/mod.ts";
 import { startRedisServer } from "../../interop/redis_server.ts";
 import {
@@ -408,25 +409,153 @@ Deno.test("work's job loop options are checked before anything connects", async 
   });
 });
 
-Deno.test("work refuses a Redis on a mesh peer until the mesh TCP stack exists (NOT_IMPLEMENTED)", async () => {
+Deno.test({
+  name:
+    "work reaches a Redis on a mesh peer through the mesh dial, and sends http jobs to peers over it too",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = await startRedisServer();
+    const conn = await checker(redis.url);
+    // A service "behind" peer-a: the fake mesh dial connects to it on 127.0.0.1.
+    const service = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (req) =>
+        new Response(`service saw ${new URL(req.url).pathname} as ${req.headers.get("host")}`),
+    );
+    try {
+      for (const host of ["peer-a", "100.64.0.6", "PEER-A.tailnet.example"]) {
+        await withStateDir(async (dir) => {
+          await writeRegisteredState(dir);
+          const meshDials: string[] = [];
+          const directDials: string[] = [];
+          const deps: CliDependencies = {
+            network: new FakeNetwork(),
+            redisDial: {
+              direct: (h, port, signal) => {
+                directDials.push(`${h}:${port}`);
+                return dialTcp(h, port, signal);
+              },
+              mesh: async (h, port, signal) => {
+                meshDials.push(`${h}:${port}`);
+                const target = port === service.addr.port ? service.addr.port : redis.port;
+                const stream = await dialTcp("127.0.0.1", target, signal);
+                return { ...stream, route: `mesh 100.64.0.6:${port}` };
+              },
+            },
+          };
+          const io = new FakeIO({ envVars: envFor(dir) });
+          const running = runWith(
+            io,
+            ["work", "--redis", `redis://${host}:${redis.port}`, "--queue", "jobs:v1:mesh"],
+            deps,
+          );
+          await waitFor(() => io.out.includes("job loop: connected"), 15_000);
+          assert.match(
+            io.out,
+            /job loop: Redis at \S+ is on the mesh \(peer peer-a\): connecting through the mesh/,
+          );
+          assert.match(
+            io.out,
+            new RegExp(
+              `job loop: connected to redis://\\S+ over the mesh to 100\\.64\\.0\\.6:${redis.port};`,
+            ),
+          );
+          assert.deepEqual(directDials, [], `${host}: nothing dialled directly`);
+          assert.deepEqual(meshDials, [`${host}:${redis.port}`, `${host}:${redis.port}`]);
+
+          // http jobs: to a peer over the mesh dial, to anything else through fetch.
+          const job = (id: string, url: string) =>
+            redis.cli(
+              "XADD",
+              "jobs:v1:mesh",
+              "*",
+              "jobId",
+              id,
+              "type",
+              "http",
+              "payload",
+              JSON.stringify({ url }),
+            );
+          const port = service.addr.port;
+          await job(`m-${host}`, `http://peer-a:${port}/via-mesh`);
+          await job(`d-${host}`, `http://127.0.0.1:${port}/direct`);
+          await waitFor(
+            () =>
+              io.out.includes(`job m-${host} (http) succeeded`) &&
+              io.out.includes(`job d-${host} (http) succeeded`),
+            15_000,
+          );
+          const result = async (id: string) => {
+            const end = (await jobEvents(conn, id)).find((e) => e.type === "end")!;
+            return end.data.result as { status: number; body: string };
+          };
+          const viaMesh = await result(`m-${host}`);
+          assert.equal(viaMesh.status, 200);
+          assert.equal(viaMesh.body, `service saw /via-mesh as peer-a:${port}`);
+          assert.ok(meshDials.includes(`peer-a:${port}`), String(meshDials));
+          assert.equal(
+            (await result(`d-${host}`)).body,
+            `service saw /direct as 127.0.0.1:${port}`,
+          );
+          assert.ok(!meshDials.includes(`127.0.0.1:${port}`));
+          assert.deepEqual(directDials, [], "fetch, not the direct dial, takes non-mesh URLs");
+
+          // status shows the route.
+          const statusIO = new FakeIO({ envVars: envFor(dir) });
+          assert.equal((await run(["status", "--json"], statusIO, new FakeNetwork())).code, 0);
+          assert.equal(JSON.parse(statusIO.out).worker.redisRoute, `mesh 100.64.0.6:${redis.port}`);
+          const humanIO = new FakeIO({ envVars: envFor(dir) });
+          await run(["status"], humanIO, new FakeNetwork());
+          assert.match(
+            humanIO.out,
+            new RegExp(
+              `Redis: +\\S+ \\(connected, over the mesh to 100\\.64\\.0\\.6:${redis.port}\\)`,
+            ),
+          );
+          io.raise("SIGTERM");
+          assert.equal(await running, ExitCode.OK, io.err);
+        });
+      }
+    } finally {
+      await service.shutdown();
+      conn.close();
+      await redis.stop();
+    }
+  },
+});
+
+Deno.test("an address in the mesh ranges is never dialled directly, even when no peer holds it", async () => {
   await withStateDir(async (dir) => {
     await writeRegisteredState(dir);
-    for (
-      const url of [
-        "redis://peer-a:6379",
-        "redis://100.64.0.6:6379",
-        "redis://PEER-A.tailnet.example",
-      ]
-    ) {
-      const { code, io, network } = await run(
-        ["work", "--redis", url, "--queue", "q"],
-        new FakeIO({ envVars: envFor(dir) }),
-      );
-      assert.equal(code, ExitCode.NOT_IMPLEMENTED, `${url}: ${io.err}`);
-      assert.match(io.err, /is on the mesh \(peer peer-a\).*userspace TCP stack/);
-      assert.equal(network.disconnects, 1);
-      assert.equal((await inspectInstanceLock(dir)).held, false);
+    const clock = new VirtualClock();
+    const io = new FakeIO({ envVars: envFor(dir) });
+    io.clock = clock;
+    const tried: string[] = [];
+    const running = runWith(io, ["work", "--redis", "redis://100.64.9.9:6379", "--queue", "q"], {
+      network: new FakeNetwork(),
+      redisDial: {
+        direct: (h) => {
+          tried.push(`direct ${h}`);
+          return Promise.reject(new Error("unexpected"));
+        },
+        mesh: (h) => {
+          tried.push(`mesh ${h}`);
+          return Promise.reject(
+            Object.assign(new Error(`no peer has ${h}`), { name: "PeerNotFoundError" }),
+          );
+        },
+      },
+    });
+    await waitFor(() => io.err.includes("no peer has 100.64.9.9"), 10_000);
+    io.raise("SIGTERM");
+    for (let i = 0; i < 50 && !io.out.includes("stopping"); i++) {
+      clock.advance(1_000);
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
+    assert.equal(await running, ExitCode.OK, io.err);
+    assert.ok(tried.length >= 1 && tried.every((t) => t === "mesh 100.64.9.9"), String(tried));
+    assert.match(io.out, /job loop: Redis at 100\.64\.9\.9 is on the mesh: connecting through/);
   });
 });
 
@@ -444,7 +573,7 @@ Deno.test("a job loop that cannot poll for 10 minutes makes work exit WORKER_WAT
           dials++;
           return Promise.reject(new Error("connection refused"));
         },
-        mesh: null,
+        mesh: () => Promise.reject(new Error("no mesh here")),
       },
     });
     await waitFor(() => io.out.includes("ready:"), 10_000);

@@ -93,6 +93,7 @@ Deno.test("handler: GET /status carries the job loop's status when work runs one
     state: "running",
     redis: "redis://:***@127.0.0.1:6379",
     redisConnected: true,
+    redisRoute: "direct 127.0.0.1:6379",
     group: "citadel-workers",
     consumer: "citadel-box",
     queues: ["jobs:v1:cpu-general"],

@@ -85,3 +85,29 @@ Deno.test("job loop: options are checked", () => {
   assert.throws(() => new JobLoop(options(clock, { maxRetries: 1.5 })), WorkerConfigError);
   assert.throws(() => new JobLoop(options(clock, { redisURL: "http://x" })), /invalid Redis URL/);
 });
+
+Deno.test("job loop: Redis reconnect waits grow to at most 30 s, jitter included (virtual time)", async () => {
+  for (const fill of [0x00, 0x80, 0xff]) {
+    const clock = new VirtualClock();
+    const waits: number[] = [];
+    const loop = new JobLoop(options(clock, {
+      random: (n) => new Uint8Array(n).fill(fill),
+      stallLimitMs: 60 * 60_000,
+      onEvent: (e) => {
+        if (e.kind === "redis-error") waits.push(e.retryInMs);
+      },
+    }));
+    const stop = new AbortController();
+    const done = loop.run(stop.signal);
+    for (let i = 0; i < 600; i++) {
+      clock.advance(1_000);
+      await flush();
+    }
+    stop.abort();
+    clock.advance(1_000);
+    await done;
+    assert.ok(waits.length >= 12, `fill ${fill}: ${waits.length} retries`);
+    assert.ok(Math.max(...waits) <= 30_000, `fill ${fill}: ${waits}`);
+    assert.ok(waits.at(-1)! >= 15_000, `fill ${fill}: at the cap, ${waits}`);
+  }
+});

@@ -46,6 +46,27 @@ Deno.test("port allocator: random starting points in the range, skipping ports i
   assert.equal(ports.allocate((p) => used.has(p)), undefined);
 });
 
+Deno.test("port allocator: per destination, successive ports, a 4-tuple back only after the range", () => {
+  const ports = new PortAllocator(prngRandom(new SeededPrng(9)), 50_000, 50_009);
+  const dest = (last: number) => Uint8Array.of(10, 0, 0, 1, 10, 0, 0, last, 0x1f, 0x90);
+  const toA: number[] = [];
+  for (let i = 0; i < 20; i++) toA.push(ports.allocateFor(dest(2), () => false)!);
+  // All ten ports once, in turn, before any comes back (RFC 6056 §3.3.4).
+  assert.equal(new Set(toA.slice(0, 10)).size, 10, String(toA));
+  assert.deepEqual(toA.slice(10), toA.slice(0, 10));
+  for (let i = 1; i < 10; i++) {
+    assert.equal(toA[i], toA[i - 1] === 50_009 ? 50_000 : toA[i - 1] + 1, String(toA));
+  }
+  // A port in use is skipped, and the sequence goes on after it.
+  const busy = toA[0];
+  const next = ports.allocateFor(dest(2), (p) => p === busy);
+  assert.notEqual(next, busy);
+  // Another destination has its own starting point (here: not the same sequence).
+  const toB = Array.from({ length: 10 }, () => ports.allocateFor(dest(3), () => false)!);
+  assert.equal(new Set(toB).size, 10);
+  assert.equal(ports.allocateFor(dest(2), () => true), undefined, "all taken");
+});
+
 Deno.test("flow key: distinct for every field, IPv4 and IPv6", () => {
   const v6a = parseIPAddress("fd00::1")!, v6b = parseIPAddress("fd00::2")!;
   const keys = new Set([
