@@ -32,9 +32,10 @@ import { buildEchoReply } from "../netstack/echo_responder.ts";
 import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import { DeviceTimer } from "./device_timer.ts";
-import { FilterGate } from "./filter_gate.ts";
+import { ACL_DROP_PREFIX, FilterGate } from "./filter_gate.ts";
 import { NetStack, type NetStackOptions } from "../netstack/netstack.ts";
 import { netstackHandler } from "./netstack_handler.ts";
+import { buildConnectReject, connectRejectObserver } from "./connect_rejects.ts";
 import { advertisedDiscoKey, buildDiscoKeyAdvert } from "./disco_key_advert.ts";
 import { type AdvertisedEndpoint, NetcheckService } from "./netcheck_service.ts";
 import type { NetcheckReport } from "../netcheck/netcheck_report.ts";
@@ -73,6 +74,12 @@ export interface EngineStats extends MagicSockStats, PipelineStats {
   droppedSourceNotAllowed: number;
   /** TSMP disco-key advertisements sent after handshakes. */
   discoKeyAdvertsSent: number;
+  /** TSMP "rejected" messages received (a peer's filter dropped our SYN). */
+  connectRejectsReceived: number;
+  /** TSMP "rejected" messages sent (our filter dropped a peer's IPv4 SYN). */
+  connectRejectsSent: number;
+  /** TCP connections aborted because their peer left the netmap. */
+  connectionsAbortedPeerGone: number;
 }
 
 /** How {@link Engine.startInBackground} reports. */
@@ -115,6 +122,9 @@ export class Engine {
     droppedByDevice: 0,
     droppedSourceNotAllowed: 0,
     discoKeyAdvertsSent: 0,
+    connectRejectsReceived: 0,
+    connectRejectsSent: 0,
+    connectionsAbortedPeerGone: 0,
   };
   readonly #stop = new AbortController();
   readonly #nodePublicKey: NodePublicKey;
@@ -149,6 +159,13 @@ export class Engine {
       selfIPs: () => peers.selfIPs,
       sendToPeer: (packet, peer) => this.#sendToPeer(packet, peer),
       route: (packet) => this.#route(packet),
+      onInboundDrop: (packet, reason, reply) => {
+        if (!reason.startsWith(ACL_DROP_PREFIX)) return;
+        const reject = buildConnectReject(packet);
+        if (!reject) return;
+        this.#counters.connectRejectsSent++;
+        reply(reject);
+      },
     });
     this.filter = new FilterGate(peers);
     this.pipeline.addInboundHook(this.filter.inbound);
@@ -188,6 +205,9 @@ export class Engine {
       ...options.netstack,
     });
     this.pipeline.addLocalHandler(netstackHandler(this.netstack));
+    this.pipeline.addTSMPObserver(
+      connectRejectObserver(this.netstack, () => this.#counters.connectRejectsReceived++),
+    );
     if (options.onPacket) {
       const onPacket = options.onPacket;
       this.pipeline.addLocalHandler((packet, from) => {
@@ -298,9 +318,11 @@ export class Engine {
   }
 
   /**
-   * Takes a new netmap. Peers that left lose their WireGuard sessions; the
-   * allowed IPs of those that stay and the packet filter apply from the next
-   * packet on.
+   * Takes a new netmap. Peers that left lose their WireGuard sessions, and
+   * the TCP connections to addresses no peer holds any more are aborted (a
+   * peer that left would otherwise hold their buffers and timers until the
+   * retransmissions give up, a quarter of an hour); the allowed IPs of those
+   * that stay and the packet filter apply from the next packet on.
    */
   setNetmap(netmap: DataPlaneNetmap): void {
     const derpMapBefore = this.#sock.peers.netmap.derpMap;
@@ -315,6 +337,10 @@ export class Engine {
         this.#handshakesSeen.delete(text);
       }
     }
+    this.#counters.connectionsAbortedPeerGone += this.netstack.abortConnections(
+      (remote) => !peers.byAddress(remote),
+      "closed: the peer left the netmap",
+    );
   }
 
   /**
