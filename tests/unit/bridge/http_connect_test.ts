@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import {
   emitHttpConnectAnswer,
-  HttpConnectError,
+  type HttpConnectError,
   parseAuthority,
   parseHttpConnect,
 } from "../../../bridge/http_connect.ts";
