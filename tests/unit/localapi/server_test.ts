@@ -3,9 +3,25 @@ import type { WorkerStatus } from "../../../worker/mod.ts";
 import { LocalApiError, UnsafeDirectoryError } from "../../../localapi/errors.ts";
 import { queryLocalStatus } from "../../../localapi/client.ts";
 import { LOCAL_API_MAX_PINGS_IN_FLIGHT, localApiSocketPath } from "../../../localapi/protocol.ts";
-import { checkSocketDirectory, localApiHandler, startLocalApi } from "../../../localapi/server.ts";
+import {
+  checkSocketDirectory,
+  localApiHandler as takeoverHandler,
+  startLocalApi,
+} from "../../../localapi/server.ts";
 import { type NodeStatus, PeerNotFoundError, PingTimeoutError } from "../../../network/mod.ts";
 import { STATUS, withDir } from "./local_api_fixture.ts";
+
+/** The handler for routes that answer with a Response (all but /dial and /expose). */
+function localApiHandler(
+  options: Parameters<typeof takeoverHandler>[0],
+): (request: Request) => Promise<Response> {
+  const handle = takeoverHandler(options);
+  return async (request) => {
+    const answer = await handle(request);
+    assert.ok(answer instanceof Response, "a Response, not a takeover");
+    return answer;
+  };
+}
 
 Deno.test("local API round trip over a real Unix socket", async () => {
   await withDir(async (dir) => {
