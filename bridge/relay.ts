@@ -7,8 +7,9 @@
  *
  * The relay ends when both directions have ended, or at once when either
  * fails (a reset, a write to a closed peer) or `signal` aborts; then both
- * streams are closed, so nothing of the pair outlives it. Memory is one
- * buffer per direction.
+ * streams are closed, so nothing of the pair outlives it, and the relay
+ * does not wait for a read that closing cannot end (a terminal's stdin).
+ * Memory is one buffer per direction.
  *
  * @module
  */
@@ -81,6 +82,8 @@ export async function relay(
 ): Promise<RelayResult> {
   const result: RelayResult = { aToB: 0, bToA: 0 };
   let finished = false;
+  let failed!: () => void;
+  const failure = new Promise<void>((resolve) => failed = resolve);
   const fail = (error: unknown) => {
     if (finished) return;
     result.error ??= error instanceof Error ? error : new Error(String(error));
@@ -88,6 +91,7 @@ export async function relay(
     finished = true;
     closeQuietly(a);
     closeQuietly(b);
+    failed();
   };
   const onAbort = () => fail(options.signal?.reason ?? new Error("relay aborted"));
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -117,9 +121,12 @@ export async function relay(
     }
   };
   try {
-    await Promise.all([
-      pump(a, b, options.aPrefix, (n) => result.aToB += n),
-      pump(b, a, options.bPrefix, (n) => result.bToA += n),
+    await Promise.race([
+      Promise.all([
+        pump(a, b, options.aPrefix, (n) => result.aToB += n),
+        pump(b, a, options.bPrefix, (n) => result.bToA += n),
+      ]),
+      failure,
     ]);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);

@@ -105,3 +105,32 @@ export function memoryPair(): [MemoryEnd, MemoryEnd] {
 export const bytes = (text: string) => new TextEncoder().encode(text);
 /** Bytes to text. */
 export const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A listener the test feeds connections into (a mesh `TcpListener` stand-in). */
+export class MemoryListener {
+  #queue: MemoryEnd[] = [];
+  #wake: (() => void) | null = null;
+  closed = false;
+  /** Hands the listener's iterator a connection. */
+  push(conn: MemoryEnd) {
+    this.#queue.push(conn);
+    this.#wake?.();
+  }
+  /** Ends the iteration. */
+  close() {
+    this.closed = true;
+    this.#wake?.();
+  }
+  async *[Symbol.asyncIterator](): AsyncIterator<MemoryEnd> {
+    for (;;) {
+      const next = this.#queue.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (this.closed) return;
+      await new Promise<void>((r) => this.#wake = r);
+      this.#wake = null;
+    }
+  }
+}
