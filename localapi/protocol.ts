@@ -172,6 +172,11 @@ export interface ProcessReport {
 export type LocalStatusBody = LocalStatus & {
   /** The running `citadel work` process (absent from a server started without a report). */
   process?: ProcessReport;
+  /**
+   * The local API's own connections: requests in progress (this one
+   * included) and connections handed over to `/dial` and `/expose`.
+   */
+  localApi?: { connections: number; takeovers: number };
 };
 
 /** The body of `POST /ping`. */

@@ -79,6 +79,8 @@ export interface LocalApiServerOptions {
   limits?: HttpServerLimits;
   /** Dials and forwards at once; protocol.ts's limits by default (tests lower them). */
   tunnelLimits?: Partial<TunnelLimits>;
+  /** The transport's open connections, reported in `GET /status` (set by {@link startLocalApi}). */
+  transport?: () => { connections: number; takeovers: number };
 }
 
 /** A running local API server. */
@@ -151,6 +153,7 @@ export function localApiHandler(
       ...status,
       worker: options.worker?.() ?? null,
       ...(options.process ? { process: options.process() } : {}),
+      ...(options.transport ? { localApi: options.transport() } : {}),
     };
     return jsonResponse(200, body);
   };
@@ -257,19 +260,25 @@ export async function startLocalApi(
   await checkSocketDirectory(options.stateDir);
   await removeStaleSocket(path);
   const listener = await listenPrivately(options.stateDir, path);
-  const http = new LocalHttpServer(
+  let http: LocalHttpServer | null = null;
+  const transport = () => ({
+    connections: http?.openConnections ?? 0,
+    takeovers: http?.openTakeovers ?? 0,
+  });
+  http = new LocalHttpServer(
     listener,
-    localApiHandler(options),
+    localApiHandler({ ...options, transport }),
     options.limits ?? LOCAL_API_LIMITS,
   );
   let closed = false;
+  const server = http;
   return {
     path,
-    http,
+    http: server,
     async close() {
       if (closed) return;
       closed = true;
-      await http.close();
+      await server.close();
       try {
         await Deno.remove(path);
       } catch (e) {

@@ -37,7 +37,11 @@ Deno.test("local API round trip over a real Unix socket", async () => {
       const info = await Deno.lstat(server.path);
       assert.ok(info.isSocket);
       assert.equal(info.mode! & 0o777, 0o600);
-      assert.deepEqual(await queryLocalStatus(server.path), { ...STATUS, worker: null });
+      assert.deepEqual(await queryLocalStatus(server.path), {
+        ...STATUS,
+        worker: null,
+        localApi: { connections: 1, takeovers: 0 }, // this request is the one connection
+      });
       current = null; // the node has no status yet: reported as disconnected
       const empty = await queryLocalStatus(server.path);
       assert.equal(empty?.connected, false);
@@ -256,8 +260,9 @@ Deno.test("GET /status carries the serving process's report when the server has 
     try {
       rejections = 3;
       const body = await queryLocalStatus(server!.path);
-      const { process, worker, ...status } = body!;
+      const { process, worker, localApi, ...status } = body!;
       assert.deepEqual(status, STATUS);
+      assert.deepEqual(localApi, { connections: 1, takeovers: 0 });
       assert.equal(worker, null, "no job loop");
       assert.equal(process?.pid, 1234);
       assert.equal(process?.permissions.run, false);
