@@ -24,7 +24,7 @@ import { localApiSocketPath } from "../../localapi/protocol.ts";
 import { type CitadelCli, createCitadel, pollUntil } from "./citadel_cli.ts";
 import { freeTcpPort } from "./free_port.ts";
 import { startHeadscale } from "./headscale.ts";
-import { drain, MiB, patternSha256, PatternSource, startTcpService } from "./mesh_services.ts";
+import { MiB, patternSha256, PatternSource, startTcpService } from "./mesh_services.ts";
 import { tailscaleBinary } from "./peers.ts";
 import { startTailscaled, type TailscaledNode } from "./tailscaled.ts";
 
@@ -233,7 +233,7 @@ export function registerMeshTransferTest(version: string): void {
           "-p",
           "-x",
           `http://127.0.0.1:${httpPort}`,
-          `http://ts-peer:${web.port}/?bytes=${MiB}`,
+          `http://${tsIP}:${web.port}/?bytes=${MiB}`, // by mesh IP this time
         ]);
         assert.equal(tunnel.code, 0, tunnel.stderr);
         assert.equal(tunnel.sha256, patternSha256(MiB, 11), "HTTP CONNECT download intact");
