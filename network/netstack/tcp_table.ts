@@ -218,8 +218,13 @@ export class TcpTable implements TcpHost, ListenerOwner {
     }
     let port = localPort;
     if (port === undefined) {
-      port = this.#deps.ports.allocate((p) =>
-        this.#listeners.has(p) || (this.#portUse.get(p) ?? 0) > 0
+      const destination = new Uint8Array(remote.ip.length + 2);
+      destination.set(remote.ip);
+      destination[remote.ip.length] = remote.port >> 8;
+      destination[remote.ip.length + 1] = remote.port & 0xff;
+      port = this.#deps.ports.allocate(
+        (p) => this.#listeners.has(p) || (this.#portUse.get(p) ?? 0) > 0,
+        destination,
       );
       if (port === undefined) throw new AddressInUseError("no free ephemeral TCP port");
     }
