@@ -282,6 +282,16 @@ export class Engine {
     return out;
   }
 
+  /**
+   * Fault injection for tests: sends `packet` (any bytes) through WireGuard
+   * to the peer whose allowed IPs hold its destination, without the
+   * outbound hooks, as a hostile or broken peer would; false when no peer
+   * routes it.
+   */
+  injectToPeer(packet: Uint8Array): boolean {
+    return this.#route(packet);
+  }
+
   /** Fault injection for tests: see {@link MagicSock.simulateUDPLoss}. */
   simulateUDPLoss(blocked: boolean): void {
     this.#sock.simulateUDPLoss(blocked);
