@@ -7,9 +7,16 @@ import { runFakeControlBench } from "./fake_control_bench.ts";
 import { runNetmapBench } from "./netmap_bench.ts";
 import { runStartupBench } from "./startup_bench.ts";
 import { runWireGuardBench } from "./wireguard_bench.ts";
+import { runMeshTcpBench } from "./mesh_tcp_bench.ts";
 
 const line = (name: string, value: string, goal: string, ok: boolean) =>
   console.log(`${name.padEnd(44)} ${value.padStart(14)}   goal ${goal}${ok ? "" : "   (missed)"}`);
+
+const only = Deno.args[0];
+if (only === "mesh") {
+  await meshSection();
+  Deno.exit(0);
+}
 
 console.log("Start-up from saved state to netmap, median of 10 (vs tailscaled in the same run)");
 for (const version of readPeerPins().headscaleVersions) {
@@ -72,5 +79,32 @@ for (const [name, figure] of Object.entries(wg)) {
     `${`wireguard ${name}`.padEnd(44)} ${
       `${(figure.packetsPerSecond / 1000).toFixed(1)} kpkt/s`.padStart(14)
     }   ${figure.gbitPerSecond.toFixed(2)} Gbit/s`,
+  );
+}
+
+await meshSection();
+
+/** TCP over the mesh against tailscaleds in the same run (bench/mesh_tcp_bench.ts). */
+async function meshSection(): Promise<void> {
+  const version = readPeerPins().headscaleVersions[0];
+  console.log(
+    `\nTCP over the mesh, 32 MiB, median of 3 (vs tailscaled→tailscaled, headscale ${version})`,
+  );
+  const r = await runMeshTcpBench(version);
+  const mib = (x: number) => `${x.toFixed(1)} MiB/s`;
+  line("bulk tailscaled→tailscaled (baseline)", mib(r.tailscaledToTailscaled), "", true);
+  line("bulk citadel→tailscaled", mib(r.citadelToTailscaled), "", true);
+  line("bulk tailscaled→citadel", mib(r.tailscaledToCitadel), "", true);
+  const up = r.citadelToTailscaled / r.tailscaledToTailscaled;
+  const down = r.tailscaledToCitadel / r.tailscaledToTailscaled;
+  line("ratio citadel→ts / ts→ts", up.toFixed(2), "≥ 0.5, then ≥ 1.0", up >= 0.5);
+  line("ratio ts→citadel / ts→ts", down.toFixed(2), "≥ 0.5, then ≥ 1.0", down >= 0.5);
+  line("connection set-up, median", `${r.setupMedianMs.toFixed(2)} ms`, "", true);
+  line("connection set-up, p90", `${r.setupP90Ms.toFixed(2)} ms`, "", true);
+  line(
+    "memory per open idle connection",
+    `${(r.bytesPerIdleConnection / 1024).toFixed(1)} KiB`,
+    "≤ 64 KiB",
+    r.bytesPerIdleConnection <= 64 * 1024,
   );
 }

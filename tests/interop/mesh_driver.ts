@@ -7,13 +7,21 @@
 import { JsonLineDriver } from "./json_line_driver.ts";
 import { REPO_ROOT } from "./peers.ts";
 
+/** A started driver and its node's mesh IPv4. */
+export interface MeshDriver {
+  /** The JSON-line channel. */
+  driver: JsonLineDriver;
+  /** The node's mesh IPv4. */
+  ip: string;
+}
+
 /** Starts the driver and its node; `peerIP` must appear in its netmap. */
 export async function startMeshDriver(
   controlURL: string,
   authKey: string,
   hostname: string,
   peerIP: string,
-): Promise<JsonLineDriver> {
+): Promise<MeshDriver> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -36,5 +44,5 @@ export async function startMeshDriver(
     await driver.stop();
     throw new Error(`the mesh driver did not start: ${JSON.stringify(started)}`);
   }
-  return driver;
+  return { driver, ip: String(started.ip) };
 }

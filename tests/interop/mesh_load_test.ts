@@ -48,7 +48,7 @@ for (const version of readPeerPins().headscaleVersions) {
         authKey: await hs.createPreAuthKey(user),
         hostname: "ts-load",
       });
-      const driver = await startMeshDriver(
+      const { driver } = await startMeshDriver(
         hs.url,
         await hs.createPreAuthKey(user),
         "citadel-load",
