@@ -33,6 +33,7 @@ import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import { DeviceTimer } from "./device_timer.ts";
 import { ACL_DROP_PREFIX, FilterGate } from "./filter_gate.ts";
+import { dropsByReason } from "./drop_reasons.ts";
 import { NetStack, type NetStackOptions } from "../netstack/netstack.ts";
 import { netstackHandler } from "./netstack_handler.ts";
 import { buildConnectReject, connectRejectObserver } from "./connect_rejects.ts";
@@ -80,6 +81,8 @@ export interface EngineStats extends MagicSockStats, PipelineStats {
   connectRejectsSent: number;
   /** TCP connections aborted because their peer left the netmap. */
   connectionsAbortedPeerGone: number;
+  /** WireGuard handshakes started early because TCP found a silent peer (see `#retransmitTimedOut`). */
+  handshakesForcedByTcp: number;
 }
 
 /** How {@link Engine.startInBackground} reports. */
@@ -91,6 +94,9 @@ export interface BackgroundStartOptions {
   /** Called with each failed attempt before the next. */
   onRetry?: (error: Error) => void;
 }
+
+/** A peer unheard for this long when TCP retransmits to it gets a new handshake. */
+const SILENT_PEER_MS = 1_000;
 
 /** Waits between data-plane start attempts. */
 const START_RETRY_MIN_MS = 1_000;
@@ -125,6 +131,7 @@ export class Engine {
     connectRejectsReceived: 0,
     connectRejectsSent: 0,
     connectionsAbortedPeerGone: 0,
+    handshakesForcedByTcp: 0,
   };
   readonly #stop = new AbortController();
   readonly #nodePublicKey: NodePublicKey;
@@ -202,6 +209,7 @@ export class Engine {
       clock: this.#clock,
       random: this.#random,
       answerPings: false, // the echo responder above answers them
+      onRetransmitTimeout: (remote) => this.#retransmitTimedOut(remote),
       ...options.netstack,
     });
     this.pipeline.addLocalHandler(netstackHandler(this.netstack));
@@ -267,19 +275,7 @@ export class Engine {
 
   /** Drops by reason, only non-zero ones (see `DataPlaneStatus.dropped`). */
   droppedByReason(): Record<string, number> {
-    const stats = this.stats;
-    const out: Record<string, number> = { ...stats.inboundDropped };
-    for (const [reason, count] of Object.entries(stats.outboundDropped)) {
-      out[`out:${reason}`] = count;
-    }
-    const named: [string, number][] = [
-      ["source-not-allowed", stats.droppedSourceNotAllowed],
-      ["wireguard-invalid", stats.droppedByDevice],
-      ["unknown-peer", stats.droppedUnknownPeer],
-      ["no-route", stats.droppedNoRoute],
-    ];
-    for (const [reason, count] of named) if (count > 0) out[reason] = count;
-    return out;
+    return dropsByReason(this.stats);
   }
 
   /**
@@ -467,6 +463,28 @@ export class Engine {
     this.netstack.close();
     await this.#sock.close();
     for (const peer of [...this.#device.peers]) this.#device.removePeer(peer.remotePublicKey);
+  }
+
+  /**
+   * A TCP retransmission timer fired for `remote`. When its peer has sent us
+   * nothing authenticated for a while, the WireGuard session may be dead on
+   * the far side without our knowing (tailscaled drops a peer's session when
+   * it learns the peer's new disco key, which can come just after our first
+   * handshake): send nothing more on that session, and start a new handshake
+   * now (within WireGuard's REKEY_TIMEOUT limit), instead of after the 15 s
+   * of silence the whitepaper's timers wait.
+   */
+  #retransmitTimedOut(remote: Uint8Array): void {
+    const peer = this.#sock.peers.byAddress(remote);
+    if (!peer) return;
+    const wgPeer = this.#device.peer(peer.nodeKey);
+    if (!wgPeer) return;
+    const now = this.#clock.monotonic();
+    const heard = wgPeer.lastReceivedAt;
+    if (heard !== undefined && now - heard < SILENT_PEER_MS) return;
+    if (!wgPeer.hasSession(now)) return; // a handshake is already under way
+    this.#counters.handshakesForcedByTcp++;
+    this.#flush({ peer: wgPeer, ...wgPeer.abandonSession(now) });
   }
 
   #peerOptions(key: NodePublicKey) {

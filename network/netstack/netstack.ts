@@ -71,6 +71,12 @@ export interface NetStackOptions {
   tcp?: Partial<TcpSettings>;
   /** Answer ICMP echo requests to our addresses (default true). */
   answerPings?: boolean;
+  /**
+   * Told when a connection's retransmission timer fires (a SYN or data
+   * went unanswered): the path to `remote` may be dead, and whoever owns the
+   * tunnel may want to re-establish it at once.
+   */
+  onRetransmitTimeout?: (remote: Uint8Array) => void;
 }
 
 /** Options of {@link NetStack.connectTCP}. */
@@ -205,6 +211,7 @@ export class NetStack {
       rearm: () => this.#arm(),
       ports,
       challengeAcks: new RateLimiter(limits.challengeAcksPerSecond, limits.challengeAcksPerSecond),
+      onRetransmitTimeout: options.onRetransmitTimeout,
     });
     this.#udp = new UdpTable({
       limits,

@@ -57,6 +57,8 @@ export interface TcpTableDeps {
   ports: PortAllocator;
   /** Challenge-ACK limit. */
   challengeAcks: RateLimiter;
+  /** Told when a connection's retransmission timer fires (the path may be dead). */
+  onRetransmitTimeout?: (remote: Uint8Array) => void;
 }
 
 /** Counters of the TCP side. */
@@ -354,6 +356,11 @@ export class TcpTable implements TcpHost, ListenerOwner {
   /** Whether a challenge ACK may go out. */
   challengeAckAllowed(now: number): boolean {
     return this.#deps.challengeAcks.allow(now);
+  }
+
+  /** A retransmission timer fired: passes the advice on. */
+  retransmitTimedOut(conn: TcpConnection, _now: number): void {
+    this.#deps.onRetransmitTimeout?.(conn.remote);
   }
 
   #add(conn: TcpConnection): void {

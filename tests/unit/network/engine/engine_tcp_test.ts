@@ -175,3 +175,39 @@ Deno.test("Engine TCP: the connections to a peer that leaves the netmap are abor
     await server.close();
   }
 });
+
+Deno.test("Engine TCP: a session the peer dropped is re-established when a connect goes unanswered", async () => {
+  const server = startFakeDerpServer();
+  const a = side("100.64.0.1");
+  const b = side("100.64.0.2");
+  const engineA = new Engine({ ...a, plainHTTPDerp: true });
+  const engineB = new Engine({ ...b, plainHTTPDerp: true });
+  try {
+    engineA.setNetmap(netmapFor(a, [b], server.url));
+    engineB.setNetmap(netmapFor(b, [a], server.url));
+    await engineA.start();
+    await engineB.start();
+    const listener = engineB.netstack.listenTCP(7000);
+    const first = await engineA.netstack.connectTCP(AddrPort.parse(`${b.ip}:7000`));
+    (await listener.accept()).close();
+    first.close();
+    // B forgets A's session (as tailscaled does when it learns a peer's new disco key); A
+    // still holds its half and would only notice after WireGuard's 15 s of silence.
+    engineB.setNetmap(netmapFor(b, [], server.url));
+    engineB.setNetmap(netmapFor(b, [a], server.url));
+    const started = performance.now();
+    const second = await engineA.netstack.connectTCP(AddrPort.parse(`${b.ip}:7000`), {
+      timeoutMs: 12_000,
+    });
+    const elapsed = performance.now() - started;
+    assert.ok(engineA.stats.handshakesForcedByTcp >= 1, "TCP's timeout started a handshake");
+    assert.ok(elapsed < 10_000, `connected after ${elapsed.toFixed(0)} ms, not after 15 s`);
+    (await listener.accept()).close();
+    second.close();
+    listener.close();
+  } finally {
+    await engineA.close();
+    await engineB.close();
+    await server.close();
+  }
+});
