@@ -51,8 +51,10 @@ async function checkCases(
   assertCliError(forbidden, EXIT.FORBIDDEN, /forbidden by the peer's ACL/, {
     hint: /access rules/,
   });
+  // A fresh node's first connection may wait one WireGuard handshake retry (5 s) while the
+  // peer learns its new disco key; still far from the 20 s the timeout would take.
   assert.ok(
-    forbidden.durationMs < 10_000,
+    forbidden.durationMs < 15_000,
     `${mode}: told by the peer, not by the 20 s timeout (${forbidden.durationMs} ms)`,
   );
   console.log(
