@@ -24,6 +24,12 @@ export interface ByteStream {
   closeWrite(): Promise<void>;
   /** Closes both ways. */
   close(): void;
+  /**
+   * Why the stream ended, when its end of stream may hide a failure further
+   * on (a work's dial carried over a Unix socket ends the same whether the
+   * mesh connection closed or was reset); undefined for a clean end.
+   */
+  failure?(): Promise<Error | undefined>;
 }
 
 /** How a relay ended. */

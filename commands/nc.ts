@@ -126,6 +126,9 @@ or IP, ${ExitCode.CONNECTION_REFUSED} the peer refused (nothing listens on PORT)
           ctx.out.debug(`sent ${result.aToB} bytes, received ${result.bToA} bytes`);
           if (interrupt.aborted) return ExitCode.INTERRUPTED;
           if (result.error && !isStdoutGone(result.error)) throw result.error;
+          // Through work, a reset mesh connection reaches us as a plain end of stream: ask.
+          const failure = await conn.failure?.();
+          if (failure) throw failure;
           return ExitCode.OK;
         }),
     );

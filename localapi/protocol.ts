@@ -23,6 +23,10 @@
  * |               | 400, 404 `PeerNotFoundError`, 403                         |
  * |               | `ConnectionForbiddenError`, 502 `ConnectionRefusedError`, |
  * |               | 504 `ConnectionTimedOutError`, 503 busy or no data plane  |
+ * |               | The 200 carries `x-citadel-dial-id`; once the stream has  |
+ * |               | ended, `GET /dial/<id>` says how (a `DialOutcome`: the    |
+ * |               | mesh connection's error, if it failed), since both ends   |
+ * |               | of a Unix stream look alike to its reader                 |
  * | `POST /expose`| body {@link ExposeRequest}: 200 and then one JSON line    |
  * |               | per {@link ExposeEvent}; the forward lives as long as the |
  * |               | connection (the client closing it ends the forward); 409  |
@@ -110,6 +114,16 @@ export interface DialRequest {
   port: number;
   /** How long the handshake may take, in (0, {@link LOCAL_API_MAX_DIAL_TIMEOUT_MS}]. */
   timeoutMs?: number;
+}
+
+/** How a dial's stream ended, as `GET /dial/<id>` answers it. */
+export interface DialOutcome {
+  /** The dial's id (the `x-citadel-dial-id` of its answer). */
+  id: string;
+  /** `"open"` while it relays, `"ended"` after. */
+  state: "open" | "ended";
+  /** Why it ended, when the mesh connection failed (a reset, a timeout, the peer gone). */
+  error?: { name: string; message: string };
 }
 
 /** The body of `POST /expose`. */

@@ -112,6 +112,12 @@ export function localApiHandler(
   const tunnels = new TunnelEndpoints(options.dial, options.expose, options.tunnelLimits);
   return async (request: Request): Promise<Response | ConnectionTakeover> => {
     const path = new URL(request.url).pathname;
+    if (path.startsWith(`${DIAL_PATH}/`)) {
+      if (request.method !== "GET") {
+        return errorResponse(405, { error: "method not allowed" }, { allow: "GET" });
+      }
+      return await tunnels.outcome(path.slice(DIAL_PATH.length + 1));
+    }
     if (path === DIAL_PATH || path === EXPOSE_PATH) {
       if (request.method !== "POST") {
         return errorResponse(405, { error: "method not allowed" }, { allow: "POST" });

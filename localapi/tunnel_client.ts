@@ -17,11 +17,13 @@ import type { ByteStream } from "../bridge/relay.ts";
 import { LocalApiError } from "./errors.ts";
 import {
   DIAL_PATH,
+  type DialOutcome,
   type DialRequest,
   EXPOSE_PATH,
   type ExposeEvent,
   type ExposeRequest,
   LOCAL_API_DEFAULT_DIAL_TIMEOUT_MS,
+  LOCAL_API_ORIGIN,
   localApiSupported,
 } from "./protocol.ts";
 import { LOCAL_API_TIMEOUT_MS } from "./client.ts";
@@ -37,10 +39,34 @@ const encoder = new TextEncoder();
 class TunnelStream implements ByteStream {
   readonly #conn: Deno.Conn;
   #early: Uint8Array;
+  readonly #socketPath: string;
+  readonly #id: string | null;
 
-  constructor(conn: Deno.Conn, early: Uint8Array) {
+  constructor(conn: Deno.Conn, early: Uint8Array, socketPath: string, id: string | null) {
     this.#conn = conn;
     this.#early = early;
+    this.#socketPath = socketPath;
+    this.#id = id;
+  }
+
+  /** Asks the work how the dial ended: the mesh connection's error, if it failed. */
+  async failure(): Promise<Error | undefined> {
+    if (this.#id === null) return undefined;
+    const client = Deno.createHttpClient({ proxy: { transport: "unix", path: this.#socketPath } });
+    try {
+      const response = await fetch(`${LOCAL_API_ORIGIN}${DIAL_PATH}/${this.#id}`, {
+        client,
+        signal: AbortSignal.timeout(LOCAL_API_TIMEOUT_MS),
+      });
+      const body = await response.json() as Partial<DialOutcome>;
+      const error = body.error;
+      if (!response.ok || !error || typeof error.name !== "string") return undefined;
+      return new NamedRemoteError(error.name, String(error.message));
+    } catch {
+      return undefined; // the work is gone: nothing more to learn
+    } finally {
+      client.close();
+    }
   }
 
   read(p: Uint8Array): Promise<number | null> {
@@ -140,7 +166,8 @@ async function openTakeover(
     if (!status) throw failure("answered something that is not HTTP");
     if (status[1] === "200") {
       handedOver = true;
-      return new TunnelStream(conn, buffer.slice(end, filled));
+      const id = /\r\nx-citadel-dial-id: *([0-9a-f]{1,32})\r\n/i.exec(text)?.[1] ?? null;
+      return new TunnelStream(conn, buffer.slice(end, filled), socketPath, id);
     }
     const length = Number(/\r\ncontent-length: *(\d+)\r\n/i.exec(text)?.[1] ?? "0");
     if (length > MAX_ERROR_BODY) throw failure(`answered HTTP ${status[1]} with an oversized body`);

@@ -14,6 +14,7 @@ import { DIAL_FAILURE_STATUS, dialFailureKind, type MeshDialer } from "../bridge
 import { relay } from "../bridge/relay.ts";
 import type { ConnectionTakeover, TakenConnection } from "./http_server.ts";
 import {
+  type DialOutcome,
   type ErrorBody,
   type ExposeEvent,
   LOCAL_API_DEFAULT_DIAL_TIMEOUT_MS,
@@ -42,6 +43,11 @@ export interface TunnelLimits {
   /** Forwards. */
   exposes: number;
 }
+
+/** Finished dials whose outcome `GET /dial/<id>` still answers. */
+const MAX_KEPT_OUTCOMES = 256;
+/** How long `GET /dial/<id>` waits for a dial that is still ending. */
+const OUTCOME_WAIT_MS = 2_000;
 
 /** Lines an expose stream may hold unsent before it drops (and counts) them. */
 const MAX_QUEUED_EVENTS = 64;
@@ -81,6 +87,7 @@ export class TunnelEndpoints {
   readonly #limits: TunnelLimits;
   #tunnels = 0;
   #exposes = 0;
+  readonly #outcomes = new Map<string, { done: Promise<void>; outcome: DialOutcome }>();
 
   /** Endpoints over the node's dial and expose (503 when absent). */
   constructor(dial?: MeshDialer, expose?: ExposeStarter, limits: Partial<TunnelLimits> = {}) {
@@ -138,17 +145,35 @@ export class TunnelEndpoints {
       return error(DIAL_FAILURE_STATUS[dialFailureKind(e)], { error: message, name });
     }
     let done = false;
+    let ended!: () => void;
+    const id = Array.from(
+      crypto.getRandomValues(new Uint8Array(8)),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    const outcome: DialOutcome = { id, state: "open" };
+    this.#keepOutcome(id, new Promise<void>((resolve) => ended = resolve), outcome);
     const finish = () => {
       if (done) return;
       done = true;
       this.#tunnels--;
+      outcome.state = "ended";
+      ended();
+    };
+    // Which side failed: the client's side ending is its own business, the mesh's is news.
+    let meshError: Error | undefined;
+    const watched = {
+      read: (p: Uint8Array) => mesh.read(p).catch((e) => Promise.reject(meshError ??= e)),
+      write: (p: Uint8Array) => mesh.write(p).catch((e) => Promise.reject(meshError ??= e)),
+      closeWrite: () => mesh.closeWrite(),
+      close: () => mesh.close(),
     };
     return {
       status: 200,
-      headers: { "content-type": "application/octet-stream" },
+      headers: { "content-type": "application/octet-stream", "x-citadel-dial-id": id },
       run: async (client: TakenConnection, signal: AbortSignal) => {
         try {
-          await relay(client, mesh, { signal });
+          await relay(client, watched, { signal });
+          if (meshError) outcome.error = { name: meshError.name, message: meshError.message };
         } finally {
           finish();
         }
@@ -158,6 +183,30 @@ export class TunnelEndpoints {
         finish();
       },
     };
+  }
+
+  /** `GET /dial/<id>`: how that dial's stream ended (waiting briefly for one still ending). */
+  async outcome(id: string): Promise<Response> {
+    const kept = this.#outcomes.get(id);
+    if (!kept) return error(404, { error: `no dial ${id}`, name: "NotFound" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      kept.done,
+      new Promise<void>((resolve) => timer = setTimeout(resolve, OUTCOME_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
+    return json(200, kept.outcome);
+  }
+
+  #keepOutcome(id: string, done: Promise<void>, outcome: DialOutcome): void {
+    this.#outcomes.set(id, { done, outcome });
+    for (const [old, entry] of this.#outcomes) {
+      if (this.#outcomes.size <= MAX_KEPT_OUTCOMES) break;
+      if (entry.outcome.state === "ended") this.#outcomes.delete(old);
+      else if (this.#outcomes.size > MAX_KEPT_OUTCOMES + LOCAL_API_MAX_TUNNELS) {
+        this.#outcomes.delete(old);
+      }
+    }
   }
 
   /** `POST /expose`. */

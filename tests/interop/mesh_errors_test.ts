@@ -7,16 +7,21 @@
  * within --timeout, 19), and a port the ACL forbids (tailscaled drops the SYN
  * and says so with a TSMP rejection: 20, at once rather than after the
  * timeout). Each case as the node itself (no work) and through a running
- * work's local API; a working connection in both as the baseline.
+ * work's local API; a working connection in both as the baseline. Last, the
+ * outsider vanishes in the middle of a download through work (its tailscaled
+ * killed, its node deleted at Headscale): nc ends with an error, and work's
+ * stack and local API hold nothing of it afterwards.
  */
 import assert from "node:assert/strict";
 import { assertCliError, type CitadelCli, createCitadel, pollUntil } from "./citadel_cli.ts";
+import { queryLocalStatus } from "../../localapi/client.ts";
+import { localApiSocketPath } from "../../localapi/protocol.ts";
 import { describeResult } from "./citadel_cli.ts";
 import { freeTcpPort } from "./free_port.ts";
-import { type HeadscalePolicy, startHeadscale } from "./headscale.ts";
-import { startTcpService } from "./mesh_services.ts";
+import { type HeadscalePolicy, type HeadscaleServer, startHeadscale } from "./headscale.ts";
+import { MiB, startTcpService } from "./mesh_services.ts";
 import { readPeerPins } from "./peers.ts";
-import { startTailscaled } from "./tailscaled.ts";
+import { startTailscaled, type TailscaledNode } from "./tailscaled.ts";
 
 /** The exit codes of cli/exit_codes.ts these cases expect. */
 const EXIT = { OK: 0, PEER_NOT_FOUND: 13, REFUSED: 18, UNREACHABLE: 19, FORBIDDEN: 20 };
@@ -73,12 +78,18 @@ for (const version of readPeerPins().headscaleVersions) {
     fn: async () => {
       const open = startTcpService({ kind: "hello" });
       const walled = startTcpService({ kind: "hello" });
+      const source = startTcpService({ kind: "source", bytes: 4096 * MiB });
       const ports = { open: open.port, closed: freeTcpPort(), forbidden: walled.port };
       const policy: HeadscalePolicy = {
         acls: [{
           action: "accept",
           src: ["citadel@"],
-          dst: [`outsider@:${ports.open}`, `outsider@:${ports.closed}`, "ghost@:*"],
+          dst: [
+            `outsider@:${ports.open}`,
+            `outsider@:${ports.closed}`,
+            `outsider@:${source.port}`,
+            "ghost@:*",
+          ],
         }],
       };
       try {
@@ -118,13 +129,51 @@ for (const version of readPeerPins().headscaleVersions) {
         try {
           await work.waitOnline();
           await checkCases(citadel, ports, `Headscale ${version}, through work`);
+          await vanishMidDownload(citadel, hs, outsider, source.port);
         } finally {
           assert.equal(await work.stop(), 0, work.logTail());
         }
       } finally {
         await open.close();
         await walled.close();
+        await source.close();
       }
     },
   });
+}
+
+/** The outsider vanishes while `citadel nc` (through work) downloads from it. */
+async function vanishMidDownload(
+  citadel: CitadelCli,
+  hs: HeadscaleServer,
+  outsider: TailscaledNode,
+  port: number,
+): Promise<void> {
+  const nc = citadel.spawn(["nc", "outsider", String(port)]);
+  await nc.stdin.close();
+  const stderr = new Response(nc.stderr).text();
+  const reader = nc.stdout.getReader();
+  let received = 0;
+  while (received < 4 * MiB) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`nc ended early: ${await stderr}`);
+    received += value.length;
+  }
+  await outsider.stopDaemon();
+  const node = (await hs.listNodes()).find((n) => n.name === "outsider")!;
+  await hs.deleteNode(node.id);
+  void (async () => {
+    for (;;) if ((await reader.read().catch(() => ({ done: true }))).done) return;
+  })();
+  const status = await nc.status;
+  const message = await stderr;
+  assert.equal(status.code, 1, message);
+  assert.match(message, /the peer left the netmap/);
+  const socket = localApiSocketPath(citadel.stateDir);
+  await pollUntil("work holds nothing of the vanished peer's connection", async () => {
+    const body = await queryLocalStatus(socket);
+    const sockets = body?.dataPlane?.sockets;
+    return sockets && body?.localApi && sockets.tcpConnections - sockets.timeWait === 0 &&
+      sockets.bufferedBytes === 0 && body.localApi.takeovers === 0;
+  }, { timeoutMs: 10_000 });
 }

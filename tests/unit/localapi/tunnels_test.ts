@@ -255,3 +255,49 @@ Deno.test("POST /expose: the forward lives as long as the connection, with its e
     }
   });
 });
+
+Deno.test("GET /dial/<id>: a mesh connection that failed is told apart from a clean end", async () => {
+  await withDir(async (dir) => {
+    const server = (await startLocalApi({
+      stateDir: dir,
+      nexus: "n",
+      status: () => STATUS,
+      dial: (host) => {
+        if (host === "echo") return fakeMesh().dial(host, 1);
+        // Some bytes, then the peer leaves the netmap.
+        let sent = false;
+        return Promise.resolve({
+          read: (p: Uint8Array) => {
+            if (!sent) {
+              sent = true;
+              p.set(bytes("partial"));
+              return Promise.resolve(7);
+            }
+            return Promise.reject(
+              new NamedRemoteError("ConnectionResetError", "connection closed: the peer left"),
+            );
+          },
+          write: (p: Uint8Array) => Promise.resolve(p.length),
+          closeWrite: () => Promise.resolve(),
+          close: () => {},
+        });
+      },
+    }))!;
+    try {
+      const broken = await dialThroughWork(server.path, "leaver", 1);
+      assert.equal(await readAll(broken!), "partial", "the reader sees only an end of stream");
+      const failure = await broken!.failure!();
+      assert.equal(failure?.name, "ConnectionResetError");
+      assert.match(failure!.message, /the peer left/);
+      broken!.close();
+
+      const clean = await dialThroughWork(server.path, "echo", 1);
+      await clean!.closeWrite();
+      assert.equal(await readAll(clean!), "echo:");
+      assert.equal(await clean!.failure!(), undefined, "a clean end has no failure");
+      clean!.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
