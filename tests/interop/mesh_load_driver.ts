@@ -6,7 +6,8 @@
  *
  * - `{"cmd":"start"}`: joins (config in CITADEL_MESH_DRIVER: controlURL,
  *   authKey, hostname) and waits until `peerIP` is in the netmap.
- * - `{"cmd":"snapshot"}`: the stack's snapshot, the heap after a collection.
+ * - `{"cmd":"snapshot"}`: the stack's snapshot, the heap after a collection
+ *   (with the ArrayBuffer memory outside it).
  * - `{"cmd":"short","count","port"}`: `count` connections one after the
  *   other to a service that says `hello\n` and closes: each read to its end
  *   and closed; answers with failures and the set-up times.
@@ -43,10 +44,12 @@ let held: TcpConn[] = [];
 let background: Promise<Record<string, unknown>> | null = null;
 let accepted: Promise<Record<string, unknown>> | null = null;
 
+/** The JS heap and the memory outside it that ArrayBuffers hold, after a collection. */
 function heapAfterCollection(): number {
   if (!gc) throw new Error("run with --v8-flags=--expose-gc");
   for (let i = 0; i < 3; i++) gc();
-  return Deno.memoryUsage().heapUsed;
+  const usage = Deno.memoryUsage();
+  return usage.heapUsed + usage.external;
 }
 
 function requireNode(): CitadelNode {
