@@ -154,6 +154,7 @@ export async function runJobLoopBench(
       const args = ["--redis", redisURL, "--concurrency", String(concurrency)];
       for (const plan of plans) args.push("--queue", plan.queue);
       const work = citadel.startWork(args);
+      let stopped: number;
       try {
         await work.waitForLog(/job loop: connected to /, 60_000);
         // Let the first heartbeat and the group checks pass before timing.
@@ -176,8 +177,9 @@ export async function runJobLoopBench(
           throw new Error(`the run did not take the expected route:\n${work.logTail()}`);
         }
       } finally {
-        if ((await work.stop()) !== 0) throw new Error(`work did not exit 0:\n${work.logTail()}`);
+        stopped = await work.stop();
       }
+      if (stopped !== 0) throw new Error(`work did not exit 0:\n${work.logTail()}`);
       return rates;
     };
 

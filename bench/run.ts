@@ -8,6 +8,7 @@ import { runJobLoopBench } from "./job_loop_bench.ts";
 import { runNetmapBench } from "./netmap_bench.ts";
 import { runStartupBench } from "./startup_bench.ts";
 import { runWireGuardBench } from "./wireguard_bench.ts";
+import { runMeshTcpBench } from "./mesh_tcp_bench.ts";
 
 const line = (name: string, value: string, goal: string, ok: boolean) =>
   console.log(`${name.padEnd(44)} ${value.padStart(14)}   goal ${goal}${ok ? "" : "   (missed)"}`);
@@ -18,6 +19,11 @@ const failed = (what: string, e: unknown) => {
   failedSections++;
   console.log(`${what} FAILED: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
 };
+
+if (Deno.args[0] === "mesh") {
+  await meshSection().catch((e) => failed("TCP over the mesh", e));
+  Deno.exit(failedSections > 0 ? 1 : 0);
+}
 
 console.log("Start-up from saved state to netmap, median of 10 (vs tailscaled in the same run)");
 for (const version of readPeerPins().headscaleVersions) {
@@ -114,4 +120,30 @@ console.log(
     );
   }
 }
+await meshSection().catch((e) => failed("TCP over the mesh", e));
 if (failedSections > 0) Deno.exit(1);
+
+/** TCP over the mesh against tailscaleds in the same run (bench/mesh_tcp_bench.ts). */
+async function meshSection(): Promise<void> {
+  const version = readPeerPins().headscaleVersions[0];
+  console.log(
+    `\nTCP over the mesh, 32 MiB, median of 3 (vs tailscaled→tailscaled, headscale ${version})`,
+  );
+  const r = await runMeshTcpBench(version);
+  const mib = (x: number) => `${x.toFixed(1)} MiB/s`;
+  line("bulk tailscaled→tailscaled (baseline)", mib(r.tailscaledToTailscaled), "", true);
+  line("bulk citadel→tailscaled", mib(r.citadelToTailscaled), "", true);
+  line("bulk tailscaled→citadel", mib(r.tailscaledToCitadel), "", true);
+  const up = r.citadelToTailscaled / r.tailscaledToTailscaled;
+  const down = r.tailscaledToCitadel / r.tailscaledToTailscaled;
+  line("ratio citadel→ts / ts→ts", up.toFixed(2), "≥ 0.5, then ≥ 1.0", up >= 0.5);
+  line("ratio ts→citadel / ts→ts", down.toFixed(2), "≥ 0.5, then ≥ 1.0", down >= 0.5);
+  line("connection set-up, median", `${r.setupMedianMs.toFixed(2)} ms`, "", true);
+  line("connection set-up, p90", `${r.setupP90Ms.toFixed(2)} ms`, "", true);
+  line(
+    "memory per open idle connection",
+    `${(r.bytesPerIdleConnection / 1024).toFixed(1)} KiB`,
+    "≤ 64 KiB",
+    r.bytesPerIdleConnection <= 64 * 1024,
+  );
+}

@@ -55,6 +55,16 @@ export interface ProcessControl {
   report(command: string): ProcessReport;
 }
 
+/** Standard input and output as bytes, for commands that carry a stream (`nc`). */
+export interface ByteStdio {
+  /** Reads stdin into `p`: bytes read, or null at its end. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes some of `p` to stdout. */
+  write(p: Uint8Array): Promise<number>;
+  /** Closes stdout (whoever reads it sees its end). */
+  closeWrite(): Promise<void>;
+}
+
 /** The injected I/O of one `runCli` call. */
 export interface CliIO {
   /** Standard output: command results (data). */
@@ -67,6 +77,8 @@ export interface CliIO {
   env(name: string): string | undefined;
   /** Reads one line from stdin without its line ending; null at end of input. */
   readLine(): Promise<string | null>;
+  /** Standard input and output as bytes. */
+  stdio: ByteStdio;
   /** Termination signals. */
   signals: SignalSource;
   /** Time and timers. */
@@ -102,6 +114,20 @@ async function readStdinLine(): Promise<string | null> {
   }
   return decoder.decode(new Uint8Array(bytes)).replace(/\r$/, "");
 }
+
+/** The process's stdin and stdout as bytes. */
+const denoStdio: ByteStdio = {
+  read: (p) => Deno.stdin.read(p),
+  write: (p) => Deno.stdout.write(p),
+  closeWrite: () => {
+    try {
+      Deno.stdout.close();
+    } catch {
+      // Already closed.
+    }
+    return Promise.resolve();
+  },
+};
 
 /** Deno's signal listeners; SIGTERM is skipped where the platform has none (Windows). */
 const denoSignals: SignalSource = {
@@ -163,6 +189,7 @@ export function denoCliIO(): CliIO {
       }
     },
     readLine: readStdinLine,
+    stdio: denoStdio,
     signals: denoSignals,
     clock: systemClock,
     process: denoProcess,

@@ -11,12 +11,16 @@ import type {
   ConnectOptions,
   ConnectResult,
   DERPMap,
+  DialOptions,
+  ListenOptions,
   LogoutOptions,
   NetcheckReport,
   NodeStatus,
   PeerStatus,
   PingOptions,
   PingResult,
+  TcpConn,
+  TcpListener,
 } from "../network/mod.ts";
 import type { CommandRunner } from "../service/mod.ts";
 import type { RedisDial } from "../worker/mod.ts";
@@ -42,6 +46,10 @@ export interface NetworkApi {
   peers(): PeerStatus[];
   /** See {@link network.ping}. */
   ping(target: string, options?: PingOptions): Promise<PingResult>;
+  /** See {@link network.dial}. */
+  dial(host: string, port: number, options?: DialOptions): Promise<TcpConn>;
+  /** See {@link network.listen}. */
+  listen(port: number, options?: ListenOptions): TcpListener;
   /** See {@link network.derpMap}. */
   derpMap(): DERPMap | null;
   /** See {@link network.savedDerpMap}. */
@@ -60,6 +68,8 @@ export const realNetwork: NetworkApi = {
   status: () => network.status(),
   peers: () => network.peers(),
   ping: (target, options) => network.ping(target, options),
+  dial: (host, port, options) => network.dial(host, port, options),
+  listen: (port, options) => network.listen(port, options),
   derpMap: () => network.derpMap(),
   savedDerpMap: (stateDir) => network.savedDerpMap(stateDir),
   netcheck: (derpMap, options) => network.netcheck(derpMap, options),

@@ -78,6 +78,9 @@ export async function withEnvFile(ctx: CommandContext, path: string): Promise<Co
     get process() {
       return base.process;
     },
+    get stdio() {
+      return base.stdio;
+    },
     env: (name) => base.env(name) || vars.get(name),
     readLine: () => base.readLine(),
   };

@@ -212,6 +212,48 @@ export const KNOWN_ERRORS: Readonly<Record<string, KnownError>> = {
     exitCode: ExitCode.FAILURE,
     hint: () => "Try again, or give it longer with --timeout.",
   },
+  // Mesh connections (nc, proxy, expose): the stack's errors, by name, whether raised in this
+  // process or answered by a running work through the local API.
+  PeerNotFoundError: {
+    exitCode: ExitCode.PEER_NOT_FOUND,
+    hint: () => "`citadel status` lists the peers' names and IPs.",
+  },
+  ConnectionRefusedError: {
+    exitCode: ExitCode.CONNECTION_REFUSED,
+    hint: () => "Nothing listens on that port of the peer (or it refused); check the port.",
+  },
+  ConnectionTimedOutError: {
+    exitCode: ExitCode.PEER_UNREACHABLE,
+    hint: () =>
+      "The peer did not answer: it may be offline (see `citadel status`), or give it " +
+      "longer with --timeout.",
+  },
+  HostUnreachableError: {
+    exitCode: ExitCode.PEER_UNREACHABLE,
+    hint: () => "The peer cannot be reached now; see `citadel status`.",
+  },
+  ConnectionForbiddenError: {
+    exitCode: ExitCode.CONNECTION_FORBIDDEN,
+    hint: () =>
+      "The network's access rules (the Nexus policy) do not let this node reach that port; " +
+      "ask its administrator.",
+  },
+  ConnectionResetError: {
+    exitCode: ExitCode.FAILURE,
+    hint: () => "The connection was cut (the peer reset it, or left the network).",
+  },
+  AddressInUseError: {
+    exitCode: ExitCode.FAILURE,
+    hint: () => "Something on this node already listens on that port; pick another one.",
+  },
+  DataPlaneNotStartedError: {
+    exitCode: ExitCode.FAILURE,
+    hint: () => "The node's data plane is not up yet; see the log of `citadel work`.",
+  },
+  LocalApiBusy: {
+    exitCode: ExitCode.FAILURE,
+    hint: () => "The running `citadel work` has too many connections open; try again later.",
+  },
 };
 
 function firstLine(text: string): string {

@@ -52,6 +52,12 @@ export const ExitCode = {
    * that another user may change).
    */
   UNSAFE_PERMISSIONS: 17,
+  /** The peer refused the TCP connection: nothing listens on that port (`nc`, `proxy`). */
+  CONNECTION_REFUSED: 18,
+  /** The peer did not answer in time: offline, or its network drops the traffic. */
+  PEER_UNREACHABLE: 19,
+  /** The peer's ACL (the Nexus policy) forbids this node that port. */
+  CONNECTION_FORBIDDEN: 20,
   /** Interrupted by the user (Ctrl-C) before it finished; 128 + SIGINT by shell convention. */
   INTERRUPTED: 130,
 } as const;

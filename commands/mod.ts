@@ -12,6 +12,9 @@ import { initCommand } from "./init.ts";
 import { loginCommand } from "./login.ts";
 import { logoutCommand } from "./logout.ts";
 import { netcheckCommand } from "./netcheck.ts";
+import { ncCommand } from "./nc.ts";
+import { exposeCommand } from "./expose.ts";
+import { proxyCommand } from "./proxy.ts";
 import { pingCommand } from "./ping.ts";
 import { serviceCommand } from "./service.ts";
 import { statusCommand } from "./status.ts";
@@ -25,6 +28,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   logoutCommand,
   statusCommand,
   pingCommand,
+  ncCommand,
+  exposeCommand,
+  proxyCommand,
   netcheckCommand,
   workCommand,
   serviceCommand,

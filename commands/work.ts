@@ -81,6 +81,7 @@ import {
   UDP_BIND_ENV,
 } from "../cli/env.ts";
 import { withEnvFile } from "../cli/env_file_context.ts";
+import { dataPlaneOf } from "../cli/data_plane_settings.ts";
 import {
   CITADEL_ENV_NAMES,
   type KeptPermissions,
@@ -107,6 +108,9 @@ import {
   routedFetch,
 } from "../cli/job_loop_routes.ts";
 import { type LocalApiServer, startLocalApi } from "../localapi/mod.ts";
+import { meshDialerOf, meshForwardStarter } from "../cli/mesh_access.ts";
+import { type MeshProxies, startMeshProxies } from "../cli/mesh_proxies.ts";
+import { proxyAddresses } from "./proxy.ts";
 import { nexusFor, nodeNameOf, readSavedNode, stateDirOf } from "../cli/node_target.ts";
 import { CITADEL_VERSION } from "./version.ts";
 
@@ -252,15 +256,6 @@ function logEvent(log: WorkLog, event: NodeEvent): void {
   }
 }
 
-/** Direct paths on unless `--no-direct`/`CITADEL_NO_DIRECT`; the socket from `--udp-bind`/`CITADEL_UDP_BIND`. */
-function dataPlaneOf(ctx: CommandContext): { direct: boolean; udpBind?: string } {
-  const envNoDirect = (ctx.io.env(NO_DIRECT_ENV) ?? "").trim().toLowerCase();
-  const direct = ctx.values["no-direct"] !== true && envNoDirect !== "1" && envNoDirect !== "true";
-  const udpBind = (ctx.values["udp-bind"] as string | undefined) ??
-    ctx.io.env(UDP_BIND_ENV)?.trim();
-  return udpBind ? { direct, udpBind } : { direct };
-}
-
 /** Builds the job loop once the node is online. */
 async function createJobLoop(
   ctx: CommandContext,
@@ -348,8 +343,11 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
     ctx.out.addSecret(jobs.redisPassword);
   }
 
+  const proxyListen = proxyAddresses(ctx, { socks5: "socks5", http: "http-proxy" });
+
   const lock = await InstanceLock.acquire(stateDir, { clock: ctx.io.clock });
   let api: LocalApiServer | null = null;
+  let proxies: MeshProxies | null = null;
   try {
     const saved = await readSavedNode(stateDir);
     const nexus = nexusFor(ctx, saved);
@@ -441,10 +439,13 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
       nexus,
       status: () => ctx.deps.network.status(),
       ping: (target, options) => ctx.deps.network.ping(target, options),
+      dial: meshDialerOf(ctx.deps.network),
+      expose: meshForwardStarter(ctx.deps.network),
       worker: () => loop?.status() ?? null,
       process: () => ctx.io.process.report("work"),
     });
     log.info(api ? `local API on ${api.path}` : "local API not available on this platform");
+    proxies = startMeshProxies(proxyListen, meshDialerOf(ctx.deps.network), log);
     if (!loop) {
       log.info(`ready: no job loop (no --redis or ${REDIS_URL_ENV}); staying connected`);
       await waitUntilStopped(stop, nodeFailed.signal);
@@ -467,6 +468,7 @@ async function runWorker(ctx: CommandContext, stop: AbortSignal, log: WorkLog): 
     log.info("stopping");
     return ExitCode.OK;
   } finally {
+    await proxies?.close();
     try {
       await api?.close();
     } catch (e) {
@@ -513,8 +515,10 @@ and disco, as Tailscale does), else through DERP relays. --no-direct keeps
 everything on DERP, for networks that allow no UDP.
 
 While it runs, 'citadel status' asks it through a local socket
-(<state dir>/citadel.sock); it shows the job loop too. Network changes and
-jobs are logged as timestamped lines.`,
+(<state dir>/citadel.sock); it shows the job loop too. 'citadel nc', 'expose'
+and 'proxy' use its mesh connection through the same socket. --socks5 and
+--http-proxy serve local proxies into the mesh, as 'citadel proxy'. Network
+changes and jobs are logged as timestamped lines.`,
   options: {
     "node-name": {
       type: "string",
@@ -530,6 +534,16 @@ jobs are logged as timestamped lines.`,
       valueName: "ADDR[:PORT]",
       description:
         `Where the direct-path UDP socket binds (default 0.0.0.0:0; env ${UDP_BIND_ENV})`,
+    },
+    socks5: {
+      type: "string",
+      valueName: "ADDR:PORT",
+      description: "Also serve a SOCKS5 proxy into the mesh here (as citadel proxy --socks5)",
+    },
+    "http-proxy": {
+      type: "string",
+      valueName: "ADDR:PORT",
+      description: "Also serve an HTTP CONNECT proxy into the mesh here",
     },
     ...JOB_LOOP_OPTIONS,
     "env-file": {

@@ -25,11 +25,56 @@
  *   take at most `handlerTimeoutMs` (its request's signal is aborted then,
  *   and when the client hangs up).
  *
+ * Takeovers: a handler may answer with a {@link ConnectionTakeover} instead
+ * of a `Response` (`POST /dial`, `POST /expose`): the server writes its
+ * status line (no `Content-Length`: the body is the raw stream, until
+ * either side closes, as after HTTP CONNECT's 2xx) and hands the connection
+ * over. From then on it no longer counts towards `maxConnections` and is
+ * never evicted: the handler that made the takeover bounds how many it
+ * makes. Bytes the client sent after its request reach the takeover first.
+ * Closing the server ends every takeover.
+ *
  * Nothing here throws into the void: every promise is awaited or caught.
  *
  * @module
  */
 import { findHeadEnd, HttpRequestError, parseRequestHead } from "./http_request_head.ts";
+
+/** The raw connection a takeover gets: a `Deno.Conn`, after the bytes the client sent early. */
+export interface TakenConnection {
+  /** Reads into `p`: bytes read, or null at the end of the stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes some of `p`. */
+  write(p: Uint8Array): Promise<number>;
+  /** Ends our writing. */
+  closeWrite(): Promise<void>;
+  /** Closes both ways. */
+  close(): void;
+}
+
+/**
+ * What a handler answers to hand the connection over after a status line
+ * (`POST /dial`: a mesh connection; `POST /expose`: a forward that lives as
+ * long as the connection). Exactly one of `run` and `abandon` is called.
+ */
+export interface ConnectionTakeover {
+  /** The status line's code (2xx). */
+  readonly status: number;
+  /** Header fields to send with it. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Runs on the connection once the head is written; the connection is
+   * closed when it settles. `signal` aborts when the server closes.
+   */
+  run(conn: TakenConnection, signal: AbortSignal): Promise<void>;
+  /** Called instead of `run` when the connection went away first. */
+  abandon(): void;
+}
+
+/** Whether a handler's answer is a takeover. */
+function isTakeover(answer: Response | ConnectionTakeover): answer is ConnectionTakeover {
+  return !(answer instanceof Response);
+}
 
 /** The limits of one {@link LocalHttpServer}. */
 export interface HttpServerLimits {
@@ -65,6 +110,8 @@ export interface HttpServerCounters {
   rejected: number;
   /** Requests answered by the handler. */
   handled: number;
+  /** Connections handed over to a takeover. */
+  takenOver: number;
   /** Failed accepts (retried). */
   acceptErrors: number;
 }
@@ -121,7 +168,7 @@ function errorAnswer(status: number, message: string, name: string): Uint8Array 
   );
 }
 
-type Phase = "reading" | "handling" | "writing" | "closed";
+type Phase = "reading" | "handling" | "writing" | "taken" | "closed";
 type Timer = ReturnType<typeof setTimeout>;
 
 /** One accepted connection and its deadlines. */
@@ -131,6 +178,10 @@ class Connection {
   phase: Phase = "reading";
   /** Aborted when the connection closes, whatever the reason. */
   readonly closed = new AbortController();
+  /** Bytes the client sent after its request, read while its handler ran. */
+  readonly early: Uint8Array[] = [];
+  /** The hang-up watcher's read in progress: a takeover finishes it. */
+  pendingRead: Promise<Uint8Array | null> | null = null;
   readonly #timers = new Set<Timer>();
 
   constructor(conn: Deno.Conn, acceptedAt: number) {
@@ -162,17 +213,67 @@ class Connection {
     this.#timers.delete(id);
   }
 
+  /** Stops every deadline (a takeover lives by its own rules). */
+  clearAll(): void {
+    for (const id of this.#timers) clearTimeout(id);
+    this.#timers.clear();
+  }
+
   close(): void {
     if (this.isClosed) return;
     this.phase = "closed";
-    for (const id of this.#timers) clearTimeout(id);
-    this.#timers.clear();
+    this.clearAll();
     this.closed.abort();
     try {
       this.conn.close();
     } catch {
       // Already closed by the peer or the runtime.
     }
+  }
+}
+
+/** The connection as a takeover reads it: early bytes first, then the watcher's read, then the socket. */
+class TakenConn implements TakenConnection {
+  readonly #c: Connection;
+  readonly #early: Uint8Array[];
+  #pending: Promise<Uint8Array | null> | null;
+
+  constructor(c: Connection) {
+    this.#c = c;
+    this.#early = c.early.splice(0);
+    this.#pending = c.pendingRead;
+    c.pendingRead = null;
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    if (this.#early.length === 0 && this.#pending) {
+      const pending = this.#pending;
+      this.#pending = null;
+      const chunk = await pending;
+      if (chunk === null) return null;
+      this.#early.push(chunk);
+    }
+    const first = this.#early[0];
+    if (first) {
+      const n = Math.min(first.length, p.length);
+      p.set(first.subarray(0, n));
+      if (n === first.length) this.#early.shift();
+      else this.#early[0] = first.subarray(n);
+      return n;
+    }
+    return await this.#c.conn.read(p);
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    return this.#c.conn.write(p);
+  }
+
+  closeWrite(): Promise<void> {
+    return this.#c.conn.closeWrite();
+  }
+
+  close(): void {
+    this.#c.close();
   }
 }
 
@@ -201,9 +302,11 @@ async function writeAll(c: Connection, bytes: Uint8Array, timeoutMs: number): Pr
  */
 export class LocalHttpServer {
   readonly #listener: Deno.Listener;
-  readonly #handler: (request: Request) => Promise<Response>;
+  readonly #handler: (request: Request) => Promise<Response | ConnectionTakeover>;
   readonly #limits: HttpServerLimits;
   readonly #connections = new Set<Connection>();
+  readonly #taken = new Set<Connection>();
+  readonly #stopTakeovers = new AbortController();
   readonly #tasks = new Set<Promise<void>>();
   readonly #counters: HttpServerCounters = {
     accepted: 0,
@@ -212,6 +315,7 @@ export class LocalHttpServer {
     timedOut: 0,
     rejected: 0,
     handled: 0,
+    takenOver: 0,
     acceptErrors: 0,
   };
   #closing = false;
@@ -220,7 +324,7 @@ export class LocalHttpServer {
   /** Starts accepting on `listener` at once. */
   constructor(
     listener: Deno.Listener,
-    handler: (request: Request) => Promise<Response>,
+    handler: (request: Request) => Promise<Response | ConnectionTakeover>,
     limits: HttpServerLimits,
   ) {
     this.#listener = listener;
@@ -234,9 +338,14 @@ export class LocalHttpServer {
     return { ...this.#counters };
   }
 
-  /** Connections open now. */
+  /** Connections open now (requests in progress; takeovers are counted apart). */
   get openConnections(): number {
     return this.#connections.size;
+  }
+
+  /** Connections handed over to takeovers and still open. */
+  get openTakeovers(): number {
+    return this.#taken.size;
   }
 
   /** Stops accepting, closes every connection, and waits for their tasks to end. */
@@ -249,6 +358,8 @@ export class LocalHttpServer {
       // Already closed.
     }
     for (const c of this.#connections) c.close();
+    this.#stopTakeovers.abort();
+    for (const c of this.#taken) c.close();
     await this.#acceptLoop;
     await Promise.allSettled([...this.#tasks]);
   }
@@ -402,7 +513,7 @@ export class LocalHttpServer {
       abort.abort();
       giveUp(new Error("connection closed"));
     }, { once: true });
-    this.#watchHangUp(c, abort, filled - headEnd - already);
+    this.#watchHangUp(c, abort, headBuffer.subarray(headEnd + already, filled));
     const handlerTimer = c.deadline(limits.handlerTimeoutMs, () => {
       this.#counters.timedOut += 1;
       const reason = new DOMException("the handler took too long", "TimeoutError");
@@ -413,7 +524,16 @@ export class LocalHttpServer {
     let headers: Headers;
     let answer: Uint8Array;
     try {
-      const response = await Promise.race([this.#handler(request), givenUp]);
+      const handled = this.#handler(request);
+      const response = await Promise.race([handled, givenUp]).catch((e) => {
+        // A takeover that lost the race to a hang-up is never run.
+        handled.then((late) => isTakeover(late) && late.abandon(), () => {});
+        throw e;
+      });
+      if (isTakeover(response)) {
+        c.clear(handlerTimer);
+        return await this.#takeOver(c, response);
+      }
       status = response.status;
       headers = response.headers;
       answer = new Uint8Array(await response.arrayBuffer());
@@ -429,6 +549,40 @@ export class LocalHttpServer {
     c.phase = "writing";
     this.#counters.handled += 1;
     await writeAll(c, serializeResponse(status, headers, answer), limits.writeTimeoutMs);
+  }
+
+  /** Writes the takeover's head and hands it the connection until it is done. */
+  async #takeOver(c: Connection, takeover: ConnectionTakeover): Promise<void> {
+    if (c.isClosed || this.#closing) {
+      takeover.abandon();
+      return;
+    }
+    this.#counters.takenOver += 1;
+    this.#counters.handled += 1;
+    c.phase = "taken";
+    c.clearAll();
+    this.#connections.delete(c);
+    this.#taken.add(c);
+    try {
+      let head = `HTTP/1.1 ${takeover.status} ${REASONS[takeover.status] ?? "Status"}\r\n`;
+      for (const [name, value] of Object.entries(takeover.headers ?? {})) {
+        head += `${name}: ${value}\r\n`;
+      }
+      head += "connection: close\r\n\r\n";
+      try {
+        await writeAll(c, encoder.encode(head), this.#limits.writeTimeoutMs);
+      } catch {
+        c.close();
+      }
+      if (c.isClosed) {
+        takeover.abandon();
+        return;
+      }
+      await takeover.run(new TakenConn(c), this.#stopTakeovers.signal).catch(() => {});
+    } finally {
+      c.close();
+      this.#taken.delete(c);
+    }
   }
 
   async #reject(c: Connection, error: HttpRequestError): Promise<void> {
@@ -457,17 +611,34 @@ export class LocalHttpServer {
    * Aborts the handler when the client hangs up (a `ping` then stops
    * waiting), or sends more than a few bytes past its request.
    */
-  #watchHangUp(c: Connection, abort: AbortController, trailing: number): void {
-    const scratch = new Uint8Array(1024);
+  #watchHangUp(
+    c: Connection,
+    abort: AbortController,
+    trailing: Uint8Array,
+  ): void {
+    if (trailing.length > 0) c.early.push(trailing.slice());
     const task = (async () => {
-      let extra = trailing;
+      let extra = trailing.length;
       while (c.phase === "handling" && extra <= MAX_TRAILING_BYTES) {
-        const n = await this.#read(c, scratch);
-        if (n === null) break;
-        extra += n;
+        const read = this.#readChunk(c);
+        c.pendingRead = read;
+        const chunk = await read;
+        // A takeover took this read over: the bytes are its now.
+        if (c.pendingRead !== read) return;
+        c.pendingRead = null;
+        if (chunk === null) break;
+        c.early.push(chunk);
+        extra += chunk.length;
       }
       if (c.phase === "handling") abort.abort();
     })().catch(() => {}).finally(() => this.#tasks.delete(task));
     this.#tasks.add(task);
+  }
+
+  /** One read of up to 1 KiB, as its own bytes; null at the end or once closed. */
+  async #readChunk(c: Connection): Promise<Uint8Array | null> {
+    const scratch = new Uint8Array(1024);
+    const n = await this.#read(c, scratch);
+    return n === null ? null : scratch.slice(0, n);
   }
 }

@@ -16,7 +16,20 @@ export {
   type LocalApiServerOptions,
   startLocalApi,
 } from "./server.ts";
-export { type HttpServerCounters, type HttpServerLimits, LocalHttpServer } from "./http_server.ts";
+export {
+  type ConnectionTakeover,
+  type HttpServerCounters,
+  type HttpServerLimits,
+  LocalHttpServer,
+  type TakenConnection,
+} from "./http_server.ts";
+export {
+  type ExposeHandle,
+  type ExposeStarter,
+  TunnelEndpoints,
+  type TunnelLimits,
+} from "./tunnels.ts";
+export { dialThroughWork, exposeThroughWork, type WorkExpose } from "./tunnel_client.ts";
 export {
   LOCAL_API_TIMEOUT_MS,
   type LocalPingOutcome,

@@ -17,6 +17,20 @@
  * |               | {@link ErrorBody}: 400 bad body, 404 `PeerNotFoundError`,  |
  * |               | 504 `PingTimeoutError`, 503 `DataPlaneNotStartedError`,    |
  * |               | 500 anything else                                          |
+ * | `POST /dial`  | body {@link DialRequest}: 200 and then the raw TCP stream  |
+ * |               | to the peer, both ways, until either side closes (as     |
+ * |               | after HTTP CONNECT; half-close carried); or an error:     |
+ * |               | 400, 404 `PeerNotFoundError`, 403                         |
+ * |               | `ConnectionForbiddenError`, 502 `ConnectionRefusedError`, |
+ * |               | 504 `ConnectionTimedOutError`, 503 busy or no data plane  |
+ * |               | The 200 carries `x-citadel-dial-id`; once the stream has  |
+ * |               | ended, `GET /dial/<id>` says how (a `DialOutcome`: the    |
+ * |               | mesh connection's error, if it failed), since both ends   |
+ * |               | of a Unix stream look alike to its reader                 |
+ * | `POST /expose`| body {@link ExposeRequest}: 200 and then one JSON line    |
+ * |               | per {@link ExposeEvent}; the forward lives as long as the |
+ * |               | connection (the client closing it ends the forward); 409  |
+ * |               | `AddressInUseError` when the port is taken                |
  * | other path    | 404 `{"error":"not found"}`                                |
  * | other method  | 405 `{"error":"method not allowed"}`, `Allow: GET` or `POST` |
  *
@@ -30,7 +44,10 @@
  * {@link LOCAL_API_REQUEST_TIMEOUT_MS}, {@link LOCAL_API_MAX_CONNECTIONS}
  * connections (idle ones make room for new ones), one request per
  * connection, {@link LOCAL_API_MAX_PINGS_IN_FLIGHT} pings at once (503
- * `LocalApiBusy` past it).
+ * `LocalApiBusy` past it), {@link LOCAL_API_MAX_TUNNELS} dials (pending or
+ * relaying) and {@link LOCAL_API_MAX_EXPOSES} forwards at once (503 past
+ * them); a taken-over connection counts towards these, not towards
+ * {@link LOCAL_API_MAX_CONNECTIONS}.
  *
  * @module
  */
@@ -58,6 +75,10 @@ export interface LocalStatus extends NodeStatus {
 export const STATUS_PATH = "/status";
 /** `POST` with a {@link PingRequest}: ping a peer through the node's data plane. */
 export const PING_PATH = "/ping";
+/** `POST` with a {@link DialRequest}: a TCP connection to a peer, carried on this connection. */
+export const DIAL_PATH = "/dial";
+/** `POST` with an {@link ExposeRequest}: forward a mesh port while this connection lasts. */
+export const EXPOSE_PATH = "/expose";
 /** The origin clients put in request URLs; the socket, not the host name, picks the server. */
 export const LOCAL_API_ORIGIN = "http://citadel";
 
@@ -76,6 +97,51 @@ export const LOCAL_API_REQUEST_TIMEOUT_MS = 10_000;
 export const LOCAL_API_MAX_CONNECTIONS = 64;
 /** `POST /ping`s waiting at once; more are answered 503, so pings cannot fill every connection. */
 export const LOCAL_API_MAX_PINGS_IN_FLIGHT = 16;
+/** `POST /dial`s at once, dialling or relaying (a local proxy's connections go through here). */
+export const LOCAL_API_MAX_TUNNELS = 256;
+/** `POST /expose` forwards at once. */
+export const LOCAL_API_MAX_EXPOSES = 32;
+/** Longest dial wait a client may ask for. */
+export const LOCAL_API_MAX_DIAL_TIMEOUT_MS = 60_000;
+/** The dial wait when the client names none. */
+export const LOCAL_API_DEFAULT_DIAL_TIMEOUT_MS = 15_000;
+
+/** The body of `POST /dial`. */
+export interface DialRequest {
+  /** The peer: mesh IP, name, hostname or MagicDNS name. */
+  host: string;
+  /** The TCP port, 1–65535. */
+  port: number;
+  /** How long the handshake may take, in (0, {@link LOCAL_API_MAX_DIAL_TIMEOUT_MS}]. */
+  timeoutMs?: number;
+}
+
+/** How a dial's stream ended, as `GET /dial/<id>` answers it. */
+export interface DialOutcome {
+  /** The dial's id (the `x-citadel-dial-id` of its answer). */
+  id: string;
+  /** `"open"` while it relays, `"ended"` after. */
+  state: "open" | "ended";
+  /** Why it ended, when the mesh connection failed (a reset, a timeout, the peer gone). */
+  error?: { name: string; message: string };
+}
+
+/** The body of `POST /expose`. */
+export interface ExposeRequest {
+  /** The mesh TCP port to listen on, 1–65535. */
+  port: number;
+  /** Where connections go: `host:port` (or `[v6]:port`) of a service this machine reaches. */
+  to: string;
+}
+
+/** One line of a `POST /expose` stream. */
+export type ExposeEvent =
+  | { event: "ready"; port: number; to: string }
+  | { event: "accepted"; from: string }
+  | { event: "closed"; from: string; sent: number; received: number; error?: string }
+  | { event: "target-failed"; from: string; message: string }
+  | { event: "over-limit"; from: string }
+  | { event: "dropped"; count: number };
 
 /**
  * The Deno permissions a process still holds (cli/permissions.ts reads them):
@@ -120,6 +186,11 @@ export interface ProcessReport {
 export type LocalStatusBody = LocalStatus & {
   /** The running `citadel work` process (absent from a server started without a report). */
   process?: ProcessReport;
+  /**
+   * The local API's own connections: requests in progress (this one
+   * included) and connections handed over to `/dial` and `/expose`.
+   */
+  localApi?: { connections: number; takeovers: number };
 };
 
 /** The body of `POST /ping`. */
@@ -138,7 +209,7 @@ export interface ErrorBody {
   name?: string;
 }
 
-/** HTTP status of a failed `POST /ping`, by error name; any other name is 500. */
+/** HTTP status of a failed `POST /ping`, by error name; any other name is 500 (`/dial`'s are bridge/'s `DIAL_FAILURE_STATUS`). */
 export const PING_ERROR_STATUS: Readonly<Record<string, number>> = {
   PeerNotFoundError: 404,
   PingTimeoutError: 504,

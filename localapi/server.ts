@@ -1,7 +1,8 @@
 /**
  * The local API server that `citadel work` runs (the protocol is in
  * localapi/protocol.ts): it answers `GET /status` and `POST /ping` from the
- * running node, over the limited HTTP/1.1 transport of http_server.ts.
+ * running node, and carries `POST /dial` and `POST /expose` (tunnels.ts),
+ * over the limited HTTP/1.1 transport of http_server.ts.
  *
  * The server refuses to start in a directory that is not owned by this user
  * or that others can read, write or enter (they could reach or swap the
@@ -20,9 +21,13 @@ import type { WorkerStatus } from "../worker/mod.ts";
 import { STATE_FILE_MODE } from "../state/mod.ts";
 import { probeLocalApi } from "./client.ts";
 import { LocalApiError, UnsafeDirectoryError } from "./errors.ts";
-import { type HttpServerLimits, LocalHttpServer } from "./http_server.ts";
+import { type ConnectionTakeover, type HttpServerLimits, LocalHttpServer } from "./http_server.ts";
+import type { MeshDialer } from "../bridge/mesh_dialer.ts";
+import { type ExposeStarter, TunnelEndpoints, type TunnelLimits } from "./tunnels.ts";
 import {
+  DIAL_PATH,
   type ErrorBody,
+  EXPOSE_PATH,
   LOCAL_API_HEADER_TIMEOUT_MS,
   LOCAL_API_MAX_BODY_BYTES,
   LOCAL_API_MAX_CONNECTIONS,
@@ -62,12 +67,20 @@ export interface LocalApiServerOptions {
   nexus: string;
   /** Pings a peer through the node's data plane; `POST /ping` answers 503 when absent. */
   ping?: (target: string, options: PingOptions) => Promise<PingResult>;
+  /** Opens mesh TCP connections for `POST /dial`; it answers 503 when absent. */
+  dial?: MeshDialer;
+  /** Starts forwards for `POST /expose`; it answers 503 when absent. */
+  expose?: ExposeStarter;
   /** The job loop's status, or null when `work` runs none (the default). */
   worker?: () => WorkerStatus | null;
   /** The serving process's report, added to `GET /status` as `process` when given. */
   process?: () => ProcessReport;
   /** Transport limits; {@link LOCAL_API_LIMITS} by default (tests shorten the deadlines). */
   limits?: HttpServerLimits;
+  /** Dials and forwards at once; protocol.ts's limits by default (tests lower them). */
+  tunnelLimits?: Partial<TunnelLimits>;
+  /** The transport's open connections, reported in `GET /status` (set by {@link startLocalApi}). */
+  transport?: () => { connections: number; takeovers: number };
 }
 
 /** A running local API server. */
@@ -94,10 +107,23 @@ function errorResponse(status: number, body: ErrorBody, headers: HeadersInit = {
 /** The request handler, exported for tests. */
 export function localApiHandler(
   options: Omit<LocalApiServerOptions, "stateDir" | "limits">,
-): (request: Request) => Promise<Response> {
+): (request: Request) => Promise<Response | ConnectionTakeover> {
   let pingsInFlight = 0;
-  return async (request: Request): Promise<Response> => {
+  const tunnels = new TunnelEndpoints(options.dial, options.expose, options.tunnelLimits);
+  return async (request: Request): Promise<Response | ConnectionTakeover> => {
     const path = new URL(request.url).pathname;
+    if (path.startsWith(`${DIAL_PATH}/`)) {
+      if (request.method !== "GET") {
+        return errorResponse(405, { error: "method not allowed" }, { allow: "GET" });
+      }
+      return await tunnels.outcome(path.slice(DIAL_PATH.length + 1));
+    }
+    if (path === DIAL_PATH || path === EXPOSE_PATH) {
+      if (request.method !== "POST") {
+        return errorResponse(405, { error: "method not allowed" }, { allow: "POST" });
+      }
+      return path === DIAL_PATH ? await tunnels.dial(request) : await tunnels.expose(request);
+    }
     if (path === PING_PATH) {
       if (request.method !== "POST") {
         return errorResponse(405, { error: "method not allowed" }, { allow: "POST" });
@@ -133,6 +159,7 @@ export function localApiHandler(
       ...status,
       worker: options.worker?.() ?? null,
       ...(options.process ? { process: options.process() } : {}),
+      ...(options.transport ? { localApi: options.transport() } : {}),
     };
     return jsonResponse(200, body);
   };
@@ -239,19 +266,25 @@ export async function startLocalApi(
   await checkSocketDirectory(options.stateDir);
   await removeStaleSocket(path);
   const listener = await listenPrivately(options.stateDir, path);
-  const http = new LocalHttpServer(
+  let http: LocalHttpServer | null = null;
+  const transport = () => ({
+    connections: http?.openConnections ?? 0,
+    takeovers: http?.openTakeovers ?? 0,
+  });
+  http = new LocalHttpServer(
     listener,
-    localApiHandler(options),
+    localApiHandler({ ...options, transport }),
     options.limits ?? LOCAL_API_LIMITS,
   );
   let closed = false;
+  const server = http;
   return {
     path,
-    http,
+    http: server,
     async close() {
       if (closed) return;
       closed = true;
-      await http.close();
+      await server.close();
       try {
         await Deno.remove(path);
       } catch (e) {

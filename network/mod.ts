@@ -51,6 +51,20 @@ export { TcpConn } from "./netstack/socket/tcp_conn.ts";
 export { TcpListener } from "./netstack/socket/tcp_listener.ts";
 export { UdpSocket } from "./netstack/socket/udp_socket.ts";
 export * from "./node_errors.ts";
+// What dial, listen and the sockets fail with (each extends the matching Deno.errors class).
+export {
+  AddressInUseError,
+  AddressUnavailableError,
+  ConnectionAbortedError,
+  ConnectionForbiddenError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  ConnectionTimedOutError,
+  HostUnreachableError,
+  SocketClosedError,
+  StackLimitError,
+  WriteClosedError,
+} from "./netstack/errors.ts";
 export { normalizeNexusURL, redactNexusURL } from "./nexus_url.ts";
 // HTTP proxies: the library takes a ProxyConfig; `ProxyConfig.fromEnv` reads the usual variables.
 export * from "./proxy/mod.ts";

@@ -198,6 +198,14 @@ export class NodeDataPlane {
         direct: { sent: stats.udpDatagramsSent, received: stats.udpDatagramsReceived },
       },
       dropped: engine.droppedByReason(),
+      sockets: (({ tcpConnections, timeWait, listeners, udpSockets, timers, bufferedBytes }) => ({
+        tcpConnections,
+        timeWait,
+        listeners,
+        udpSockets,
+        timers,
+        bufferedBytes,
+      }))(engine.netstack.snapshot()),
     };
   }
 

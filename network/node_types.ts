@@ -75,6 +75,19 @@ export interface DataPlaneStatus {
    * `unknown-peer`; outbound `no-route`. Only non-zero counts.
    */
   dropped: Record<string, number>;
+  /**
+   * What the TCP/UDP stack holds now: TCP connections (TIME-WAIT included),
+   * those in TIME-WAIT, listening ports, UDP sockets, connections with a
+   * timer pending, and bytes in TCP buffers. A leak shows here.
+   */
+  sockets: {
+    tcpConnections: number;
+    timeWait: number;
+    listeners: number;
+    udpSockets: number;
+    timers: number;
+    bufferedBytes: number;
+  };
 }
 
 /**

@@ -55,6 +55,8 @@ abstract class PublicKey {
   readonly bytes: Uint8Array;
   /** The text prefix, e.g. `nodekey:`. */
   readonly prefix: string;
+  /** The text form, made once: maps keyed by it are looked up at every packet. */
+  #text: string | undefined;
   /** Copies `bytes`, which must be 32 long (else {@link KeyParseError}). */
   protected constructor(bytes: Uint8Array, prefix: string) {
     this.bytes = checkLength(bytes, prefix).slice();
@@ -62,7 +64,8 @@ abstract class PublicKey {
   }
   /** Full text form: the prefix and 64 lower-case hex digits. */
   toText(): string {
-    return this.prefix + toHex(this.bytes);
+    this.#text ??= this.prefix + toHex(this.bytes);
+    return this.#text;
   }
   /** Short form for logs and errors: the prefix, 8 hex digits and `…`. */
   toShortString(): string {

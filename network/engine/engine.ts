@@ -32,9 +32,11 @@ import { buildEchoReply } from "../netstack/echo_responder.ts";
 import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import { DeviceTimer } from "./device_timer.ts";
-import { FilterGate } from "./filter_gate.ts";
+import { ACL_DROP_PREFIX, FilterGate } from "./filter_gate.ts";
+import { dropsByReason } from "./drop_reasons.ts";
 import { NetStack, type NetStackOptions } from "../netstack/netstack.ts";
 import { netstackHandler } from "./netstack_handler.ts";
+import { buildConnectReject, connectRejectObserver } from "./connect_rejects.ts";
 import { advertisedDiscoKey, buildDiscoKeyAdvert } from "./disco_key_advert.ts";
 import { type AdvertisedEndpoint, NetcheckService } from "./netcheck_service.ts";
 import type { NetcheckReport } from "../netcheck/netcheck_report.ts";
@@ -73,6 +75,14 @@ export interface EngineStats extends MagicSockStats, PipelineStats {
   droppedSourceNotAllowed: number;
   /** TSMP disco-key advertisements sent after handshakes. */
   discoKeyAdvertsSent: number;
+  /** TSMP "rejected" messages received (a peer's filter dropped our SYN). */
+  connectRejectsReceived: number;
+  /** TSMP "rejected" messages sent (our filter dropped a peer's IPv4 SYN). */
+  connectRejectsSent: number;
+  /** TCP connections aborted because their peer left the netmap. */
+  connectionsAbortedPeerGone: number;
+  /** WireGuard handshakes started early because TCP found a silent peer (see `#retransmitTimedOut`). */
+  handshakesForcedByTcp: number;
 }
 
 /** How {@link Engine.startInBackground} reports. */
@@ -84,6 +94,9 @@ export interface BackgroundStartOptions {
   /** Called with each failed attempt before the next. */
   onRetry?: (error: Error) => void;
 }
+
+/** A peer unheard for this long when TCP retransmits to it gets a new handshake. */
+const SILENT_PEER_MS = 1_000;
 
 /** Waits between data-plane start attempts. */
 const START_RETRY_MIN_MS = 1_000;
@@ -115,6 +128,10 @@ export class Engine {
     droppedByDevice: 0,
     droppedSourceNotAllowed: 0,
     discoKeyAdvertsSent: 0,
+    connectRejectsReceived: 0,
+    connectRejectsSent: 0,
+    connectionsAbortedPeerGone: 0,
+    handshakesForcedByTcp: 0,
   };
   readonly #stop = new AbortController();
   readonly #nodePublicKey: NodePublicKey;
@@ -149,6 +166,13 @@ export class Engine {
       selfIPs: () => peers.selfIPs,
       sendToPeer: (packet, peer) => this.#sendToPeer(packet, peer),
       route: (packet) => this.#route(packet),
+      onInboundDrop: (packet, reason, reply) => {
+        if (!reason.startsWith(ACL_DROP_PREFIX)) return;
+        const reject = buildConnectReject(packet);
+        if (!reject) return;
+        this.#counters.connectRejectsSent++;
+        reply(reject);
+      },
     });
     this.filter = new FilterGate(peers);
     this.pipeline.addInboundHook(this.filter.inbound);
@@ -185,9 +209,13 @@ export class Engine {
       clock: this.#clock,
       random: this.#random,
       answerPings: false, // the echo responder above answers them
+      onRetransmitTimeout: (remote) => this.#retransmitTimedOut(remote),
       ...options.netstack,
     });
     this.pipeline.addLocalHandler(netstackHandler(this.netstack));
+    this.pipeline.addTSMPObserver(
+      connectRejectObserver(this.netstack, () => this.#counters.connectRejectsReceived++),
+    );
     if (options.onPacket) {
       const onPacket = options.onPacket;
       this.pipeline.addLocalHandler((packet, from) => {
@@ -247,19 +275,17 @@ export class Engine {
 
   /** Drops by reason, only non-zero ones (see `DataPlaneStatus.dropped`). */
   droppedByReason(): Record<string, number> {
-    const stats = this.stats;
-    const out: Record<string, number> = { ...stats.inboundDropped };
-    for (const [reason, count] of Object.entries(stats.outboundDropped)) {
-      out[`out:${reason}`] = count;
-    }
-    const named: [string, number][] = [
-      ["source-not-allowed", stats.droppedSourceNotAllowed],
-      ["wireguard-invalid", stats.droppedByDevice],
-      ["unknown-peer", stats.droppedUnknownPeer],
-      ["no-route", stats.droppedNoRoute],
-    ];
-    for (const [reason, count] of named) if (count > 0) out[reason] = count;
-    return out;
+    return dropsByReason(this.stats);
+  }
+
+  /**
+   * Fault injection for tests: sends `packet` (any bytes) through WireGuard
+   * to the peer whose allowed IPs hold its destination, without the
+   * outbound hooks, as a hostile or broken peer would; false when no peer
+   * routes it.
+   */
+  injectToPeer(packet: Uint8Array): boolean {
+    return this.#route(packet);
   }
 
   /** Fault injection for tests: see {@link MagicSock.simulateUDPLoss}. */
@@ -298,9 +324,11 @@ export class Engine {
   }
 
   /**
-   * Takes a new netmap. Peers that left lose their WireGuard sessions; the
-   * allowed IPs of those that stay and the packet filter apply from the next
-   * packet on.
+   * Takes a new netmap. Peers that left lose their WireGuard sessions, and
+   * the TCP connections to addresses no peer holds any more are aborted (a
+   * peer that left would otherwise hold their buffers and timers until the
+   * retransmissions give up, a quarter of an hour); the allowed IPs of those
+   * that stay and the packet filter apply from the next packet on.
    */
   setNetmap(netmap: DataPlaneNetmap): void {
     const derpMapBefore = this.#sock.peers.netmap.derpMap;
@@ -315,6 +343,10 @@ export class Engine {
         this.#handshakesSeen.delete(text);
       }
     }
+    this.#counters.connectionsAbortedPeerGone += this.netstack.abortConnections(
+      (remote) => !peers.byAddress(remote),
+      "closed: the peer left the netmap",
+    );
   }
 
   /**
@@ -431,6 +463,28 @@ export class Engine {
     this.netstack.close();
     await this.#sock.close();
     for (const peer of [...this.#device.peers]) this.#device.removePeer(peer.remotePublicKey);
+  }
+
+  /**
+   * A TCP retransmission timer fired for `remote`. When its peer has sent us
+   * nothing authenticated for a while, the WireGuard session may be dead on
+   * the far side without our knowing (tailscaled drops a peer's session when
+   * it learns the peer's new disco key, which can come just after our first
+   * handshake): send nothing more on that session, and start a new handshake
+   * now (within WireGuard's REKEY_TIMEOUT limit), instead of after the 15 s
+   * of silence the whitepaper's timers wait.
+   */
+  #retransmitTimedOut(remote: Uint8Array): void {
+    const peer = this.#sock.peers.byAddress(remote);
+    if (!peer) return;
+    const wgPeer = this.#device.peer(peer.nodeKey);
+    if (!wgPeer) return;
+    const now = this.#clock.monotonic();
+    const heard = wgPeer.lastReceivedAt;
+    if (heard !== undefined && now - heard < SILENT_PEER_MS) return;
+    if (!wgPeer.hasSession(now)) return; // a handshake is already under way
+    this.#counters.handshakesForcedByTcp++;
+    this.#flush({ peer: wgPeer, ...wgPeer.abandonSession(now) });
   }
 
   #peerOptions(key: NodePublicKey) {

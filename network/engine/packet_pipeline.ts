@@ -64,6 +64,16 @@ export interface PacketPipelineOptions {
   sendToPeer: (packet: Uint8Array, peer: NodePublicKey) => void;
   /** Routes an outbound packet to the peer owning its destination; false when none does. */
   route: (packet: Uint8Array) => boolean;
+  /**
+   * Told of each inbound packet a hook dropped, with the reason; `reply`
+   * sends a packet back to the same peer (a TSMP rejection for an ACL-dropped
+   * SYN, as tailscaled sends one).
+   */
+  onInboundDrop?: (
+    packet: Uint8Array,
+    reason: string,
+    reply: (packet: Uint8Array) => void,
+  ) => void;
 }
 
 /**
@@ -140,6 +150,11 @@ export class PacketPipeline {
       const reason = hook(packet, from);
       if (reason !== null) {
         count(this.stats.inboundDropped, reason);
+        this.#options.onInboundDrop?.(
+          packet,
+          reason,
+          (out) => this.#options.sendToPeer(out, from),
+        );
         return;
       }
     }

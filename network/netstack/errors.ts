@@ -16,12 +16,27 @@ export class ConnectionRefusedError extends Deno.errors.ConnectionRefused {
   }
 }
 
-/** The peer reset an open connection. */
+/** The peer reset an open connection (or it went away: `why` says so). */
 export class ConnectionResetError extends Deno.errors.ConnectionReset {
-  /** Names the remote that reset. */
-  constructor(remote: string) {
-    super(`connection to ${remote} reset by peer`);
+  /** Names the remote that reset, and why when it was not the peer's RST. */
+  constructor(remote: string, why = "reset by peer") {
+    super(`connection to ${remote} ${why}`);
     this.name = "ConnectionResetError";
+  }
+}
+
+/**
+ * The peer's packet filter forbids the connection: it dropped our SYN and
+ * told us so with a TSMP "rejected" message (data-plane reference §5,
+ * reason `'A'` for the ACL or `'S'` for shields-up). Extends
+ * `ConnectionRefused`, as code written for `Deno.Conn` expects of a refused
+ * connect, with its own name.
+ */
+export class ConnectionForbiddenError extends Deno.errors.ConnectionRefused {
+  /** Names the remote and why it forbids us ("by its ACL", "by shields-up"). */
+  constructor(readonly remote: string, readonly why: string) {
+    super(`connection to ${remote} forbidden ${why}`);
+    this.name = "ConnectionForbiddenError";
   }
 }
 

@@ -60,6 +60,7 @@ export * from "./echo_responder.ts";
 export * from "./errors.ts";
 export {
   type ConnectOptions,
+  type ConnectRejection,
   DEFAULT_MTU,
   type ListenOptions,
   NetStack,

@@ -24,7 +24,13 @@ import { AddrPort } from "../netaddr/addr_port.ts";
 import { ipAddressEquals } from "../netaddr/ip_address.ts";
 import { IPProtocol } from "../netaddr/ip_protocol.ts";
 import { buildEchoReply } from "./echo_responder.ts";
-import { AddressUnavailableError, SocketClosedError } from "./errors.ts";
+import {
+  AddressUnavailableError,
+  ConnectionForbiddenError,
+  ConnectionResetError,
+  ConnectionTimedOutError,
+  SocketClosedError,
+} from "./errors.ts";
 import { buildPortUnreachable, parseTcpIcmpError } from "./icmp_errors.ts";
 import { DEFAULT_LIMITS, type NetStackLimits } from "./limits.ts";
 import { PortAllocator } from "./port_allocator.ts";
@@ -35,7 +41,7 @@ import type { UdpSocket } from "./socket/udp_socket.ts";
 import { IsnGenerator } from "./tcp/isn.ts";
 import { DEFAULT_TCP_SETTINGS, type TcpSettings } from "./tcp/tcp_config.ts";
 import type { TcpConnection } from "./tcp/tcp_connection.ts";
-import type { TcpStateName } from "./tcp/tcp_state.ts";
+import { TcpState, type TcpStateName } from "./tcp/tcp_state.ts";
 import { TcpTable, type TcpTableStats } from "./tcp_table.ts";
 import { TimerQueue } from "./timer_queue.ts";
 import { UdpTable } from "./udp_table.ts";
@@ -65,6 +71,12 @@ export interface NetStackOptions {
   tcp?: Partial<TcpSettings>;
   /** Answer ICMP echo requests to our addresses (default true). */
   answerPings?: boolean;
+  /**
+   * Told when a connection's retransmission timer fires (a SYN or data
+   * went unanswered): the path to `remote` may be dead, and whoever owns the
+   * tunnel may want to re-establish it at once.
+   */
+  onRetransmitTimeout?: (remote: Uint8Array) => void;
 }
 
 /** Options of {@link NetStack.connectTCP}. */
@@ -77,6 +89,22 @@ export interface ConnectOptions {
   keepAlive?: boolean;
   /** Abort the attempt (the connection is reset). */
   signal?: AbortSignal;
+  /**
+   * Give up the handshake after this many ms of the stack's clock, failing
+   * with `ConnectionTimedOutError` (without it, the SYN retries decide:
+   * about 127 s with Linux's six).
+   */
+  timeoutMs?: number;
+}
+
+/** A TSMP "rejected" message about one of our TCP connects, as the peer sent it (§5). */
+export interface ConnectRejection {
+  /** Our end of the rejected connection (the message's destination and its flow's source port). */
+  local: AddrPort;
+  /** The peer's end (the message's source and its flow's destination port). */
+  remote: AddrPort;
+  /** Why, in words: "by its ACL", "by shields-up", … */
+  why: string;
 }
 
 /** Options of {@link NetStack.listenTCP}. */
@@ -123,7 +151,7 @@ export interface NetStackSnapshot {
   listeners: number;
   /** Bound UDP sockets. */
   udpSockets: number;
-  /** Timer-queue entries. */
+  /** Connections with a timer pending (entries of closed ones are not counted). */
   timers: number;
   /** Bytes allocated in TCP buffers. */
   bufferedBytes: number;
@@ -183,6 +211,7 @@ export class NetStack {
       rearm: () => this.#arm(),
       ports,
       challengeAcks: new RateLimiter(limits.challengeAcksPerSecond, limits.challengeAcksPerSecond),
+      onRetransmitTimeout: options.onRetransmitTimeout,
     });
     this.#udp = new UdpTable({
       limits,
@@ -219,7 +248,7 @@ export class NetStack {
       timeWait: this.#tcp.timeWaitCount,
       listeners: this.#tcp.listenerCount,
       udpSockets: this.#udp.socketCount,
-      timers: this.#timers.size,
+      timers: this.#timers.pending,
       bufferedBytes: this.#tcp.bufferedBytes,
     };
   }
@@ -288,6 +317,22 @@ export class NetStack {
     }, this.#now());
     const onAbort = () => conn.reset();
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    let timer: TimerHandle | undefined;
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs !== undefined && conn.state === TcpState.SynSent) {
+      timer = this.#clock.setTimeout(() => {
+        timer = undefined;
+        const error = new ConnectionTimedOutError(`${remote}`, `no answer within ${timeoutMs} ms`);
+        this.#tcp.failPendingConnect(
+          local,
+          conn.local.port,
+          remote.ip,
+          remote.port,
+          error,
+          this.#now(),
+        );
+      }, Math.max(0, timeoutMs));
+    }
     try {
       await conn.established();
       options.signal?.throwIfAborted();
@@ -296,8 +341,43 @@ export class NetStack {
       options.signal?.throwIfAborted();
       throw error;
     } finally {
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Fails the pending connect a peer rejected (a TSMP "rejected" message:
+   * its filter dropped our SYN) with `ConnectionForbiddenError`. Only a
+   * connect still in SYN-SENT, from the rejecting peer's address, is
+   * failed; returns whether one was.
+   */
+  rejectConnect(rejection: ConnectRejection): boolean {
+    if (this.#closed) return false;
+    const { local, remote } = rejection;
+    return this.#tcp.failPendingConnect(
+      local.ip,
+      local.port,
+      remote.ip,
+      remote.port,
+      new ConnectionForbiddenError(`${remote}`, rejection.why),
+      this.#now(),
+    );
+  }
+
+  /**
+   * Aborts every TCP connection to a remote address `gone` picks (its peer
+   * left the netmap): each socket fails with `ConnectionResetError` saying
+   * `why`, and its buffers and timers go at once instead of after the
+   * retransmission timeouts. Returns how many.
+   */
+  abortConnections(gone: (remote: Uint8Array) => boolean, why: string): number {
+    if (this.#closed) return 0;
+    return this.#tcp.abortWhere(
+      gone,
+      (conn) => new ConnectionResetError(`${new AddrPort(conn.remote, conn.remotePort)}`, why),
+      this.#now(),
+    );
   }
 
   /** Binds a UDP socket to `port` of every address of ours (0: an ephemeral port). */

@@ -57,6 +57,8 @@ export interface TcpTableDeps {
   ports: PortAllocator;
   /** Challenge-ACK limit. */
   challengeAcks: RateLimiter;
+  /** Told when a connection's retransmission timer fires (the path may be dead). */
+  onRetransmitTimeout?: (remote: Uint8Array) => void;
 }
 
 /** Counters of the TCP side. */
@@ -164,6 +166,45 @@ export class TcpTable implements TcpHost, ListenerOwner {
   icmpError(error: QuotedTcpError, now: number): void {
     const key = flowKey(error.local, error.localPort, error.remote, error.remotePort);
     this.#connections.get(key)?.handleIcmpError(error.kind, error.seq, now, error.mtu);
+  }
+
+  /**
+   * Fails our connect from `local`:`localPort` to `remote`:`remotePort`
+   * with `error`, if it is still in SYN-SENT (the peer forbade it); false
+   * when no such connect is pending. No RST goes out: the peer dropped the
+   * SYN, so there is nothing to reset.
+   */
+  failPendingConnect(
+    local: Uint8Array,
+    localPort: number,
+    remote: Uint8Array,
+    remotePort: number,
+    error: Error,
+    now: number,
+  ): boolean {
+    const conn = this.#connections.get(flowKey(local, localPort, remote, remotePort));
+    if (!conn || conn.passive || conn.state !== TcpState.SynSent) return false;
+    conn.fail(error, now);
+    return true;
+  }
+
+  /**
+   * Aborts every connection whose remote address `gone` picks (the peer left
+   * the netmap): a RST is sent where one is due, and each socket fails with
+   * the error `reason` makes. Returns how many.
+   */
+  abortWhere(
+    gone: (remote: Uint8Array) => boolean,
+    reason: (conn: TcpConnection) => Error,
+    now: number,
+  ): number {
+    let count = 0;
+    for (const conn of [...this.#connections.values()]) {
+      if (conn.state === TcpState.Closed || !gone(conn.remote)) continue;
+      count++;
+      conn.abort(now, conn.state === TcpState.TimeWait ? undefined : reason(conn));
+    }
+    return count;
   }
 
   /** Opens a connection from `local` to `remote`; the returned socket is in SYN-SENT. */
@@ -315,6 +356,11 @@ export class TcpTable implements TcpHost, ListenerOwner {
   /** Whether a challenge ACK may go out. */
   challengeAckAllowed(now: number): boolean {
     return this.#deps.challengeAcks.allow(now);
+  }
+
+  /** A retransmission timer fired: passes the advice on. */
+  retransmitTimedOut(conn: TcpConnection, _now: number): void {
+    this.#deps.onRetransmitTimeout?.(conn.remote);
   }
 
   #add(conn: TcpConnection): void {

@@ -4,6 +4,10 @@
  * deadline moves later keeps its old entry; when that entry falls due the
  * item is asked for its real deadline and filed again, so the heap holds
  * about one entry per item however often a retransmission timer restarts.
+ * Entries of items that were forgotten (closed connections) or refiled
+ * earlier are stale; once they outnumber the live ones the heap is rebuilt
+ * without them, so a closed connection is not held until its last deadline
+ * (a keepalive's could be hours away).
  *
  * @module
  */
@@ -26,10 +30,16 @@ interface Entry<T> {
 /** A min-heap of deadlines. */
 export class TimerQueue<T extends TimedItem> {
   #heap: Entry<T>[] = [];
+  #live = 0;
 
-  /** Entries held (at least the number of items with a deadline). */
+  /** Entries held, stale ones included (at least {@link TimerQueue.pending}). */
   get size(): number {
     return this.#heap.length;
+  }
+
+  /** Items with a deadline: one live entry each. */
+  get pending(): number {
+    return this.#live;
   }
 
   /** The earliest entry's deadline, or Infinity. */
@@ -40,8 +50,10 @@ export class TimerQueue<T extends TimedItem> {
   /** Files `item` under `at` if that is earlier than what it is filed under. */
   schedule(item: T, at: number): void {
     if (!(at < item.scheduledAt)) return;
+    if (item.scheduledAt === Infinity) this.#live++;
     item.scheduledAt = at;
     this.#push({ at, item });
+    this.#compactIfStale();
   }
 
   /** Runs every item due at `now`, refiling each under its next deadline. */
@@ -52,6 +64,7 @@ export class TimerQueue<T extends TimedItem> {
       // A stale entry: the item has been refiled earlier since.
       if (at !== item.scheduledAt) continue;
       item.scheduledAt = Infinity;
+      this.#live--;
       if (item.nextDeadline() <= now) item.onTimer(now);
       const next = item.nextDeadline();
       if (next < Infinity) this.schedule(item, next);
@@ -60,12 +73,31 @@ export class TimerQueue<T extends TimedItem> {
 
   /** Drops an item's entries lazily: it will not be run again unless rescheduled. */
   forget(item: T): void {
+    if (item.scheduledAt === Infinity) return;
     item.scheduledAt = Infinity;
+    this.#live--;
+    this.#compactIfStale();
   }
 
   /** Empties the queue. */
   clear(): void {
+    for (const { item } of this.#heap) item.scheduledAt = Infinity;
     this.#heap = [];
+    this.#live = 0;
+  }
+
+  /** Rebuilds the heap from its live entries once stale ones are the most. */
+  #compactIfStale(): void {
+    const heap = this.#heap;
+    if (heap.length <= 2 * this.#live + 64) return;
+    const seen = new Set<T>();
+    const live = heap.filter(({ at, item }) => {
+      if (at !== item.scheduledAt || seen.has(item)) return false;
+      seen.add(item);
+      return true;
+    });
+    this.#heap = [];
+    for (const entry of live) this.#push(entry);
   }
 
   #push(entry: Entry<T>): void {

@@ -100,6 +100,18 @@ export class Keypairs {
     return { rotated: true, dropped };
   }
 
+  /**
+   * Stops sending on `current`: it becomes `previous` (late packets from the
+   * peer still open with it). Returns the keypair that made room, if any.
+   */
+  retireCurrent(): Keypair | undefined {
+    if (this.current === undefined) return undefined;
+    const dropped = this.previous;
+    this.previous = this.current;
+    this.current = undefined;
+    return dropped;
+  }
+
   /** Empties every slot and returns the keypairs that were held. */
   clear(): Keypair[] {
     const all = [this.previous, this.current, this.next].filter((k): k is Keypair =>

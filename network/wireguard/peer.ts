@@ -149,6 +149,7 @@ export class WireGuardPeer {
   #lastInitiationConsumed = -Infinity;
   #staged: Uint8Array[] = [];
   #lastHandshakeWallTime: number | undefined;
+  #lastReceivedAt: number | undefined;
 
   /** A peer with no session yet; nothing is sent until a packet or datagram arrives. */
   constructor(options: WireGuardPeerOptions) {
@@ -176,6 +177,11 @@ export class WireGuardPeer {
   /** Wall-clock time (ms since the epoch) of the last completed handshake, if any. */
   get lastHandshakeTime(): number | undefined {
     return this.#lastHandshakeWallTime;
+  }
+
+  /** Monotonic time of the last authenticated packet from the peer (handshakes and keepalives too). */
+  get lastReceivedAt(): number | undefined {
+    return this.#lastReceivedAt;
   }
 
   /** Whether a confirmed keypair exists that may still send. */
@@ -219,6 +225,22 @@ export class WireGuardPeer {
    */
   initiateHandshake(now: number): PeerOutput {
     const out: PeerOutput = { send: [], deliver: [] };
+    this.#initiate(now, false, out);
+    return out;
+  }
+
+  /**
+   * The session seems dead on the far side (the peer went silent while we
+   * kept sending, e.g. it dropped our session): stops sending on the current
+   * keypair (late packets from the peer still open with it), so what comes
+   * next is staged, and starts a handshake, within REKEY_TIMEOUT's limit
+   * (else the next packet starts it); the staged packets go out once it
+   * completes.
+   */
+  abandonSession(now: number): PeerOutput {
+    const out: PeerOutput = { send: [], deliver: [] };
+    const dropped = this.#keypairs.retireCurrent();
+    if (dropped) this.#release(dropped);
     this.#initiate(now, false, out);
     return out;
   }
@@ -387,6 +409,7 @@ export class WireGuardPeer {
     this.stats.rxBytes += MESSAGE_INITIATION_SIZE;
     this.#timers.anyAuthenticatedPacketTraversal(now);
     this.#timers.anyAuthenticatedPacketReceived();
+    this.#lastReceivedAt = now;
 
     this.#timers.handshakeResponseSent(now);
     this.#forgetInitiation();
@@ -424,6 +447,7 @@ export class WireGuardPeer {
     this.#initiation = undefined;
     this.#timers.anyAuthenticatedPacketTraversal(now);
     this.#timers.anyAuthenticatedPacketReceived();
+    this.#lastReceivedAt = now;
     this.#install(new Keypair(keys, now));
     this.#timers.sessionDerived(now);
     this.#handshakeComplete(now);
@@ -471,6 +495,7 @@ export class WireGuardPeer {
     }
     this.#timers.anyAuthenticatedPacketTraversal(now);
     this.#timers.anyAuthenticatedPacketReceived();
+    this.#lastReceivedAt = now;
     if (plaintext.length === 0) return;
     this.#timers.dataReceived(now);
     const length = ipPacketLength(plaintext);

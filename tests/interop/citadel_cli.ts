@@ -115,6 +115,7 @@ export class CitadelCli {
   readonly #secrets = new Set<string>();
   readonly #workers = new Set<CitadelWork>();
   readonly #children = new Set<CitadelChild>();
+  readonly #spawned = new Set<Deno.ChildProcess>();
   #workCount = 0;
 
   /** Use {@link createCitadel}. */
@@ -269,12 +270,41 @@ export class CitadelCli {
     return child;
   }
 
+  /**
+   * Spawns `bin/citadel ARGS` with stdin, stdout and stderr piped, for
+   * commands that carry a stream (`nc`): the caller feeds and drains them. It
+   * is killed by {@link cleanup} if still alive.
+   */
+  spawn(
+    args: readonly string[],
+    options: { env?: Record<string, string> } = {},
+  ): Deno.ChildProcess {
+    const child = new Deno.Command(CITADEL_BIN, {
+      args: [...args, ...this.#globalArgs({})],
+      env: this.#environment(options.env),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#spawned.add(child);
+    void child.status.then(() => this.#spawned.delete(child));
+    return child;
+  }
+
   /** Stops any background run still alive and removes the temp folder. */
   async cleanup(): Promise<void> {
     try {
+      for (const child of this.#spawned) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
       await Promise.all([
         ...[...this.#workers].map((work) => work.kill()),
         ...[...this.#children].map((child) => child.kill()),
+        ...[...this.#spawned].map((child) => child.status.catch(() => {})),
       ]);
     } finally {
       await removeTempDir(this.dir);

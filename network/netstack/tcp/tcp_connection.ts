@@ -45,6 +45,11 @@ export interface TcpHost {
   released(connection: TcpConnection): void;
   /** Whether a challenge ACK may go out now (RFC 5961 §7's global limit). */
   challengeAckAllowed(now: number): boolean;
+  /**
+   * The retransmission timer fired: the path to the remote may be dead
+   * ("negative advice", as Linux's `dst_negative_advice` on a timeout).
+   */
+  retransmitTimedOut?(connection: TcpConnection, now: number): void;
 }
 
 /** What a connection tells the socket wrapped around it. */

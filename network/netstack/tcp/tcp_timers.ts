@@ -50,6 +50,7 @@ function timedOut(c: TcpConnection, what: string, now: number): void {
 function retransmissionTimeout(c: TcpConnection, now: number): void {
   const s = c.host.settings;
   c.stats.timeouts++;
+  c.host.retransmitTimedOut?.(c, now);
   if (c.state === TcpState.SynSent || c.state === TcpState.SynReceived) {
     const limit = c.state === TcpState.SynSent || !c.passive ? s.synRetries : s.synAckRetries;
     if (++c.retries > limit) {

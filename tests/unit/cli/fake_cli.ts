@@ -9,7 +9,14 @@ import type { HeldPermissions } from "../../../localapi/protocol.ts";
 import { runCli } from "../../../cli/dispatch.ts";
 import { COMMANDS } from "../../../commands/mod.ts";
 import type { NetworkApi } from "../../../cli/dependencies.ts";
-import type { DERPMap, NetcheckReport } from "../../../network/mod.ts";
+import {
+  DataPlaneNotStartedError,
+  type DERPMap,
+  type DialOptions,
+  type NetcheckReport,
+  type TcpConn,
+  type TcpListener,
+} from "../../../network/mod.ts";
 import { emptyReport } from "../../../network/netcheck/netcheck_report.ts";
 import { systemClock } from "../../../network/clock.ts";
 import type {
@@ -80,6 +87,30 @@ export class FakeIO implements CliIO {
   readonly #listeners = new Set<(signal: CliSignal) => void>();
 
   stdout = { write: (text: string) => void (this.out += text) };
+  /** Bytes `stdio.read` hands out, in order; then the end of input. */
+  stdinBytes: Uint8Array[] = [];
+  /** What was written to `stdio`. */
+  stdoutBytes: Uint8Array[] = [];
+  /** Whether stdout was closed through `stdio`. */
+  stdoutClosed = false;
+  stdio = {
+    read: (p: Uint8Array): Promise<number | null> => {
+      const next = this.stdinBytes.shift();
+      if (!next) return Promise.resolve(null);
+      const n = Math.min(p.length, next.length);
+      p.set(next.subarray(0, n));
+      if (n < next.length) this.stdinBytes.unshift(next.subarray(n));
+      return Promise.resolve(n);
+    },
+    write: (p: Uint8Array): Promise<number> => {
+      this.stdoutBytes.push(p.slice());
+      return Promise.resolve(p.length);
+    },
+    closeWrite: (): Promise<void> => {
+      this.stdoutClosed = true;
+      return Promise.resolve();
+    },
+  };
   stderr = { write: (text: string) => void (this.err += text) };
   signals = {
     subscribe: (listener: (signal: CliSignal) => void) => {
@@ -213,6 +244,22 @@ export class FakeNetwork implements NetworkApi {
   ping(target: string, options: PingOptions = {}): Promise<PingResult> {
     this.pingCalls.push({ target, options });
     return this.onPing(target, options);
+  }
+  /** Each dial's host and port. */
+  dialCalls: Array<{ host: string; port: number; options: DialOptions }> = [];
+  /** What dial does; by default the node has no data plane. */
+  onDial: (host: string, port: number, options: DialOptions) => Promise<TcpConn> = () =>
+    Promise.reject(new DataPlaneNotStartedError("dial"));
+  dial(host: string, port: number, options: DialOptions = {}): Promise<TcpConn> {
+    this.dialCalls.push({ host, port, options });
+    return this.onDial(host, port, options);
+  }
+  /** What listen does; by default the node has no data plane. */
+  onListen: (port: number) => TcpListener = () => {
+    throw new DataPlaneNotStartedError("listen");
+  };
+  listen(port: number): TcpListener {
+    return this.onListen(port);
   }
   /** The DERP map cached in the saved state; none by default. */
   cachedDerpMap: DERPMap | null = null;

@@ -3,9 +3,25 @@ import type { WorkerStatus } from "../../../worker/mod.ts";
 import { LocalApiError, UnsafeDirectoryError } from "../../../localapi/errors.ts";
 import { queryLocalStatus } from "../../../localapi/client.ts";
 import { LOCAL_API_MAX_PINGS_IN_FLIGHT, localApiSocketPath } from "../../../localapi/protocol.ts";
-import { checkSocketDirectory, localApiHandler, startLocalApi } from "../../../localapi/server.ts";
+import {
+  checkSocketDirectory,
+  localApiHandler as takeoverHandler,
+  startLocalApi,
+} from "../../../localapi/server.ts";
 import { type NodeStatus, PeerNotFoundError, PingTimeoutError } from "../../../network/mod.ts";
 import { STATUS, withDir } from "./local_api_fixture.ts";
+
+/** The handler for routes that answer with a Response (all but /dial and /expose). */
+function localApiHandler(
+  options: Parameters<typeof takeoverHandler>[0],
+): (request: Request) => Promise<Response> {
+  const handle = takeoverHandler(options);
+  return async (request) => {
+    const answer = await handle(request);
+    assert.ok(answer instanceof Response, "a Response, not a takeover");
+    return answer;
+  };
+}
 
 Deno.test("local API round trip over a real Unix socket", async () => {
   await withDir(async (dir) => {
@@ -21,7 +37,11 @@ Deno.test("local API round trip over a real Unix socket", async () => {
       const info = await Deno.lstat(server.path);
       assert.ok(info.isSocket);
       assert.equal(info.mode! & 0o777, 0o600);
-      assert.deepEqual(await queryLocalStatus(server.path), { ...STATUS, worker: null });
+      assert.deepEqual(await queryLocalStatus(server.path), {
+        ...STATUS,
+        worker: null,
+        localApi: { connections: 1, takeovers: 0 }, // this request is the one connection
+      });
       current = null; // the node has no status yet: reported as disconnected
       const empty = await queryLocalStatus(server.path);
       assert.equal(empty?.connected, false);
@@ -241,8 +261,9 @@ Deno.test("GET /status carries the serving process's report when the server has 
     try {
       rejections = 3;
       const body = await queryLocalStatus(server!.path);
-      const { process, worker, ...status } = body!;
+      const { process, worker, localApi, ...status } = body!;
       assert.deepEqual(status, STATUS);
+      assert.deepEqual(localApi, { connections: 1, takeovers: 0 });
       assert.equal(worker, null, "no job loop");
       assert.equal(process?.pid, 1234);
       assert.equal(process?.permissions.run, false);

@@ -9,6 +9,10 @@ import { Engine } from "../../../../network/engine/engine.ts";
 import type { FilterRule } from "../../../../network/control/map_response.ts";
 import { AddrPort } from "../../../../network/netaddr/addr_port.ts";
 import { IPProtocol } from "../../../../network/netaddr/ip_protocol.ts";
+import {
+  ConnectionForbiddenError,
+  ConnectionResetError,
+} from "../../../../network/netstack/errors.ts";
 import { startFakeDerpServer } from "../derp/fake_derp_server.ts";
 import { netmapFor, side, until } from "../magicsock/two_planes.ts";
 
@@ -87,7 +91,7 @@ for (const direct of [false, true]) {
   });
 }
 
-Deno.test("Engine TCP: a port the ACL does not admit never reaches the listener", async () => {
+Deno.test("Engine TCP: a port the ACL does not admit never reaches the listener, and the dial is told it is forbidden", async () => {
   const server = startFakeDerpServer();
   const a = side("100.64.0.1");
   const b = side("100.64.0.2");
@@ -109,10 +113,17 @@ Deno.test("Engine TCP: a port the ACL does not admit never reaches the listener"
       for await (const _ of closed) accepted++;
     })();
     const ssh = engineB.netstack.listenTCP(22);
+    const started = performance.now();
     const attempt = engineA.netstack.connectTCP(AddrPort.parse(`${b.ip}:7000`), {
-      signal: AbortSignal.timeout(1_500),
+      timeoutMs: 10_000,
     });
-    await assert.rejects(attempt);
+    // B's filter drops the SYN and answers with a TSMP rejection, as tailscaled does.
+    const error = await attempt.catch((e) => e);
+    assert.ok(error instanceof ConnectionForbiddenError, String(error));
+    assert.match(error.message, /forbidden by the peer's ACL/);
+    assert.ok(performance.now() - started < 5_000, "told at once, not after a timeout");
+    assert.equal(engineB.stats.connectRejectsSent, 1);
+    assert.equal(engineA.stats.connectRejectsReceived, 1);
     await until(
       "the SYN dropped by the filter",
       () => engineB.stats.inboundDropped["acl:no-rule-matched"] ? true : undefined,
@@ -128,6 +139,72 @@ Deno.test("Engine TCP: a port the ACL does not admit never reaches the listener"
     incoming.close();
     closed.close();
     ssh.close();
+  } finally {
+    await engineA.close();
+    await engineB.close();
+    await server.close();
+  }
+});
+
+Deno.test("Engine TCP: the connections to a peer that leaves the netmap are aborted at once", async () => {
+  const server = startFakeDerpServer();
+  const a = side("100.64.0.1");
+  const b = side("100.64.0.2");
+  const engineA = new Engine({ ...a, plainHTTPDerp: true });
+  const engineB = new Engine({ ...b, plainHTTPDerp: true });
+  try {
+    engineA.setNetmap(netmapFor(a, [b], server.url));
+    engineB.setNetmap(netmapFor(b, [a], server.url));
+    await engineA.start();
+    await engineB.start();
+    const listener = engineB.netstack.listenTCP(7000);
+    const conn = await engineA.netstack.connectTCP(AddrPort.parse(`${b.ip}:7000`));
+    const incoming = await listener.accept();
+    const reading = conn.read(new Uint8Array(16)).catch((e) => e);
+    engineA.setNetmap(netmapFor(a, [], server.url));
+    const error = await reading;
+    assert.ok(error instanceof ConnectionResetError, String(error));
+    assert.match(error.message, /the peer left the netmap/);
+    assert.equal(engineA.stats.connectionsAbortedPeerGone, 1);
+    assert.equal(engineA.netstack.snapshot().tcpConnections, 0);
+    incoming.close();
+    listener.close();
+  } finally {
+    await engineA.close();
+    await engineB.close();
+    await server.close();
+  }
+});
+
+Deno.test("Engine TCP: a session the peer dropped is re-established when a connect goes unanswered", async () => {
+  const server = startFakeDerpServer();
+  const a = side("100.64.0.1");
+  const b = side("100.64.0.2");
+  const engineA = new Engine({ ...a, plainHTTPDerp: true });
+  const engineB = new Engine({ ...b, plainHTTPDerp: true });
+  try {
+    engineA.setNetmap(netmapFor(a, [b], server.url));
+    engineB.setNetmap(netmapFor(b, [a], server.url));
+    await engineA.start();
+    await engineB.start();
+    const listener = engineB.netstack.listenTCP(7000);
+    const first = await engineA.netstack.connectTCP(AddrPort.parse(`${b.ip}:7000`));
+    (await listener.accept()).close();
+    first.close();
+    // B forgets A's session (as tailscaled does when it learns a peer's new disco key); A
+    // still holds its half and would only notice after WireGuard's 15 s of silence.
+    engineB.setNetmap(netmapFor(b, [], server.url));
+    engineB.setNetmap(netmapFor(b, [a], server.url));
+    const started = performance.now();
+    const second = await engineA.netstack.connectTCP(AddrPort.parse(`${b.ip}:7000`), {
+      timeoutMs: 12_000,
+    });
+    const elapsed = performance.now() - started;
+    assert.ok(engineA.stats.handshakesForcedByTcp >= 1, "TCP's timeout started a handshake");
+    assert.ok(elapsed < 10_000, `connected after ${elapsed.toFixed(0)} ms, not after 15 s`);
+    (await listener.accept()).close();
+    second.close();
+    listener.close();
   } finally {
     await engineA.close();
     await engineB.close();

@@ -126,3 +126,20 @@ Deno.test("icmp errors: the quoted TCP segment of a (truncated) error is read ba
   );
   assert.equal(parseTcpIcmpError(parseIPPacket(short.packet)), null);
 });
+
+Deno.test("port allocator: connects to one destination take the ports in turn, another destination starts elsewhere", () => {
+  const ports = new PortAllocator(prngRandom(new SeededPrng(9)), 50_000, 50_999);
+  const dest = Uint8Array.of(100, 64, 0, 2, 0x1f, 0x90);
+  const other = Uint8Array.of(100, 64, 0, 3, 0x1f, 0x90);
+  const taken: number[] = [];
+  for (let i = 0; i < 1000; i++) taken.push(ports.allocateFor(dest, () => false)!);
+  assert.equal(new Set(taken).size, 1000, "no port twice before the range is used up");
+  for (let i = 1; i < taken.length; i++) {
+    assert.equal((taken[i] - 50_000) % 1000, (taken[i - 1] - 50_000 + 1) % 1000, "in turn");
+  }
+  // Another destination starts elsewhere in the range (the keyed hash), not at the next port.
+  const a = ports.allocateFor(dest, () => false)!;
+  const b = ports.allocateFor(other, () => false)!;
+  assert.notEqual((b - 50_000) % 1000, (a - 50_000 + 1) % 1000);
+  assert.equal(ports.allocateFor(dest, (p) => p !== 50_500), 50_500, "skips ports in use");
+});

@@ -52,3 +52,23 @@ Deno.test("timer queue: a later deadline is found when the old entry falls due; 
   q.forget(item);
   assert.equal(q.size, 0);
 });
+
+Deno.test("timer queue: forgotten items stop counting at once, and their stale entries are dropped", () => {
+  const log: string[] = [];
+  const q = new TimerQueue<Item>();
+  const keep = new Item("keep", log);
+  keep.deadline = 50;
+  q.schedule(keep, 50);
+  const gone = Array.from({ length: 1000 }, (_, i) => new Item(`g${i}`, log));
+  for (const item of gone) {
+    item.deadline = 7_200_000; // a keepalive hours away
+    q.schedule(item, item.deadline);
+  }
+  assert.equal(q.pending, 1001);
+  for (const item of gone) q.forget(item);
+  assert.equal(q.pending, 1);
+  assert.ok(q.size <= 2 * q.pending + 64, `stale entries compacted (size ${q.size})`);
+  q.run(100);
+  assert.deepEqual(log, ["keep@100"]);
+  assert.equal(q.pending, 0);
+});
