@@ -202,30 +202,48 @@ export function assertSameFile(path: string, checked: Deno.FileInfo, opened: Den
 }
 
 /**
+ * How often {@link openStateFile} checks again when the file was replaced
+ * between its check and its opening. Citadel's own atomic saves replace the
+ * file (rename), so a reader racing a writer sees this now and then; a file
+ * replaced on every attempt is something else at work.
+ */
+const REPLACED_RETRIES = 8;
+
+/**
  * Opens a checked file of the state directory (see {@link checkStateFile})
  * and verifies the open file is the one checked. Null when it does not
- * exist. Throws {@link StateTrustError}.
+ * exist. A file replaced in between is checked again, since the file opened
+ * must always be one that passed the checks. Throws {@link StateTrustError}.
  */
 export async function openStateFile(
   path: string,
   mode: number,
   options: { write?: boolean } = {},
 ): Promise<Deno.FsFile | null> {
-  const checked = await checkStateFile(path, mode);
-  if (checked === null) return null;
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true, write: options.write === true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-  try {
-    assertSameFile(path, checked, await file.stat());
-    return file;
-  } catch (e) {
-    file.close();
-    throw e;
+  for (let attempt = 0;; attempt++) {
+    const checked = await checkStateFile(path, mode);
+    if (checked === null) return null;
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: options.write === true });
+    } catch (e) {
+      // Removed after its check: look again (a rename never leaves the path missing).
+      if (e instanceof Deno.errors.NotFound) {
+        if (attempt < REPLACED_RETRIES) continue;
+        return null;
+      }
+      throw e;
+    }
+    try {
+      assertSameFile(path, checked, await file.stat());
+      return file;
+    } catch (e) {
+      file.close();
+      if (e instanceof StateTrustError && e.code === "changed" && attempt < REPLACED_RETRIES) {
+        continue;
+      }
+      throw e;
+    }
   }
 }
 

@@ -133,6 +133,11 @@ function runInWorker(name: string): Promise<FuzzLoopResult & { ms: number }> {
       // Stop it at its next input (terminate alone lets it run on for a while).
       Atomics.store(counter, 1, 1);
       const iteration = Atomics.load(counter, 0);
+      // Said at once: a worker that runs out of memory before it stops takes the process down.
+      console.log(
+        `watchdog: ${name} ${kind} at iteration ${iteration} (seed ${seed}); replay: ` +
+          `./dev fuzz --target ${name} --seed ${seed} --replay ${iteration}`,
+      );
       const target = findTarget(name);
       const { input } = makeInput(target, target.setup(), seed, iteration);
       finish({

@@ -268,3 +268,31 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "state trust: our own atomic saves racing with loads are not taken for an attack",
+  ignore: !unix,
+  async fn() {
+    await withTempDir(async (base) => {
+      const dir = await stateDirWithState(base);
+      // Two stores on one directory, as `work`'s node and a status reader are.
+      const writer = await FileStateStore.open({ dir });
+      const reader = await FileStateStore.open({ dir });
+      let writing = true;
+      const saves = (async () => {
+        let count = 0;
+        while (writing) {
+          await writer.save(fullState());
+          count++;
+        }
+        return count;
+      })();
+      try {
+        for (let i = 0; i < 2_000; i++) assert.ok(await reader.load());
+      } finally {
+        writing = false;
+      }
+      assert.ok(await saves > 10, "the writer kept replacing the file meanwhile");
+    });
+  },
+});
