@@ -6,14 +6,10 @@
  * `./dev bench [SECTION…]` runs only the named sections: startup, netmap,
  * wireguard, direct, throughput (default: all, in that order).
  */
+// Each section imports its benchmark when it runs, so that a section runs even in a tree
+// where another's modules are missing (an older commit measured with this file).
 import { readPeerPins } from "../tests/interop/peers.ts";
-import { type DirectBenchResult, medianOf, quantile, runDirectBench } from "./direct_bench.ts";
-import { runFakeControlBench } from "./fake_control_bench.ts";
-import { runLoopbackThroughputBench } from "./loopback_throughput_bench.ts";
-import { runNetmapBench } from "./netmap_bench.ts";
-import { megabytes } from "./process_memory.ts";
-import { runStartupBench } from "./startup_bench.ts";
-import { runWireGuardBench } from "./wireguard_bench.ts";
+import type { DirectBenchResult } from "./direct_bench.ts";
 
 const SECTIONS = ["startup", "netmap", "wireguard", "direct", "throughput"] as const;
 const unknown = Deno.args.filter((a) => !(SECTIONS as readonly string[]).includes(a));
@@ -31,6 +27,7 @@ const ms = (value: number, digits = 0) => `${value.toFixed(digits)} ms`;
 console.log(`load average at start: ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 
 if (wanted("startup")) {
+  const { runStartupBench } = await import("./startup_bench.ts");
   console.log(
     "\nStart-up from saved state to netmap, median of 10 (vs tailscaled in the same run)",
   );
@@ -53,6 +50,8 @@ if (wanted("startup")) {
 }
 
 if (wanted("netmap")) {
+  const { runNetmapBench } = await import("./netmap_bench.ts");
+  const { runFakeControlBench } = await import("./fake_control_bench.ts");
   console.log("\nNetmap of 10,000 peers");
   const netmap = await runNetmapBench();
   line(
@@ -83,6 +82,7 @@ if (wanted("netmap")) {
 }
 
 if (wanted("wireguard")) {
+  const { runWireGuardBench } = await import("./wireguard_bench.ts");
   console.log("\nWireGuard transport, 1420-byte packets, in process (no peer in this figure)");
   const wg = await runWireGuardBench();
   for (const [name, figure] of Object.entries(wg)) {
@@ -100,7 +100,8 @@ if (wanted("direct")) {
     `\nDirect paths, citadel work vs a tailscaled started the same way (Headscale ${version}, ` +
       "all on 127.0.0.1;\nan observer tailscaled pings both as `tailscale ping` does)",
   );
-  printDirect(await runDirectBench({ version }));
+  const { runDirectBench } = await import("./direct_bench.ts");
+  await printDirect(await runDirectBench({ version }));
 }
 
 if (wanted("throughput")) {
@@ -109,6 +110,7 @@ if (wanted("throughput")) {
     `\nWireGuard packets/s into a tailscaled over loopback (Headscale ${version}): bursts of ` +
       "30,000 UDP datagrams\nof 1200 B, counted by the receiving tailscaled (median of 3 bursts)",
   );
+  const { runLoopbackThroughputBench } = await import("./loopback_throughput_bench.ts");
   const r = await runLoopbackThroughputBench(version);
   const arrived = (bursts: typeof r.citadel) =>
     `${bursts.map((b) => (100 * b.arrived / 30_000).toFixed(0)).join("/")}% arrived`;
@@ -124,7 +126,9 @@ if (wanted("throughput")) {
   line("packets/s ratio citadel/tailscaled", (r.citadelPps / r.tailscaledPps).toFixed(2), "", true);
 }
 
-function printDirect(r: DirectBenchResult): void {
+async function printDirect(r: DirectBenchResult): Promise<void> {
+  const { medianOf, quantile } = await import("./direct_bench.ts");
+  const { megabytes } = await import("./process_memory.ts");
   const c = r.citadel, t = r.tailscaled;
   const runs = c.startToDirectMs.length;
   const startC = medianOf(c.startToDirectMs), startT = medianOf(t.startToDirectMs);

@@ -11,7 +11,9 @@
  *   the handshakes;
  * - RTT percentiles, per interval and overall;
  * - the path (direct or DERP) each reply took, and the DERP counters;
- * - the RSS and heap of this process over time (growth), and tailscaled's.
+ * - the RSS and heap of this process over time (growth; the heap after a
+ *   full collection, which includes the soak's own record of each ping), and
+ *   tailscaled's RSS.
  *
  * It prints a line per interval and a summary; it asserts nothing, and
  * exits 0 unless the setup itself fails.
@@ -27,6 +29,7 @@ import { readPeerPins } from "../tests/interop/peers.ts";
 import { startTailscaled } from "../tests/interop/tailscaled.ts";
 import { userMetrics } from "../tests/interop/tailscaled_localapi.ts";
 import { quantile } from "./direct_bench.ts";
+import { settledHeap } from "./netmap_bench.ts";
 import { megabytes, processMemory } from "./process_memory.ts";
 
 /** A ping that got no reply within this long counts as lost. */
@@ -107,12 +110,14 @@ try {
     const now = engine.peerStats(tsKey)?.handshakes ?? 0;
     for (; handshakes < now; handshakes++) handshakeTimes.push(since());
   };
+  // The heap is read after two full collections (a pause of a few ms every interval), so that
+  // growth shows what is kept, not garbage waiting for a collection.
   const sample = () => {
-    const mem = Deno.memoryUsage();
+    const heap = settledHeap();
     memory.push({
       at: since(),
-      rss: mem.rss,
-      heap: mem.heapUsed,
+      rss: Deno.memoryUsage().rss,
+      heap,
       tsRss: processMemory(ts.pid!).rssBytes,
     });
   };
@@ -192,7 +197,7 @@ try {
         megabytes(Math.max(...memory.map((m) => m.rss)))
       }`,
     ],
-    ["heap at 1 min / end", `${megabytes(firstFull.heap)} / ${megabytes(last.heap)}`],
+    ["heap after GC at 1 min / end", `${megabytes(firstFull.heap)} / ${megabytes(last.heap)}`],
     ["tailscaled RSS at 1 min / end", `${megabytes(firstFull.tsRss)} / ${megabytes(last.tsRss)}`],
     [
       "tailscaled inbound direct / DERP packets",
