@@ -26,7 +26,13 @@ import { type HeadscaleServer, startHeadscale } from "../tests/interop/headscale
 import { startTailscaled, type TailscaledNode } from "../tests/interop/tailscaled.ts";
 import { localApiPing, type LocalApiPingResult } from "../tests/interop/tailscaled_localapi.ts";
 import { median } from "./netmap_bench.ts";
-import { type DenoFloor, denoFloor, type ProcessMemory, processMemory } from "./process_memory.ts";
+import {
+  type DenoFloor,
+  denoFloor,
+  processCpuMs,
+  type ProcessMemory,
+  processMemory,
+} from "./process_memory.ts";
 
 /** Options of {@link runDirectBench}. */
 export interface DirectBenchOptions {
@@ -54,6 +60,8 @@ export interface TargetFigures {
   rttMisses: Record<PingKind, number>;
   /** Memory after the idle time, with 3 peers. */
   idle: ProcessMemory;
+  /** CPU ms the process used during the idle time. */
+  idleCpuMs: number;
   /** The direct endpoint the observer last reached it at. */
   endpoint: string;
 }
@@ -182,6 +190,7 @@ function emptyFigures(): TargetFigures {
     rttMs: { disco: [], ICMP: [], TSMP: [] },
     rttMisses: { disco: 0, ICMP: 0, TSMP: 0 },
     idle: { rssBytes: 0, peakBytes: 0 },
+    idleCpuMs: 0,
     endpoint: "",
   };
 }
@@ -257,9 +266,12 @@ export async function runDirectBench(options: DirectBenchOptions): Promise<Direc
     }
     await localApiPing(third.socketPath, targets.tailscaled.ip, "ICMP", 5_000);
     await citadel.ok(["ping", "bench-tsd", "-c", "1"]);
+    const cpuBefore = [processCpuMs(work.pid()), processCpuMs(targets.tailscaled.pid())];
     await sleep(options.idleMs ?? 20_000);
     figures.citadel.idle = processMemory(work.pid());
     figures.tailscaled.idle = processMemory(targets.tailscaled.pid());
+    figures.citadel.idleCpuMs = processCpuMs(work.pid()) - cpuBefore[0];
+    figures.tailscaled.idleCpuMs = processCpuMs(targets.tailscaled.pid()) - cpuBefore[1];
 
     const cliPingLines: string[] = [];
     for (const target of Object.values(targets)) {

@@ -167,6 +167,9 @@ async function printDirect(r: DirectBenchResult): Promise<void> {
   );
   console.log(`  peak ${megabytes(c.idle.peakBytes)}`);
   line("idle RSS, tailscaled with 3 peers", megabytes(t.idle.rssBytes), "", true);
+  console.log(
+    `  CPU while idle (20 s): citadel work ${ms(c.idleCpuMs)}, tailscaled ${ms(t.idleCpuMs)}`,
+  );
   line(
     "Deno floor: deno run of an empty script",
     megabytes(r.floor.emptyScript.rssBytes),
