@@ -28,7 +28,7 @@ import { freeTcpPort, freeUdpPort } from "../tests/interop/free_port.ts";
 import { startHeadscale } from "../tests/interop/headscale.ts";
 import { startTailscaled, type TailscaledNode } from "../tests/interop/tailscaled.ts";
 import { localApiPing, userMetrics } from "../tests/interop/tailscaled_localapi.ts";
-import { median } from "./netmap_bench.ts";
+import { medianOf } from "./direct_bench.ts";
 import { socks5UdpAssociate } from "./socks5_udp.ts";
 
 /** Datagrams per burst. */
@@ -52,7 +52,7 @@ export interface BurstFigures {
   offerMs: number;
   /** Milliseconds from the first send to the last arrival. */
   spanMs: number;
-  /** arrived / spanMs, per second. */
+  /** arrived / spanMs, per second; NaN when nothing arrived. */
   packetsPerSecond: number;
 }
 
@@ -64,7 +64,7 @@ export interface LoopbackThroughputResult {
   citadel: BurstFigures[];
   /** Each burst from the tailscaled. */
   tailscaled: BurstFigures[];
-  /** Median packets/s, citadel and tailscaled. */
+  /** Median packets/s of the citadel sender (bursts with arrivals only). */
   citadelPps: number;
   /** Median packets/s of the tailscaled sender. */
   tailscaledPps: number;
@@ -174,7 +174,8 @@ async function burst(
     delivered: sink.count() - deliveredBefore,
     offerMs,
     spanMs,
-    packetsPerSecond: arrived / (spanMs / 1000),
+    // A burst of which nothing arrived measured no rate (a failed burst, left out).
+    packetsPerSecond: arrived > 0 ? arrived / (spanMs / 1000) : NaN,
   };
 }
 
@@ -227,7 +228,6 @@ export async function runLoopbackThroughputBench(
     const payload = new Uint8Array(PAYLOAD_BYTES).fill(0x5a);
     const socket = node.listenPacket(freeUdpPort());
     const to = new AddrPort(parseIPAddress(rxIP)!, sinkPort);
-    const association = await socks5UdpAssociate(socksPort);
     const result: LoopbackThroughputResult = {
       headscaleVersion: version,
       citadel: [],
@@ -245,26 +245,31 @@ export async function runLoopbackThroughputBench(
             }
           }),
         );
-        result.tailscaled.push(
-          await burst(receiver, sink, async () => {
-            let batch: Promise<number>[] = [];
-            for (let i = 0; i < BURST; i++) {
-              batch.push(association.send(payload, rxIP, sinkPort));
-              if (batch.length === BATCH) {
-                await Promise.all(batch);
-                batch = [];
+        // A fresh association each time: one that tailscaled has dropped takes nothing in.
+        const association = await socks5UdpAssociate(socksPort);
+        try {
+          result.tailscaled.push(
+            await burst(receiver, sink, async () => {
+              let batch: Promise<number>[] = [];
+              for (let i = 0; i < BURST; i++) {
+                batch.push(association.send(payload, rxIP, sinkPort));
+                if (batch.length === BATCH) {
+                  await Promise.all(batch);
+                  batch = [];
+                }
               }
-            }
-            await Promise.all(batch);
-          }),
-        );
+              await Promise.all(batch);
+            }),
+          );
+        } finally {
+          association.close();
+        }
       }
     } finally {
-      association.close();
       socket.close();
     }
-    result.citadelPps = median(result.citadel.map((b) => b.packetsPerSecond));
-    result.tailscaledPps = median(result.tailscaled.map((b) => b.packetsPerSecond));
+    result.citadelPps = medianOf(result.citadel.map((b) => b.packetsPerSecond));
+    result.tailscaledPps = medianOf(result.tailscaled.map((b) => b.packetsPerSecond));
     return result;
   } finally {
     pace.close();

@@ -133,7 +133,9 @@ try {
       `${fmt(upTo / 1000, 0).padStart(5)} s  sent ${String(window.length).padStart(4)}  ` +
         `lost ${String(window.length - rtts.length).padStart(3)}  ` +
         `rtt p50 ${pct(rtts, 0.5)} p90 ${pct(rtts, 0.9)} p99 ${pct(rtts, 0.99)} ms  ` +
-        `handshakes ${handshakes}  rss ${megabytes(last.rss)} heap ${megabytes(last.heap)}  ` +
+        `handshakes ${handshakes}  rss ${megabytes(last.rss)} heap after GC ${
+          megabytes(last.heap)
+        }  ` +
         `tailscaled rss ${megabytes(last.tsRss)}`,
     );
     reportedUpTo = upTo;
