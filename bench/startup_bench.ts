@@ -42,22 +42,39 @@ export interface StartupBenchResult {
   tailscaledOnlineMs: number;
   /** citadelOnlineMs / tailscaledOnlineMs. */
   onlineRatio: number;
+  /** 'Online' runs (of either) in which Headscale never listed the node online; left out. */
+  onlineMisses: number;
 }
 
-/** Polls Headscale until the named node is (or is no longer) online; returns when it is. */
+/**
+ * Polls Headscale until the named node is (or is no longer) online; returns
+ * whether it was within `timeoutMs`.
+ */
 async function waitForOnline(
   nexus: HeadscaleServer,
   name: string,
   online: boolean,
   timeoutMs: number,
-): Promise<void> {
+): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     const node = (await nexus.listNodes()).find((n) => n.name === name);
-    if (node && node.online === online) return;
+    if (node && node.online === online) return true;
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`${name} did not become ${online ? "online" : "offline"} in ${timeoutMs} ms`);
+  return false;
+}
+
+/** As {@link waitForOnline}, but a timeout throws. */
+async function mustReach(
+  nexus: HeadscaleServer,
+  name: string,
+  online: boolean,
+  timeoutMs: number,
+): Promise<void> {
+  if (!await waitForOnline(nexus, name, online, timeoutMs)) {
+    throw new Error(`${name} did not become ${online ? "online" : "offline"} in ${timeoutMs} ms`);
+  }
 }
 
 async function timeCitadelStatus(nexus: string, stateDir: string): Promise<number> {
@@ -96,8 +113,11 @@ export async function runStartupBench(
     const citadel: number[] = [];
     for (let i = 0; i < runs; i++) citadel.push(await timeCitadelStatus(nexus.url, stateDir));
     const citadelOnline: number[] = [];
+    // Headscale (seen with 0.28) now and then never lists a restarted node online again within
+    // the wait although the node is connected: such a run is counted and left out, not fatal.
+    let onlineMisses = 0;
     for (let i = 0; i < onlineRuns; i++) {
-      await waitForOnline(nexus, "bench-c", false, 20_000);
+      await mustReach(nexus, "bench-c", false, 20_000);
       const t0 = performance.now();
       const worker = spawnLogged({
         name: "citadel work",
@@ -106,8 +126,9 @@ export async function runStartupBench(
         logPath: `${stateDir}.work.log`,
       });
       try {
-        await waitForOnline(nexus, "bench-c", true, 20_000);
-        citadelOnline.push(performance.now() - t0);
+        if (await waitForOnline(nexus, "bench-c", true, 20_000)) {
+          citadelOnline.push(performance.now() - t0);
+        } else onlineMisses++;
       } finally {
         await worker.stop();
       }
@@ -130,11 +151,12 @@ export async function runStartupBench(
       }
       for (let i = 0; i < onlineRuns; i++) {
         await node.stopDaemon();
-        await waitForOnline(nexus, "bench-t", false, 20_000);
+        await mustReach(nexus, "bench-t", false, 20_000);
         const t0 = performance.now();
         await node.startDaemon();
-        await waitForOnline(nexus, "bench-t", true, 20_000);
-        tailscaledOnline.push(performance.now() - t0);
+        if (await waitForOnline(nexus, "bench-t", true, 20_000)) {
+          tailscaledOnline.push(performance.now() - t0);
+        } else onlineMisses++;
       }
     } finally {
       await node.stop();
@@ -151,6 +173,7 @@ export async function runStartupBench(
       citadelOnlineMs,
       tailscaledOnlineMs,
       onlineRatio: citadelOnlineMs / tailscaledOnlineMs,
+      onlineMisses,
     };
   } finally {
     await nexus.stop();

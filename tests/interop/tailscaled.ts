@@ -43,6 +43,8 @@ export interface StartTailscaledOptions {
   readonly upArgs?: readonly string[];
   /** Extra environment for tailscaled (e.g. `{ TS_DEBUG_ALWAYS_USE_DERP: "1" }`). */
   readonly env?: Record<string, string>;
+  /** Extra tailscaled arguments (e.g. `["--socks5-server=127.0.0.1:1080"]`). */
+  readonly daemonArgs?: readonly string[];
   /** How long `tailscale up` may take (default 60 s). */
   readonly upTimeoutSeconds?: number;
 }
@@ -171,6 +173,7 @@ export class TailscaledNode {
   readonly logPath: string;
   readonly #env: Record<string, string>;
   readonly #control: ControlServerRef;
+  readonly #daemonArgs: readonly string[];
   #daemon: ManagedProcess | undefined;
   #pendingUp: ManagedProcess | undefined;
   #stopped = false;
@@ -181,8 +184,10 @@ export class TailscaledNode {
     dir: string,
     control: ControlServerRef,
     env: Record<string, string>,
+    daemonArgs: readonly string[] = [],
   ) {
     this.hostname = hostname;
+    this.#daemonArgs = daemonArgs;
     this.dir = dir;
     this.socketPath = `${dir}/tailscaled.sock`;
     this.logPath = `${dir}/tailscaled.log`;
@@ -195,8 +200,17 @@ export class TailscaledNode {
     return this.#daemon?.running ?? false;
   }
 
-  /** Starts tailscaled from the state in {@link dir} and waits until its LocalAPI answers. */
-  async startDaemon(): Promise<void> {
+  /** The daemon's process id while it runs. */
+  get pid(): number | undefined {
+    return this.running ? this.#daemon?.pid : undefined;
+  }
+
+  /**
+   * Starts tailscaled from the state in {@link dir} and waits until its LocalAPI answers
+   * (unless `waitForLocalAPI` is false: then it returns once the process is spawned, so a
+   * caller timing the start polls nothing but what it measures).
+   */
+  async startDaemon(options: { waitForLocalAPI?: boolean } = {}): Promise<void> {
     if (this.#stopped) throw new Error(`tailscaled ${this.hostname} was stopped for good`);
     if (this.running) return;
     const daemon = spawnLogged({
@@ -208,12 +222,14 @@ export class TailscaledNode {
         `--socket=${this.socketPath}`,
         "--port=0",
         "--no-logs-no-support",
+        ...this.#daemonArgs,
       ],
       logPath: this.logPath,
       env: this.#env,
       cwd: this.dir,
     });
     this.#daemon = daemon;
+    if (options.waitForLocalAPI === false) return;
     await waitFor(`tailscaled ${this.hostname} LocalAPI`, async () => {
       const result = await this.cli(["status", "--json"], { check: false, timeoutMs: 5_000 });
       return result.stdout.trimStart().startsWith("{");
@@ -429,7 +445,7 @@ export async function startTailscaled(options: StartTailscaledOptions): Promise<
   };
   const dir = await makeTempDir(`tailscaled-${options.hostname}`);
   const env = { ...offlineTailscaledEnv(control, dir), ...options.env };
-  const node = new TailscaledNode(options.hostname, dir, control, env);
+  const node = new TailscaledNode(options.hostname, dir, control, env, options.daemonArgs);
   try {
     await node.startDaemon();
     await node.up(options.authKey, options.upArgs ?? [], options.upTimeoutSeconds ?? 60);
