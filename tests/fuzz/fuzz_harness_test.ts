@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { FuzzRandom } from "./fuzz_random.ts";
 import { fuzzTarget, makeInput, toHex } from "./fuzz_target.ts";
 import { FUZZ_TARGETS as MISBEHAVING } from "./testdata/misbehaving_targets.ts";
+import { MUTANT_BUDGET } from "./mutate_json.ts";
+import { findTarget } from "./targets.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const MODULE = new URL("./testdata/misbehaving_targets.ts", import.meta.url).pathname;
@@ -78,4 +80,23 @@ Deno.test({
     const hang = /CRASH in hangs: hang, seed 5, iteration (\d+)\ninput \((\d+) bytes\)/.exec(out)!;
     assert.ok(Number(hang[2]) < 3, `the hanging input is short: ${hang[2]} bytes`);
   },
+});
+
+Deno.test("fuzz harness: JSON mutants stay within their budget (the input that once took 4 GiB)", () => {
+  const target = findTarget("netmap-apply");
+  const instance = target.setup();
+  // Duplications of duplications: this iteration grew past V8's 4 GiB heap before the budget.
+  const started = performance.now();
+  const { input } = makeInput(target, instance, 2826770187, 546829);
+  assert.ok(input.length <= target.maxLength);
+  assert.ok(performance.now() - started < 5_000, "made in well under 5 s");
+  for (let i = 0; i < 300; i++) {
+    const rng = FuzzRandom.forIteration(7, "budget", i);
+    let sample = instance.corpus[i % instance.corpus.length];
+    // Mutants of mutants, as far as the budget lets them grow.
+    for (let round = 0; round < 4; round++) {
+      sample = instance.mutate!(sample, rng, instance.corpus);
+      assert.ok(sample.length <= MUTANT_BUDGET + 64 * 1024, `${sample.length} bytes`);
+    }
+  }
 });

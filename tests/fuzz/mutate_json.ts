@@ -107,6 +107,23 @@ function set(slot: Slot, value: Json): void {
   (slot.parent as Record<string | number, Json>)[slot.key] = value;
 }
 
+/** Serialized length of a value (0 when it does not serialize). */
+function sizeOf(value: Json): number {
+  try {
+    return JSON.stringify(value)?.length ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Bytes a mutant may grow to. Inputs are cut at the target's maximum length
+ * (at most 256 KiB) anyway; without a bound, duplications of duplications
+ * grew one mutant past the 4 GiB heap (netmap-apply, seed 2826770187,
+ * iteration 546829).
+ */
+export const MUTANT_BUDGET = 1 << 20;
+
 /** A mutant of a JSON sample; a sample that is not JSON comes back unchanged. */
 export function mutateJSON(
   sample: Uint8Array,
@@ -120,28 +137,40 @@ export function mutateJSON(
     return sample;
   }
   const operations = 1 + rng.below(rng.oneIn(4) ? 8 : 3);
+  let size = sample.length;
+  const fits = (value: Json): boolean => {
+    const added = sizeOf(value);
+    if (size + added > MUTANT_BUDGET) return false;
+    size += added;
+    return true;
+  };
   for (let n = 0; n < operations; n++) {
     const all = slots(root, 20_000);
     if (all.length === 0) break;
     const slot = rng.pick(all);
     switch (rng.below(6)) {
       case 0:
-      case 1:
-        set(slot, edgeValue(rng));
+      case 1: {
+        const value = edgeValue(rng);
+        if (fits(value)) set(slot, value);
         break;
+      }
       case 2:
         if (Array.isArray(slot.parent)) slot.parent.splice(slot.key as number, 1);
         else delete slot.parent[slot.key as string];
         break;
       case 3:
+        // The value moves one level down: a few bytes more.
         set(slot, rng.oneIn(2) ? [get(slot)] : { [rng.pick(["x", "ID", "Key"])]: get(slot) });
+        size += 8;
         break;
       case 4: {
         // A subtree of another sample, in the wrong place or the right one.
         try {
           const other = JSON.parse(new TextDecoder().decode(rng.pick(corpus))) as Json;
           const donors = slots(other, 5_000);
-          if (donors.length > 0) set(slot, clone(get(rng.pick(donors))));
+          const donor = donors.length > 0 ? clone(get(rng.pick(donors))) : null;
+          if (donors.length > 0 && fits(donor)) set(slot, donor);
         } catch {
           // A byte-mutated sample is no donor.
         }
@@ -150,8 +179,8 @@ export function mutateJSON(
       default:
         if (Array.isArray(slot.parent)) {
           const value = get(slot);
-          for (let i = rng.below(50); i > 0; i--) slot.parent.push(clone(value));
-        } else {
+          for (let i = rng.below(50); i > 0 && fits(value); i--) slot.parent.push(clone(value));
+        } else if (fits(get(slot))) {
           slot.parent[slot.key + "_"] = clone(get(slot));
         }
     }
