@@ -29,6 +29,13 @@ export const discoPingInterval = 5_000;
 export const pongHistoryCount = 64;
 /** A second Ping from the same source within this long is likely a heartbeat (logging only). */
 export const likelyHeartbeatWindow = 5_000;
+/**
+ * Endpoints taken from one CallMeMaybe; the rest are ignored. A node has a
+ * handful (interfaces plus STUN-mapped); a disco message over DERP can name
+ * over 3,000, and each would get a Ping from us. Citadel's own bound: Go
+ * takes them all.
+ */
+export const maxCallMeMaybeEndpoints = 64;
 /** Above this many candidates, stale ones are pruned when a new one is learned. */
 export const maxCandidatesBeforePrune = 100;
 

@@ -31,6 +31,7 @@ import {
   discoPingInterval,
   goodEnoughLatency,
   heartbeatInterval,
+  maxCallMeMaybeEndpoints,
   maxCandidatesBeforePrune,
   pingTimeoutDuration,
   sessionActiveTimeout,
@@ -308,13 +309,14 @@ export class PeerPath {
   /**
    * The peer's CallMeMaybe (accept it only over DERP, from the node whose
    * netmap disco key sent it; §2.9). Its endpoints replace those of the
-   * previous CallMeMaybe (IPv6 link-local ones are skipped), and every
-   * candidate is pinged at once. No CallMeMaybe goes back.
+   * previous CallMeMaybe (IPv6 link-local ones are skipped, and those past
+   * the first {@link maxCallMeMaybeEndpoints}), and every candidate is
+   * pinged at once. No CallMeMaybe goes back.
    */
   handleCallMeMaybe(message: CallMeMaybeMessage): DiscoAction[] {
     const now = this.#now();
     const named = new Set<string>();
-    for (const addr of message.endpoints) {
+    for (const addr of message.endpoints.slice(0, maxCallMeMaybeEndpoints)) {
       if (addr.is6 && isLinkLocalUnicastIP(addr.ip)) continue;
       named.add(addr.key);
       const existing = this.#candidates.get(addr.key);

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { DiscoPublicKey, NodePublicKey } from "../../../../network/crypto/keys.ts";
 import {
   heartbeatInterval,
+  maxCallMeMaybeEndpoints,
   pingTimeoutDuration,
   pongHistoryCount,
   sessionActiveTimeout,
@@ -363,6 +364,22 @@ Deno.test("peer path: CallMeMaybe adds endpoints and pings everything at once (Â
   // An empty CallMeMaybe clears them.
   path.handleCallMeMaybe({ type: "call-me-maybe", endpoints: [] });
   assert.deepEqual(path.candidates(), []);
+});
+
+Deno.test("peer path: a CallMeMaybe naming thousands of endpoints gets pings to the first 64 only", () => {
+  const { path } = setup([]);
+  const endpoints = Array.from(
+    { length: 3_000 },
+    (_, i) => AddrPort.parse(`198.51.${i >> 8}.${i & 255}:41641`),
+  );
+  const actions = path.handleCallMeMaybe({ type: "call-me-maybe", endpoints });
+  assert.equal(maxCallMeMaybeEndpoints, 64);
+  assert.equal(pingTargets(actions).length, maxCallMeMaybeEndpoints);
+  assert.equal(path.candidates().length, maxCallMeMaybeEndpoints);
+  assert.deepEqual(
+    new Set(path.candidates().map((c) => c.addr.key)),
+    new Set(endpoints.slice(0, maxCallMeMaybeEndpoints).map((e) => e.key)),
+  );
 });
 
 Deno.test("peer path: netmap updates add and drop endpoints, and drop a vanished best path", () => {
