@@ -204,11 +204,7 @@ export async function runDirectBench(options: DirectBenchOptions): Promise<Direc
   const user = await nexus.createUser("bench");
   const key = await nexus.createPreAuthKey(user, { reusable: true });
   await using citadel = await createCitadel({ nexus: nexus.url, label: "bench-direct" });
-  citadel.secret(key);
-  const init = await citadel.ok(["init", "--node-name", "bench-work"], {
-    env: { CITADEL_AUTHKEY: key },
-  });
-  const workIP = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+  const workIP = await citadel.join("bench-work", key);
   await using observer = await startTailscaled({ headscale: nexus, authKey: key, hostname: "obs" });
   await using tsd = await startTailscaled({
     headscale: nexus,

@@ -213,6 +213,16 @@ export class CitadelCli {
     return result;
   }
 
+  /** `citadel init --node-name NAME` with a pre-auth key (never shown); returns the mesh IPv4. */
+  async join(nodeName: string, authKey: string): Promise<string> {
+    const init = await this.ok(["init", "--node-name", nodeName], {
+      env: { CITADEL_AUTHKEY: authKey },
+    });
+    const ip = init.stdout.match(/IPv4:\s+(\S+)/)?.[1];
+    assert.ok(ip, `init printed no IPv4:\n${describeResult(init)}`);
+    return ip;
+  }
+
   /**
    * `citadel status --json`: the parsed object and the result. The object is printed even on
    * failure (docs/cli.md), so it is parsed whatever the exit code.

@@ -27,10 +27,7 @@ for (const version of readPeerPins().headscaleVersions) {
       const key = a.secret(await hs.createPreAuthKey(user, { reusable: true }));
       b.secret(key);
       await a.ok(["init", "--node-name", "citadel-a"], { env: { CITADEL_AUTHKEY: key } });
-      const initB = await b.ok(["init", "--node-name", "citadel-b"], {
-        env: { CITADEL_AUTHKEY: key },
-      });
-      const ipB = initB.stdout.match(/IPv4:\s+(\S+)/)![1];
+      const ipB = await b.join("citadel-b", key);
 
       // Without a running work there is nothing to send the pings.
       assertCliError(

@@ -135,11 +135,7 @@ for (const version of readPeerPins().headscaleVersions) {
           },
         });
         citadel.secret(key);
-        citadel.secret(PROXY_PASSWORD);
-        const init = await citadel.ok(["init", "--node-name", "citadel-proxied"], {
-          env: { CITADEL_AUTHKEY: key },
-        });
-        const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+        const ip = await citadel.join("citadel-proxied", key);
         const afterInit = proxy.log.slice(refusedCount);
         assert.ok(afterInit.length >= 2, "at least /key and /ts2021");
         for (const entry of afterInit) {

@@ -28,10 +28,7 @@ for (const version of readPeerPins().headscaleVersions) {
       const outsiderUser = await hs.createUser("outsider");
       await using citadel = await createCitadel({ nexus: hs.url, label: "acl" });
       const key = citadel.secret(await hs.createPreAuthKey(citadelUser));
-      const init = await citadel.ok(["init", "--node-name", "guarded"], {
-        env: { CITADEL_AUTHKEY: key },
-      });
-      const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+      const ip = await citadel.join("guarded", key);
       const work = citadel.startWork();
       try {
         await work.waitOnline();
@@ -100,10 +97,7 @@ for (const version of readPeerPins().headscaleVersions) {
       await hs.setPolicy(ADMIT_FRIEND);
       await using citadel = await createCitadel({ nexus: hs.url, label: "acl-live" });
       const key = citadel.secret(await hs.createPreAuthKey(citadelUser));
-      const init = await citadel.ok(["init", "--node-name", "guarded"], {
-        env: { CITADEL_AUTHKEY: key },
-      });
-      const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+      const ip = await citadel.join("guarded", key);
       const work = citadel.startWork();
       try {
         await work.waitOnline();

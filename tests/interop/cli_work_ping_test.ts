@@ -37,10 +37,7 @@ for (const version of readPeerPins().headscaleVersions) {
         const user = await hs.createUser("pinged");
         await using citadel = await createCitadel({ nexus: hs.url, label: "work-ping" });
         const key = citadel.secret(await hs.createPreAuthKey(user, { reusable: true }));
-        const init = await citadel.ok(["init", "--node-name", "work-pinged"], {
-          env: { CITADEL_AUTHKEY: key },
-        });
-        const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+        const ip = await citadel.join("work-pinged", key);
         const work = citadel.startWork(direct ? [] : ["--no-direct"]);
         try {
           await work.waitOnline();

@@ -62,11 +62,7 @@ for (const version of readPeerPins().headscaleVersions) {
         const key = await hs.createPreAuthKey(user, { reusable: true });
 
         await using citadel = await createCitadel({ nexus: hs.url, label: "regions" });
-        citadel.secret(key);
-        const init = await citadel.ok(["init", "--node-name", "citadel-b"], {
-          env: { CITADEL_AUTHKEY: key },
-        });
-        const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+        const ip = await citadel.join("citadel-b", key);
         // DERP only: on loopback a direct path would carry every ping.
         const work = citadel.startWork(["--no-direct"]);
         try {

@@ -161,10 +161,7 @@ export function registerMeshTransferTest(version: string): void {
       const user = await hs.createUser("mesh");
       await using citadel = await createCitadel({ nexus: hs.url, label: "mesh-transfer" });
       const key = citadel.secret(await hs.createPreAuthKey(user));
-      const init = await citadel.ok(["init", "--node-name", "citadel-mesh"], {
-        env: { CITADEL_AUTHKEY: key },
-      });
-      const citadelIP = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+      const citadelIP = await citadel.join("citadel-mesh", key);
       const work = citadel.startWork();
       const echo = startTcpService({ kind: "echo" });
       const source = startTcpService({ kind: "source", bytes: TRANSFER_BYTES, seed: 5 });

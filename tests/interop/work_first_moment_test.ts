@@ -33,10 +33,7 @@ for (const version of readPeerPins().headscaleVersions) {
       const user = await hs.createUser("early");
       await using citadel = await createCitadel({ nexus: hs.url, label: "first-moment" });
       const key = citadel.secret(await hs.createPreAuthKey(user, { reusable: true }));
-      const init = await citadel.ok(["init", "--node-name", "early"], {
-        env: { CITADEL_AUTHKEY: key },
-      });
-      const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+      const ip = await citadel.join("early", key);
       const work = citadel.startWork(["--no-direct"]);
       try {
         // A user checks on it at once, and a peer joins at the same time.
@@ -70,10 +67,7 @@ for (const version of readPeerPins().headscaleVersions) {
       const user = await hs.createUser("stray");
       await using citadel = await createCitadel({ nexus: hs.url, label: "stray" });
       const key = citadel.secret(await hs.createPreAuthKey(user, { reusable: true }));
-      const init = await citadel.ok(["init", "--node-name", "owner"], {
-        env: { CITADEL_AUTHKEY: key },
-      });
-      const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+      const ip = await citadel.join("owner", key);
       const work = citadel.startWork(["--no-direct"]);
       try {
         await work.waitOnline();

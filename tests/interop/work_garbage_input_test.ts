@@ -166,11 +166,7 @@ for (const version of readPeerPins().headscaleVersions) {
       const user = await hs.createUser("flooded");
       const key = await hs.createPreAuthKey(user, { reusable: true });
       await using citadel = await createCitadel({ nexus: hs.url, label: "garbage" });
-      citadel.secret(key);
-      const init = await citadel.ok(["init", "--node-name", "target"], {
-        env: { CITADEL_AUTHKEY: key },
-      });
-      const ip = init.stdout.match(/IPv4:\s+(\S+)/)![1];
+      const ip = await citadel.join("target", key);
       const work = citadel.startWork();
       const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
       let derp: DerpClient | undefined;
