@@ -16,6 +16,8 @@ export interface DropCounters {
   droppedSourceNotAllowed: number;
   /** Datagrams WireGuard refused. */
   droppedByDevice: number;
+  /** WireGuard initiations refused under load with a cookie reply. */
+  cookieRepliesSent: number;
   /** Datagrams from keys no netmap peer holds. */
   droppedUnknownPeer: number;
   /** Packets no peer routes. */
@@ -38,6 +40,7 @@ export function dropsByReason(stats: DropCounters): Record<string, number> {
   const named: [string, number][] = [
     ["source-not-allowed", stats.droppedSourceNotAllowed],
     ["wireguard-invalid", stats.droppedByDevice],
+    ["wireguard-under-load", stats.cookieRepliesSent],
     ["unknown-peer", stats.droppedUnknownPeer],
     ["no-route", stats.droppedNoRoute],
   ];

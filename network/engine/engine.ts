@@ -21,6 +21,7 @@ import type { DataPlaneNetmap } from "../magicsock/data_plane_netmap.ts";
 import type { DerpLinks } from "../magicsock/derp_links.ts";
 import {
   type DatagramSource,
+  datagramSourceBytes,
   MagicSock,
   type MagicSockEvent,
   type MagicSockOptions,
@@ -83,6 +84,8 @@ export interface EngineStats extends MagicSockStats, PipelineStats {
   connectionsAbortedPeerGone: number;
   /** WireGuard handshakes started early because TCP found a silent peer (see `#retransmitTimedOut`). */
   handshakesForcedByTcp: number;
+  /** Initiations refused under load with a WireGuard cookie reply, sent back by their own path. */
+  cookieRepliesSent: number;
 }
 
 /** How {@link Engine.startInBackground} reports. */
@@ -132,6 +135,7 @@ export class Engine {
     connectRejectsSent: 0,
     connectionsAbortedPeerGone: 0,
     handshakesForcedByTcp: 0,
+    cookieRepliesSent: 0,
   };
   readonly #stop = new AbortController();
   readonly #nodePublicKey: NodePublicKey;
@@ -499,11 +503,18 @@ export class Engine {
     };
   }
 
-  #onDatagram(datagram: Uint8Array, _source: DatagramSource): boolean {
-    const output = this.#device.handleDatagram(datagram, this.#clock.monotonic());
+  #onDatagram(datagram: Uint8Array, source: DatagramSource): boolean {
+    const now = this.#clock.monotonic();
+    const output = this.#device.handleDatagram(datagram, now, datagramSourceBytes(source));
     if (!output) {
       this.#counters.droppedByDevice++;
       this.#timer.arm();
+      return false;
+    }
+    if (output.reply !== undefined) {
+      // Under load: the sender proves it receives at its source before we spend X25519 on it.
+      this.#counters.cookieRepliesSent++;
+      this.#sock.replyTo(source, output.reply);
       return false;
     }
     this.#flush(output);

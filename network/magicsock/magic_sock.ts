@@ -109,6 +109,22 @@ export type DatagramSource =
   | { via: "udp"; addr: AddrPort };
 
 /**
+ * The bytes that name a datagram's sender, to bind a WireGuard cookie to
+ * (whitepaper §5.4.7): the IP address and big-endian port for UDP (6 or 18
+ * bytes), the sender's node key for DERP (32 bytes; the DERP server vouches
+ * for it).
+ */
+export function datagramSourceBytes(source: DatagramSource): Uint8Array {
+  if (source.via === "derp") return source.key.bytes;
+  const ip = source.addr.ip;
+  const bytes = new Uint8Array(ip.length + 2);
+  bytes.set(ip);
+  bytes[ip.length] = source.addr.port >> 8;
+  bytes[ip.length + 1] = source.addr.port & 0xff;
+  return bytes;
+}
+
+/**
  * Receives each WireGuard datagram; returns whether a WireGuard peer took
  * it, for the counters.
  */
@@ -290,6 +306,23 @@ export class MagicSock {
       sent = true;
     }
     return sent;
+  }
+
+  /**
+   * Sends a WireGuard datagram back by the path another came in on (a
+   * cookie reply to an initiation's sender, who need not be a peer with a
+   * path yet): over UDP to its address, or over DERP to its key through the
+   * region it came by. Returns false when nothing could carry it.
+   */
+  replyTo(source: DatagramSource, datagram: Uint8Array): boolean {
+    if (source.via === "udp") {
+      if (!this.#sendUDP(source.addr, datagram)) return false;
+      this.#counters.udpDatagramsSent++;
+      return true;
+    }
+    if (!this.#sendDERP(source.key, datagram, source.region)) return false;
+    this.#counters.datagramsSent++;
+    return true;
   }
 
   /**

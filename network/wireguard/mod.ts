@@ -18,6 +18,8 @@ export * from "./index_table.ts";
 export * from "./transport.ts";
 export * from "./timers.ts";
 export * from "./peer.ts";
+export * from "./handshake_load.ts";
+export * from "./handshake_rate_limiter.ts";
 export * from "./device.ts";
 // Types that the API above names, for callers of this module alone.
 export type { Clock, TimerHandle } from "../clock.ts";

@@ -86,6 +86,8 @@ export interface PeerStats {
   rxBytes: number;
   /** Handshakes completed (initiator: response consumed; responder: key confirmed). */
   handshakes: number;
+  /** Cookie replies taken (the peer was under load; our next initiation carries MAC2). */
+  cookieRepliesReceived: number;
   /** Datagrams dropped. */
   dropped: number;
   /** Why the last datagram was dropped, for diagnostics (never contains key material). */
@@ -126,6 +128,7 @@ export class WireGuardPeer {
     txBytes: 0,
     rxBytes: 0,
     handshakes: 0,
+    cookieRepliesReceived: 0,
     dropped: 0,
     lastDropReason: "",
   };
@@ -462,6 +465,7 @@ export class WireGuardPeer {
     if (!this.#cookieGenerator.consumeReply(reply, now)) {
       return this.#drop("cookie reply: does not open");
     }
+    this.stats.cookieRepliesReceived++;
     this.stats.rxBytes += datagram.length;
   }
 
