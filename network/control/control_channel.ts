@@ -32,10 +32,15 @@ import { upgradeToNoise } from "./upgrade.ts";
 /** Default limit for dial + upgrade + handshake, as the Go client's 5 s + 5 s (§13). */
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000;
 
-/** HTTP/2 receive window per stream; large so a big netmap is not throttled. */
-const STREAM_WINDOW_SIZE = 4 * 1024 * 1024;
-/** Connection-level HTTP/2 receive window. */
-const SESSION_WINDOW_SIZE = 16 * 1024 * 1024;
+/**
+ * HTTP/2 receive window per stream; large so a big netmap is not throttled.
+ * It is also the most a server can have in flight on the map stream while
+ * the reader is stopped: `node:http2` credits the window back only as the
+ * stream's body is read (tests/unit/network/control/map_flow_control_test.ts).
+ */
+export const STREAM_WINDOW_SIZE = 4 * 1024 * 1024;
+/** Connection-level HTTP/2 receive window, shared by every stream of a connection. */
+export const SESSION_WINDOW_SIZE = 16 * 1024 * 1024;
 
 /** Options of {@link ControlChannel}. */
 export interface ControlChannelOptions {

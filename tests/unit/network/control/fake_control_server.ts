@@ -47,6 +47,8 @@ export class FakeControlServer {
   keyRequests = 0;
   upgrades = 0;
   requests: FakeRequest[] = [];
+  /** Bytes written to client sockets after the handshake: Noise records, as they left. */
+  socketBytesWritten = 0;
   #listener: Deno.Listener;
   #conns = new Set<Deno.Conn>();
   #noise = new Set<NoiseConn>();
@@ -155,7 +157,17 @@ export class FakeControlServer {
     first.set(upgrade);
     first.set(result.response, upgrade.length);
     await conn.write(first);
-    const noise = new NoiseConn(conn, {
+    // Counts what really left for the client, below every buffer of ours.
+    const counted = {
+      read: (buffer: Uint8Array) => conn.read(buffer),
+      write: async (data: Uint8Array) => {
+        const n = await conn.write(data);
+        this.socketBytesWritten += n;
+        return n;
+      },
+      close: () => conn.close(),
+    };
+    const noise = new NoiseConn(counted, {
       sendKey: result.serverSendKey,
       receiveKey: result.serverReceiveKey,
     }, { initialBytes: reader.takeBuffered() });
