@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { NodeStatus, PeerStatus } from "../network/mod.ts";
+import type { NetcheckStatus, NodeStatus, PeerStatus } from "../network/mod.ts";
 import type { WorkerStatus } from "../worker/mod.ts";
 import type { Painter } from "./output.ts";
 import { redisRouteText } from "./worker_event_text.ts";
@@ -59,6 +59,15 @@ export function statusJson(status: StatusView): Required<StatusView> {
         lastSeen: p.lastSeen,
       };
       if (p.path !== undefined) peer.path = p.path;
+      // The data plane's keys, when a running work answered (docs/cli.md).
+      if (p.rxBytes !== undefined) {
+        peer.endpoint = p.endpoint ?? null;
+        peer.relayRegion = p.relayRegion ?? null;
+        peer.latencyMs = p.latencyMs ?? null;
+        peer.lastHandshake = p.lastHandshake ?? null;
+        peer.rxBytes = p.rxBytes;
+        peer.txBytes = p.txBytes ?? 0;
+      }
       return peer;
     }),
     worker: status.worker ? workerJson(status.worker) : null,
@@ -141,6 +150,26 @@ export function formatWorker(w: WorkerStatus, nowMs: number, paint: Painter): st
   return lines;
 }
 
+/** A peer's PATH cell: the path, and where it goes when the data plane said. */
+function pathText(p: PeerStatus): string {
+  if (p.path === undefined) return "-";
+  const latency = p.latencyMs === null || p.latencyMs === undefined ? "" : `, ${p.latencyMs} ms`;
+  if (p.path === "direct" && p.endpoint) return `direct ${p.endpoint}${latency}`;
+  if (p.path === "relay" && p.relayRegion) return `relay (DERP ${p.relayRegion})${latency}`;
+  return p.path;
+}
+
+/** The netcheck line: UDP, what STUN saw, the nearest region. */
+function netcheckText(n: NetcheckStatus): string {
+  const seen = [n.globalV4, n.globalV6].filter((a) => a !== null).join(", ");
+  const latency = n.regionLatencyMs[String(n.preferredDERP)];
+  const nearest = n.preferredDERP === 0
+    ? "no DERP region measured"
+    : `nearest DERP region ${n.preferredDERP}${latency === undefined ? "" : ` (${latency} ms)`}`;
+  const hard = n.mappingVariesByDestIP ? ", mapping varies by destination" : "";
+  return `UDP ${n.udp ? "yes" : "no"}${seen ? ` as ${seen}` : ""}${hard}, ${nearest}`;
+}
+
 /** The human-readable status, as lines. */
 export function formatStatus(
   status: StatusView,
@@ -172,6 +201,7 @@ export function formatStatus(
         dp.direct ? dp.endpoints.map((e) => `${e.addr} (${e.type})`).join(", ") || "on" : "off"
       }`,
     );
+    if (dp.netcheck) lines.push(`Netcheck:    ${netcheckText(dp.netcheck)}`);
     const drops = Object.entries(dp.dropped).map(([why, n]) => `${why} ${n}`).join(", ");
     lines.push(`Dropped:     ${drops || "none"}`);
   }
@@ -192,7 +222,7 @@ export function formatStatus(
     onlineText(p.online, paint),
     p.os || "-",
     lastSeenText(p.lastSeen, nowMs),
-    p.path ?? "-",
+    pathText(p),
   ]);
   lines.push(...renderTable([header, ...rows]).map((l) => `  ${l}`));
   return lines;

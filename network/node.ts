@@ -191,7 +191,10 @@ export class CitadelNode {
 
   /** Visible peers, sorted by node ID. */
   peers(): PeerStatus[] {
-    return peerStatuses(this.#session.netmap, (key) => this.#dataPlane?.pathTo(key) ?? "none");
+    return peerStatuses(
+      this.#session.netmap,
+      (node) => this.#dataPlane?.peerStatus(node.Key, node.ID) ?? { path: "none" },
+    );
   }
 
   /**

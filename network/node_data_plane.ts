@@ -27,8 +27,10 @@ import { findPeer, type PeerPath } from "./node_queries.ts";
 import type { NetcheckReport } from "./netcheck/netcheck_report.ts";
 import type {
   DataPlaneStatus,
+  NetcheckStatus,
   NetcheckSummaryEvent,
   NodeEvent,
+  PeerDataPlaneStatus,
   PingOptions,
   PingResult,
 } from "./node_types.ts";
@@ -74,6 +76,8 @@ export class NodeDataPlane {
   #engine: Engine | null = null;
   /** The latest (re)start, so that callers can wait for it. */
   #starting: Promise<void> = Promise.resolve();
+  /** The last answered ping's round trip per peer node ID, netmap peers only. */
+  readonly #pingLatency = new Map<number, number>();
 
   /** Nothing runs until {@link NodeDataPlane.start}. */
   constructor(ctx: NodeDataPlaneContext) {
@@ -102,6 +106,15 @@ export class NodeDataPlane {
   /** Gives the engine the session's netmap. */
   refreshNetmap(): void {
     this.#engine?.setNetmap(dataPlaneNetmap(this.#ctx.session.netmap));
+    const netmap = this.#ctx.session.netmap;
+    for (const id of [...this.#pingLatency.keys()]) {
+      if (!netmap.peer(id)) this.#pingLatency.delete(id);
+    }
+  }
+
+  /** Remembers a ping's round trip; the map holds netmap peers only, so the netmap bounds it. */
+  #notePingLatency(id: number, latencyMs: number): void {
+    if (this.#ctx.session.netmap.peer(id)) this.#pingLatency.set(id, latencyMs);
   }
 
   /** Stops the engine (after a start in progress). */
@@ -115,16 +128,35 @@ export class NodeDataPlane {
    * "relay" (DERP) once a WireGuard session is up.
    */
   pathTo(key: string): PeerPath {
+    return this.peerStatus(key, -1).path;
+  }
+
+  /**
+   * What the data plane knows of the peer with this `nodekey:` text and node ID: its
+   * path, the direct endpoint or relay region, latency, last handshake and
+   * WireGuard bytes; only `path: "none"` before the engine runs.
+   */
+  peerStatus(key: string, id: number): PeerDataPlaneStatus | { path: "none" } {
     const engine = this.#engine;
-    if (!engine) return "none";
+    if (!engine) return { path: "none" };
     let nodeKey: NodePublicKey;
     try {
       nodeKey = NodePublicKey.parse(key);
     } catch {
-      return "none";
+      return { path: "none" };
     }
-    if (engine.directPath(nodeKey)) return "direct";
-    return engine.hasSession(nodeKey) ? "relay" : "none";
+    const direct = engine.directPath(nodeKey);
+    const stats = engine.peerStats(nodeKey);
+    const handshake = stats?.lastHandshakeTime;
+    return {
+      path: direct ? "direct" : engine.hasSession(nodeKey) ? "relay" : "none",
+      endpoint: direct?.addr.key ?? null,
+      relayRegion: this.#ctx.session.netmap.peer(id)?.HomeDERP || null,
+      latencyMs: roundLatency(direct?.latencyMs ?? this.#pingLatency.get(id)),
+      lastHandshake: handshake === undefined ? null : new Date(handshake).toISOString(),
+      rxBytes: stats?.rxBytes ?? 0,
+      txBytes: stats?.txBytes ?? 0,
+    };
   }
 
   /** See `CitadelNode.ping`. */
@@ -153,6 +185,7 @@ export class NodeDataPlane {
       path,
       type: kind,
     };
+    this.#notePingLatency(peer.ID, result.latencyMs);
     if (result.path?.via === "udp") answer.endpoint = result.path.addr.key;
     if (result.path?.via === "derp") answer.derpRegion = result.path.region;
     return answer;
@@ -192,6 +225,7 @@ export class NodeDataPlane {
         addr: e.addr.key,
         type: e.type === EndpointType.STUN ? "stun" : "local",
       })),
+      netcheck: engine.netcheckReport ? netcheckStatus(engine.netcheckReport) : null,
       filterRules: engine.filter.filter.ruleCount,
       traffic: {
         derp: { sent: stats.datagramsSent, received: stats.datagramsReceived },
@@ -305,6 +339,28 @@ export class NodeDataPlane {
       onRetry: (err) => warn(`data plane: ${err.message}; retrying in the background`),
     });
   }
+}
+
+/** Round trips in status are shown to the microsecond. */
+function roundLatency(ms: number | undefined): number | null {
+  return ms === undefined ? null : Math.round(ms * 1000) / 1000;
+}
+
+/** The netcheck section of `status --json`. */
+function netcheckStatus(report: NetcheckReport): NetcheckStatus {
+  const regionLatencyMs: Record<string, number> = {};
+  for (const [region, ms] of [...report.regionLatency].sort((a, b) => a[0] - b[0])) {
+    regionLatencyMs[String(region)] = roundLatency(ms)!;
+  }
+  return {
+    at: new Date(report.now).toISOString(),
+    udp: report.udp,
+    globalV4: report.globalV4?.key ?? null,
+    globalV6: report.globalV6?.key ?? null,
+    mappingVariesByDestIP: report.mappingVariesByDestIP ?? null,
+    preferredDERP: report.preferredDERP,
+    regionLatencyMs,
+  };
 }
 
 /** The part of a netcheck report that a log line shows. */

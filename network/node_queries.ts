@@ -12,7 +12,7 @@ import { nodeShortName, summarizeNode } from "./control/node_summary.ts";
 import { AddrPort } from "./netaddr/addr_port.ts";
 import { formatIPAddress, ipAddressEquals, parseIPAddress } from "./netaddr/ip_address.ts";
 import { IPPrefix } from "./netaddr/ip_prefix.ts";
-import type { PeerStatus, WhoIs } from "./node_types.ts";
+import type { PeerDataPlaneStatus, PeerStatus, WhoIs } from "./node_types.ts";
 
 /** How packets reach a peer now. */
 export type PeerPath = "direct" | "relay" | "none";
@@ -37,10 +37,13 @@ function holds(node: Node, ip: Uint8Array): boolean {
 }
 
 /**
- * The visible peers, sorted by node ID, each with its path (`pathTo` is
- * asked with the peer's `nodekey:` text).
+ * The visible peers, sorted by node ID, each with what the data plane
+ * knows of it (`dataPlaneOf`: at least its path).
  */
-export function peerStatuses(netmap: Netmap, pathTo: (nodeKey: string) => PeerPath): PeerStatus[] {
+export function peerStatuses(
+  netmap: Netmap,
+  dataPlaneOf: (node: Node) => PeerDataPlaneStatus | { path: PeerPath },
+): PeerStatus[] {
   return netmap.peers().map((node) => {
     const p = summarizeNode(node);
     return {
@@ -50,7 +53,7 @@ export function peerStatuses(netmap: Netmap, pathTo: (nodeKey: string) => PeerPa
       online: p.online,
       os: p.os,
       lastSeen: p.lastSeen,
-      path: pathTo(node.Key),
+      ...dataPlaneOf(node),
     };
   });
 }

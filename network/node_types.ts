@@ -25,7 +25,30 @@ export interface PeerStatus {
   lastSeen: string | null;
   /** How we reach it: "direct", "relay" or "none" (no path yet). */
   path?: "direct" | "relay" | "none";
+  /** With a running data plane: the direct `ip:port` in use, or null (relayed or no path). */
+  endpoint?: string | null;
+  /** With a running data plane: the peer's home DERP region (where relayed packets go), or null. */
+  relayRegion?: number | null;
+  /**
+   * With a running data plane: round trip in ms of the direct path's last
+   * disco pong, else of the last ping answered by the peer, or null.
+   */
+  latencyMs?: number | null;
+  /** With a running data plane: ISO time of the last completed WireGuard handshake, or null. */
+  lastHandshake?: string | null;
+  /** With a running data plane: bytes of WireGuard datagrams received from the peer. */
+  rxBytes?: number;
+  /** With a running data plane: bytes of WireGuard datagrams sent to the peer. */
+  txBytes?: number;
 }
+
+/** What a running data plane knows of one peer (the data-plane keys of {@link PeerStatus}). */
+export type PeerDataPlaneStatus = Required<
+  Pick<
+    PeerStatus,
+    "path" | "endpoint" | "relayRegion" | "latencyMs" | "lastHandshake" | "rxBytes" | "txBytes"
+  >
+>;
 
 /** The node's status. JSON keys are part of `citadel status --json`. */
 export interface NodeStatus {
@@ -62,6 +85,8 @@ export interface DataPlaneStatus {
   direct: boolean;
   /** Our advertised endpoints (`ip:port`) with how we learned them. */
   endpoints: { addr: string; type: "local" | "stun" }[];
+  /** The latest netcheck, or null before the first one finished (or with direct paths off). */
+  netcheck: NetcheckStatus | null;
   /** Rules of the packet filter in force. */
   filterRules: number;
   /** WireGuard datagrams sent and received, over DERP and over direct UDP. */
@@ -88,6 +113,24 @@ export interface DataPlaneStatus {
     timers: number;
     bufferedBytes: number;
   };
+}
+
+/** A netcheck summary, as `status --json` shows it (`citadel netcheck --json` has it all). */
+export interface NetcheckStatus {
+  /** ISO time the report finished. */
+  at: string;
+  /** Whether any STUN server answered over UDP. */
+  udp: boolean;
+  /** Our IPv4 `ip:port` as STUN servers see it, or null. */
+  globalV4: string | null;
+  /** Our IPv6 `ip:port` as STUN servers see it, or null. */
+  globalV6: string | null;
+  /** Whether STUN servers saw different mappings (a hard NAT); null until two answered. */
+  mappingVariesByDestIP: boolean | null;
+  /** The region netcheck prefers as home (0: none measured). */
+  preferredDERP: number;
+  /** Lowest round trip per region in ms, by region ID. */
+  regionLatencyMs: Record<string, number>;
 }
 
 /**

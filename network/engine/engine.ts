@@ -28,6 +28,7 @@ import {
   type MagicSockStats,
 } from "../magicsock/magic_sock.ts";
 import type { AddrPort } from "../netaddr/addr_port.ts";
+import type { BestPath } from "../disco/peer_path.ts";
 import { EndpointType, type NetInfo } from "../control/tailcfg.ts";
 import { buildEchoReply } from "../netstack/echo_responder.ts";
 import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
@@ -312,8 +313,8 @@ export class Engine {
     return this.#netcheck?.netInfo();
   }
 
-  /** The trusted direct path to the peer with this key, or null (then DERP). */
-  directPath(key: NodePublicKey): AddrPort | null {
+  /** The trusted direct path to the peer with this key and its latency, or null (then DERP). */
+  directPath(key: NodePublicKey): BestPath | null {
     return this.#sock.directPath(key);
   }
 

@@ -13,7 +13,7 @@ import type { DiscoPrivateKey, NodePublicKey } from "../crypto/keys.ts";
 import type { RandomSource } from "../crypto/random.ts";
 import type { DiscoMessage } from "../disco/disco_message.ts";
 import { openDiscoPacket, sealDiscoMessage } from "../disco/disco_packet.ts";
-import { type DiscoAction, type DiscoPath, PeerPath } from "../disco/peer_path.ts";
+import { type BestPath, type DiscoAction, type DiscoPath, PeerPath } from "../disco/peer_path.ts";
 import { AddrPort } from "../netaddr/addr_port.ts";
 import type { DataPlanePeer } from "./data_plane_netmap.ts";
 import type { PeerMap } from "./peer_map.ts";
@@ -159,9 +159,9 @@ export class DiscoDriver {
    * The trusted direct path to the peer with this key (a Pong over UDP in
    * the last 6.5 s, §2.7), or null.
    */
-  directPath(key: NodePublicKey): AddrPort | null {
+  directPath(key: NodePublicKey): BestPath | null {
     const path = this.#paths.get(key.toText());
-    return path?.directTrusted ? path.bestPath!.addr : null;
+    return path?.directTrusted ? path.bestPath : null;
   }
 
   /**

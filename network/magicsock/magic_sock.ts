@@ -25,6 +25,7 @@ import { type RandomSource, systemRandom } from "../crypto/random.ts";
 import type { DerpMessage } from "../derp/derp_client.ts";
 import { looksLikeDiscoPacket } from "../disco/disco_packet.ts";
 import type { AddrPort } from "../netaddr/addr_port.ts";
+import type { BestPath } from "../disco/peer_path.ts";
 import type { ProxyConfig } from "../proxy/proxy_config.ts";
 import { isStunOnSharedSocket } from "../stun/stun_message.ts";
 import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
@@ -248,8 +249,8 @@ export class MagicSock {
     return this.#udp?.localEndpoints() ?? [];
   }
 
-  /** The trusted direct path to the peer with this key, or null (then DERP). */
-  directPath(key: NodePublicKey): AddrPort | null {
+  /** The trusted direct path to the peer with this key and its latency, or null (then DERP). */
+  directPath(key: NodePublicKey): BestPath | null {
     return this.#disco.directPath(key);
   }
 

@@ -92,6 +92,8 @@ export interface PeerStats {
   dropped: number;
   /** Why the last datagram was dropped, for diagnostics (never contains key material). */
   lastDropReason: string;
+  /** Wall-clock time (ms since the epoch) of the last completed handshake, if any. */
+  lastHandshakeTime?: number;
 }
 
 /** Options of a {@link WireGuardPeer}. */
@@ -151,7 +153,6 @@ export class WireGuardPeer {
   #lastTimestamp = new Uint8Array(TAI64N_SIZE);
   #lastInitiationConsumed = -Infinity;
   #staged: Uint8Array[] = [];
-  #lastHandshakeWallTime: number | undefined;
   #lastReceivedAt: number | undefined;
 
   /** A peer with no session yet; nothing is sent until a packet or datagram arrives. */
@@ -179,7 +180,7 @@ export class WireGuardPeer {
 
   /** Wall-clock time (ms since the epoch) of the last completed handshake, if any. */
   get lastHandshakeTime(): number | undefined {
-    return this.#lastHandshakeWallTime;
+    return this.stats.lastHandshakeTime;
   }
 
   /** Monotonic time of the last authenticated packet from the peer (handshakes and keepalives too). */
@@ -514,7 +515,7 @@ export class WireGuardPeer {
   #handshakeComplete(now: number): void {
     this.#timers.handshakeComplete(now);
     this.stats.handshakes++;
-    this.#lastHandshakeWallTime = this.#clock.now();
+    this.stats.lastHandshakeTime = this.#clock.now();
   }
 
   #install(keypair: Keypair): void {

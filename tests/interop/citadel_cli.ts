@@ -89,6 +89,13 @@ export interface CitadelStatusJson {
     readonly os: string | null;
     readonly lastSeen: string | null;
     readonly path: string;
+    /** The data plane's keys, present when a running work answered. */
+    readonly endpoint?: string | null;
+    readonly relayRegion?: number | null;
+    readonly latencyMs?: number | null;
+    readonly lastHandshake?: string | null;
+    readonly rxBytes?: number;
+    readonly txBytes?: number;
   }[];
   /** The running work's job loop (docs/cli.md), or null. */
   readonly worker: {

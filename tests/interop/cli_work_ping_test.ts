@@ -68,12 +68,37 @@ for (const version of readPeerPins().headscaleVersions) {
             async () => {
               const { json } = await citadel.status();
               const p = json.peers.find((x) => x.hostname === "pinger");
-              // Headscale 0.28 may send the peer's Online flag a moment after the peer.
-              return p?.path === want && p.online === true ? p : undefined;
+              // Headscale 0.28 may send the peer's Online flag and home region a moment after
+              // the peer.
+              const known = p?.online === true && p.relayRegion !== null;
+              return p?.path === want && known ? p : undefined;
             },
             { timeoutMs: 15_000 },
           );
           assert.equal(peer.value.online, true);
+          // What the data plane knows of the pinger, after the pings above.
+          const seen = peer.value;
+          if (direct) assert.match(seen.endpoint ?? "", /^127\.0\.0\.1:\d+$/, "direct endpoint");
+          else assert.equal(seen.endpoint, null, "no direct endpoint over DERP");
+          assert.ok(Number.isInteger(seen.relayRegion) && seen.relayRegion! > 0, "relay region");
+          const handshakeAgeMs = Date.now() - Date.parse(seen.lastHandshake ?? "");
+          assert.ok(
+            handshakeAgeMs >= 0 && handshakeAgeMs < 120_000,
+            `handshake ${seen.lastHandshake}`,
+          );
+          assert.ok(
+            seen.rxBytes! > 0 && seen.txBytes! > 0,
+            `bytes ${seen.rxBytes}/${seen.txBytes}`,
+          );
+          if (direct) assert.ok(seen.latencyMs! > 0, `latency ${seen.latencyMs}`);
+          const { json: withNetcheck } = await citadel.status();
+          const netcheck = (withNetcheck as { dataPlane?: { netcheck?: { udp: boolean } | null } })
+            .dataPlane?.netcheck;
+          if (direct) assert.equal(netcheck?.udp, true, "netcheck summary in status");
+          console.log(
+            `  status: path ${seen.path} ${seen.endpoint ?? `DERP ${seen.relayRegion}`}, ` +
+              `${seen.latencyMs} ms, rx ${seen.rxBytes} B, tx ${seen.txBytes} B`,
+          );
           if (direct) {
             const before = await derpCounters(citadel);
             const pinged = await citadel.ok(["ping", "pinger", "-c", "5", "--json"]);

@@ -44,6 +44,11 @@ function region(id: number, code: string, derper: { port: number; stunPort: numb
   };
 }
 
+function derpLines(log: string): string {
+  return log.split("\n").filter((line) => /DERP|netcheck/.test(line)).map((l) => `    ${l}`)
+    .join("\n");
+}
+
 for (const version of readPeerPins().headscaleVersions) {
   Deno.test({
     ...TEST,
@@ -89,6 +94,13 @@ for (const version of readPeerPins().headscaleVersions) {
             return peer?.Relay === codeB;
           }, { timeoutMs: 20_000 });
 
+          // Citadel must know the new home too: until its netmap says A, it sends through B,
+          // where tailscaled still holds its previous home connection for a while.
+          await waitFor(`citadel to see ts-a homed in ${REGION_A}`, async () => {
+            const { json } = await citadel.status();
+            return json.peers.find((p) => p.hostname === "ts-a")?.relayRegion === REGION_A;
+          }, { timeoutMs: 20_000 });
+
           // Citadel speaks first: only a connection to A reaches tailscaled.
           const ours = await citadel.run(["ping", "ts-a", "-c", "3"]);
           assert.equal(ours.code, 0, describeResult(ours));
@@ -103,7 +115,7 @@ for (const version of readPeerPins().headscaleVersions) {
               }: ` +
                 `http://127\\.0\\.0\\.1:${derperA.port}`,
             ),
-            "region A connected",
+            `region A connected; work's DERP lines:\n${derpLines(work.log())}`,
           );
           const theirs = await ts.ping(ip, { timeoutSeconds: 20 });
           assert.equal(theirs.nodeIp, ip);
@@ -138,8 +150,7 @@ for (const version of readPeerPins().headscaleVersions) {
               `tailscale ping answered via ${after.via} after ${backMs} ms`,
           );
           assert.ok(backMs < 10_000, `peers reach citadel again within 10 s (${backMs} ms)`);
-          const derpLines = work.log().split("\n").filter((line) => / DERP /.test(line));
-          console.log(`  work's DERP log:\n    ${derpLines.join("\n    ")}`);
+          console.log(`  work's DERP log:\n${derpLines(work.log())}`);
         } finally {
           assert.equal(await work.stop(), 0, work.logTail());
         }

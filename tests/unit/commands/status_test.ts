@@ -238,3 +238,105 @@ Deno.test("while connect is not implemented, status says so plainly", async () =
     assert.equal(io.out, "");
   });
 });
+
+Deno.test("status shows what a running work's data plane knows of each peer, and its netcheck", async () => {
+  await withStateDir(async (dir) => {
+    await writeRegisteredState(dir, "https://nexus.test");
+    const peer = (hostname: string, ip: string) => ({
+      hostname,
+      ip,
+      ipv6: null,
+      online: true,
+      os: "linux",
+      lastSeen: null,
+    });
+    const fromWorker: NodeStatus = {
+      connected: true,
+      nodeName: "box",
+      nodeId: 7,
+      nodeIP: "100.64.0.5",
+      nodeIPv6: null,
+      nexus: "https://nexus.test",
+      keyExpiry: null,
+      peers: [
+        {
+          ...peer("near", "100.64.0.6"),
+          path: "direct",
+          endpoint: "192.168.1.9:41641",
+          relayRegion: 901,
+          latencyMs: 0.812,
+          lastHandshake: "2026-12-05T08:00:00.000Z",
+          rxBytes: 1480,
+          txBytes: 2960,
+        },
+        {
+          ...peer("far", "100.64.0.7"),
+          path: "relay",
+          endpoint: null,
+          relayRegion: 902,
+          latencyMs: null,
+          lastHandshake: "2026-12-05T08:00:01.000Z",
+          rxBytes: 148,
+          txBytes: 296,
+        },
+        { ...peer("idle", "100.64.0.8"), path: "none" },
+      ],
+      dataPlane: {
+        homeDERP: 901,
+        derpConnected: true,
+        direct: true,
+        endpoints: [{ addr: "192.168.1.5:41641", type: "local" }],
+        netcheck: {
+          at: "2026-12-05T08:00:02.000Z",
+          udp: true,
+          globalV4: "203.0.113.7:41641",
+          globalV6: null,
+          mappingVariesByDestIP: false,
+          preferredDERP: 901,
+          regionLatencyMs: { "901": 4.25, "902": 31.5 },
+        },
+        filterRules: 1,
+        traffic: { derp: { sent: 1, received: 2 }, direct: { sent: 3, received: 4 } },
+        dropped: {},
+        sockets: {
+          tcpConnections: 0,
+          timeWait: 0,
+          listeners: 0,
+          udpSockets: 0,
+          timers: 0,
+          bufferedBytes: 0,
+        },
+      },
+    };
+    const server = await startLocalApi({ stateDir: dir, nexus: "x", status: () => fromWorker });
+    try {
+      const { code, io } = await run(["status", "--state-dir", dir]);
+      assert.equal(code, ExitCode.OK, io.err);
+      assert.match(io.out, /near +100\.64\.0\.6 .* direct 192\.168\.1\.9:41641, 0\.812 ms$/m);
+      assert.match(io.out, /far +100\.64\.0\.7 .* relay \(DERP 902\)$/m);
+      assert.match(io.out, /idle +100\.64\.0\.8 .* none$/m);
+      assert.match(
+        io.out,
+        /^Netcheck: +UDP yes as 203\.0\.113\.7:41641, nearest DERP region 901 \(4\.25 ms\)$/m,
+      );
+      const json = await run(["status", "--json", "--state-dir", dir]);
+      const status = JSON.parse(json.io.out);
+      const dataPlaneKeys = [
+        "path",
+        "endpoint",
+        "relayRegion",
+        "latencyMs",
+        "lastHandshake",
+        "rxBytes",
+        "txBytes",
+      ];
+      assert.deepEqual(Object.keys(status.peers[0]), [...PEER_KEYS, ...dataPlaneKeys]);
+      assert.deepEqual(status.peers[0], fromWorker.peers[0]);
+      assert.deepEqual(status.peers[1], fromWorker.peers[1]);
+      assert.deepEqual(Object.keys(status.peers[2]), [...PEER_KEYS, "path"]);
+      assert.deepEqual(status.dataPlane.netcheck, fromWorker.dataPlane!.netcheck);
+    } finally {
+      await server!.close();
+    }
+  });
+});

@@ -153,6 +153,16 @@ Deno.test("node ping: two nodes ping each other over WireGuard via DERP, by name
     assert.equal(anyCase.ip, "100.64.0.2");
     const byIP = await b.ping("100.64.0.1");
     assert.equal(byIP.nodeName, "node-a");
+    // Status says what A's data plane knows of B: relayed, its home region, the last ping's
+    // round trip, the handshake just made and the WireGuard bytes both ways.
+    const seen = a.peers().find((p) => p.hostname === "Node-B" || p.ip === "100.64.0.2")!;
+    assert.equal(seen.path, "relay");
+    assert.equal(seen.endpoint, null);
+    assert.equal(seen.relayRegion, a.status().dataPlane!.homeDERP, "B is homed where A is");
+    assert.ok(typeof seen.latencyMs === "number" && seen.latencyMs >= 0, `${seen.latencyMs}`);
+    const handshakeAge = Date.now() - Date.parse(seen.lastHandshake!);
+    assert.ok(handshakeAge >= 0 && handshakeAge < 10_000, `handshake ${seen.lastHandshake}`);
+    assert.ok(seen.rxBytes! > 0 && seen.txBytes! > 0, `rx ${seen.rxBytes} tx ${seen.txBytes}`);
     const v6 = await a.ping("fd7a:115c:a1e0::2");
     assert.equal(v6.ip, "fd7a:115c:a1e0::2");
     // Replies to pings never reach the caller's packet handler.

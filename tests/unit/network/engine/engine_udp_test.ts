@@ -40,7 +40,8 @@ Deno.test("Engine UDP: two data planes find a direct loopback path; WireGuard le
       "a trusted direct path",
       () => sockA.directPath(b.nodeKey.publicKey()) ?? undefined,
     );
-    assert.equal(direct.key, b.endpoints[0]);
+    assert.equal(direct.addr.key, b.endpoints[0]);
+    assert.ok(direct.latencyMs >= 0, "the direct path has a measured latency");
     assert.ok(sockA.stats.discoPongsReceived >= 1);
 
     const derpBefore = sockA.stats.datagramsSent;
