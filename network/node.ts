@@ -193,7 +193,7 @@ export class CitadelNode {
   peers(): PeerStatus[] {
     return peerStatuses(
       this.#session.netmap,
-      (node) => this.#dataPlane?.peerStatus(node.Key, node.ID) ?? { path: "none" },
+      (node) => this.#dataPlane?.peerStatus(node) ?? { path: "none" },
     );
   }
 

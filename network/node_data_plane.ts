@@ -10,11 +10,13 @@
 import type { Clock } from "./clock.ts";
 import type { ControlSession } from "./control/control_session.ts";
 import type { ControlPingType, PingResponse } from "./control/control_ping.ts";
+import type { Node } from "./control/map_response.ts";
 import { nodeShortName, summarizeNode } from "./control/node_summary.ts";
 import { EndpointType } from "./control/tailcfg.ts";
 import { type DiscoPrivateKey, NodePublicKey } from "./crypto/keys.ts";
 import type { RandomSource } from "./crypto/random.ts";
 import { Engine, type EngineOptions } from "./engine/engine.ts";
+import type { BestPath } from "./disco/peer_path.ts";
 import { dataPlaneNetmap } from "./magicsock/data_plane_netmap.ts";
 import type { DerpLinkEvent } from "./magicsock/derp_links.ts";
 import { AddrPort } from "./netaddr/addr_port.ts";
@@ -128,31 +130,28 @@ export class NodeDataPlane {
    * "relay" (DERP) once a WireGuard session is up.
    */
   pathTo(key: string): PeerPath {
-    return this.peerStatus(key, -1).path;
+    const engine = this.#engine;
+    const nodeKey = engine ? parseNodeKey(key) : null;
+    return engine && nodeKey ? pathOf(engine, nodeKey, engine.directPath(nodeKey)) : "none";
   }
 
   /**
-   * What the data plane knows of the peer with this `nodekey:` text and node ID: its
-   * path, the direct endpoint or relay region, latency, last handshake and
-   * WireGuard bytes; only `path: "none"` before the engine runs.
+   * What the data plane knows of a netmap peer: its path, the direct
+   * endpoint or relay region, latency, last handshake and WireGuard bytes;
+   * only `path: "none"` before the engine runs.
    */
-  peerStatus(key: string, id: number): PeerDataPlaneStatus | { path: "none" } {
+  peerStatus(peer: Node): PeerDataPlaneStatus | { path: "none" } {
     const engine = this.#engine;
-    if (!engine) return { path: "none" };
-    let nodeKey: NodePublicKey;
-    try {
-      nodeKey = NodePublicKey.parse(key);
-    } catch {
-      return { path: "none" };
-    }
+    const nodeKey = engine ? parseNodeKey(peer.Key) : null;
+    if (!engine || !nodeKey) return { path: "none" };
     const direct = engine.directPath(nodeKey);
     const stats = engine.peerStats(nodeKey);
     const handshake = stats?.lastHandshakeTime;
     return {
-      path: direct ? "direct" : engine.hasSession(nodeKey) ? "relay" : "none",
+      path: pathOf(engine, nodeKey, direct),
       endpoint: direct?.addr.key ?? null,
-      relayRegion: this.#ctx.session.netmap.peer(id)?.HomeDERP || null,
-      latencyMs: roundLatency(direct?.latencyMs ?? this.#pingLatency.get(id)),
+      relayRegion: peer.HomeDERP || null,
+      latencyMs: roundLatency(direct?.latencyMs ?? this.#pingLatency.get(peer.ID)),
       lastHandshake: handshake === undefined ? null : new Date(handshake).toISOString(),
       rxBytes: stats?.rxBytes ?? 0,
       txBytes: stats?.txBytes ?? 0,
@@ -339,6 +338,21 @@ export class NodeDataPlane {
       onRetry: (err) => warn(`data plane: ${err.message}; retrying in the background`),
     });
   }
+}
+
+/** A `nodekey:` text as a key, or null when it is not one. */
+function parseNodeKey(text: string): NodePublicKey | null {
+  try {
+    return NodePublicKey.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** "direct" over a trusted UDP path, else "relay" once a WireGuard session is up. */
+function pathOf(engine: Engine, key: NodePublicKey, direct: BestPath | null): PeerPath {
+  if (direct) return "direct";
+  return engine.hasSession(key) ? "relay" : "none";
 }
 
 /** Round trips in status are shown to the microsecond. */

@@ -85,7 +85,7 @@ export interface DataPlaneStatus {
   direct: boolean;
   /** Our advertised endpoints (`ip:port`) with how we learned them. */
   endpoints: { addr: string; type: "local" | "stun" }[];
-  /** The latest netcheck, or null before the first one finished (or with direct paths off). */
+  /** The latest netcheck, or null before the first one finished. */
   netcheck: NetcheckStatus | null;
   /** Rules of the packet filter in force. */
   filterRules: number;

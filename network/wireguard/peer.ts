@@ -178,11 +178,6 @@ export class WireGuardPeer {
     this.#timers = new PeerTimers(this.#random, options.persistentKeepaliveInterval ?? 0);
   }
 
-  /** Wall-clock time (ms since the epoch) of the last completed handshake, if any. */
-  get lastHandshakeTime(): number | undefined {
-    return this.stats.lastHandshakeTime;
-  }
-
   /** Monotonic time of the last authenticated packet from the peer (handshakes and keepalives too). */
   get lastReceivedAt(): number | undefined {
     return this.#lastReceivedAt;
