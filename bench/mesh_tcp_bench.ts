@@ -115,8 +115,21 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
     const c2t: number[] = [];
     const t2c: number[] = [];
     const t2t: number[] = [];
+    // CITADEL_PROFILE_DIR: a CPU profile of the node's process for each direction of the first run.
+    const profileDir = Deno.env.get("CITADEL_PROFILE_DIR");
+    const profiled = async <T>(run: number, name: string, body: () => Promise<T>): Promise<T> => {
+      if (!profileDir || run > 0) return await body();
+      await driver.call({ cmd: "profile-start" });
+      const result = await body();
+      await driver.call({ cmd: "profile-stop", path: `${profileDir}/${name}.cpuprofile` });
+      return result;
+    };
     for (let run = 0; run < RUNS; run++) {
-      const upload = await driver.call({ cmd: "upload", bytes: BULK, port: sink.port }, 300_000);
+      const upload = await profiled(
+        run,
+        "citadel-to-tailscaled",
+        () => driver.call({ cmd: "upload", bytes: BULK, port: sink.port }, 300_000),
+      );
       const served = sink.done.at(-1)!;
       if (upload.bytes !== BULK || served.received !== BULK) {
         throw new Error(`citadel → tailscaled moved ${served.received} of ${BULK} bytes`);
@@ -125,8 +138,10 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
 
       const port = 9200 + run;
       await driver.call({ cmd: "listen", port });
-      await tailscaleNcSend(tsA, citadelIP, port, BULK);
-      const received = await driver.call({ cmd: "accepted" }, 300_000);
+      const received = await profiled(run, "tailscaled-to-citadel", async () => {
+        await tailscaleNcSend(tsA, citadelIP, port, BULK);
+        return await driver.call({ cmd: "accepted" }, 300_000);
+      });
       if (received.bytes !== BULK) {
         throw new Error(`tailscaled → citadel moved ${received.bytes} of ${BULK} bytes`);
       }

@@ -94,6 +94,9 @@ export function runWireGuardBench(msPerCase = 1000): WireGuardBenchResult {
       throw new Error("unused");
     },
     clearTimeout: () => {},
+    defer: () => {
+      throw new Error("unused");
+    },
     sleep: () => Promise.resolve(),
   };
   const keyA = NodePrivateKey.generate(), keyB = NodePrivateKey.generate();

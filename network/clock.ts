@@ -3,6 +3,7 @@
  * {@link Clock}, so that retransmission, rekey, keep-alive and backoff logic
  * can run in virtual time in tests.
  */
+import { setImmediate } from "node:timers";
 
 /** A handle returned by {@link Clock.setTimeout}. */
 export type TimerHandle = ReturnType<typeof setTimeout>;
@@ -17,6 +18,12 @@ export interface Clock {
   setTimeout(callback: () => void, ms: number): TimerHandle;
   /** Cancels a timer; unknown handles are ignored. */
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Calls `callback` once the I/O that is ready now has been handled: a
+   * macrotask with no minimum delay (a 0 ms timer waits a millisecond or
+   * more). Virtual clocks run it when time next moves.
+   */
+  defer(callback: () => void): void;
   /** Resolves after `ms`; rejects with the signal's reason when aborted first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
@@ -27,6 +34,7 @@ export const systemClock: Clock = {
   monotonic: () => performance.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle),
+  defer: (callback) => setImmediate(callback),
   sleep: (ms, signal) =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);

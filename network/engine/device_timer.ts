@@ -7,6 +7,7 @@
  */
 import type { Clock, TimerHandle } from "../clock.ts";
 import type { DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
+import type { WireGuardPeer } from "../wireguard/peer.ts";
 
 /**
  * The device's timer.
@@ -14,7 +15,7 @@ import type { DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
  * @example
  * ```ts
  * const timer = new DeviceTimer(device, clock, (output) => flush(output));
- * timer.arm(); // after every call into the device
+ * timer.arm(peer); // after every call into the device about one peer
  * timer.stop();
  * ```
  */
@@ -33,15 +34,21 @@ export class DeviceTimer {
     this.#onOutput = onOutput;
   }
 
-  /** Re-arms at the device's earliest deadline, if it moved. */
-  arm(): void {
+  /**
+   * Makes sure the timer fires no later than the earliest deadline: of
+   * `peer` alone when given (the one that just sent or received, so a
+   * packet costs no walk over all peers), else of the whole device. A
+   * deadline that moved later keeps the armed timer: it fires early, runs
+   * nothing that is not due, and re-arms at the true deadline. This keeps
+   * the data path from clearing and setting a timer on every packet.
+   */
+  arm(peer?: WireGuardPeer): void {
     if (this.#stopped) return;
-    const deadline = this.#device.nextDeadline();
-    if (deadline === this.#deadline && this.#timer !== undefined) return;
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#deadline = deadline;
+    const deadline = peer ? peer.nextDeadline() : this.#device.nextDeadline();
     if (deadline === undefined) return;
+    if (this.#timer !== undefined && this.#deadline! <= deadline) return;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#deadline = deadline;
     const wait = Math.max(0, deadline - this.#clock.monotonic());
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;

@@ -563,6 +563,6 @@ export class Engine {
       this.#advertiseDiscoKey(key);
     }
     for (const packet of output.deliver) this.pipeline.inbound(packet, key);
-    this.#timer.arm();
+    this.#timer.arm(output.peer);
   }
 }

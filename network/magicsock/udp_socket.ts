@@ -8,6 +8,9 @@
 import { AddrPort } from "../netaddr/addr_port.ts";
 import { isLoopbackIP, parseIPAddress } from "../netaddr/ip_address.ts";
 
+/** Room for the largest UDP payload (IPv6 without jumbograms: 65535 − 8). */
+const MAX_UDP_PAYLOAD = 65_535;
+
 /** Where the direct-path UDP socket listens and which of its addresses are advertised. */
 export interface MagicSockUDPOptions {
   /** Address to bind (`127.0.0.1`, `0.0.0.0`, …). */
@@ -107,18 +110,30 @@ export class UdpSocket {
   }
 
   async #receive(onDatagram: (packet: Uint8Array, from: AddrPort) => void): Promise<void> {
+    // One buffer for every receive: Deno's receive() without one allocates
+    // (and zeroes) 64 KiB per datagram. Each datagram is copied out at its size.
+    const buffer = new Uint8Array(MAX_UDP_PAYLOAD);
+    // A stream of datagrams mostly comes from one sender: its AddrPort is reused.
+    let lastHost = "";
+    let lastPort = -1;
+    let lastFrom: AddrPort | undefined;
     for (;;) {
-      let packet: Uint8Array, addr: Deno.Addr;
+      let received: Uint8Array, addr: Deno.Addr;
       try {
-        [packet, addr] = await this.#conn.receive();
+        [received, addr] = await this.#conn.receive(buffer);
       } catch {
         return; // closed
       }
       const net = addr as Deno.NetAddr;
-      const ip = parseIPAddress(net.hostname);
-      if (!ip) continue;
+      if (net.hostname !== lastHost || net.port !== lastPort || !lastFrom) {
+        const ip = parseIPAddress(net.hostname);
+        if (!ip) continue;
+        lastFrom = new AddrPort(ip, net.port);
+        lastHost = net.hostname;
+        lastPort = net.port;
+      }
       try {
-        onDatagram(packet, new AddrPort(ip, net.port));
+        onDatagram(received.slice(), lastFrom);
       } catch {
         this.receiveErrors++;
       }

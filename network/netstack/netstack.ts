@@ -211,6 +211,7 @@ export class NetStack {
       rearm: () => this.#arm(),
       ports,
       challengeAcks: new RateLimiter(limits.challengeAcksPerSecond, limits.challengeAcksPerSecond),
+      defer: (callback) => this.#clock.defer(callback),
       onRetransmitTimeout: options.onRetransmitTimeout,
     });
     this.#udp = new UdpTable({

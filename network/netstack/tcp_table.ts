@@ -31,6 +31,7 @@ import { TcpConn } from "./socket/tcp_conn.ts";
 import { type ListenerOwner, TcpListener } from "./socket/tcp_listener.ts";
 import type { TimerQueue } from "./timer_queue.ts";
 import { TCPFlags, type TCPSegment } from "./wire/tcp.ts";
+import { BurstAcks } from "./tcp/burst_acks.ts";
 import type { QuotedTcpError } from "./icmp_errors.ts";
 
 /** What the TCP table needs from its stack. */
@@ -57,6 +58,8 @@ export interface TcpTableDeps {
   ports: PortAllocator;
   /** Challenge-ACK limit. */
   challengeAcks: RateLimiter;
+  /** Runs a callback once the I/O ready now is handled (`Clock.defer`). */
+  defer(callback: () => void): void;
   /** Told when a connection's retransmission timer fires (the path may be dead). */
   onRetransmitTimeout?: (remote: Uint8Array) => void;
 }
@@ -94,10 +97,12 @@ export class TcpTable implements TcpHost, ListenerOwner {
   readonly #halfOpen = new Set<TcpConnection>();
   #timeWait: TcpConnection[] = [];
   #timeWaitCount = 0;
+  readonly #burstAcks: BurstAcks;
 
   /** An empty table. */
   constructor(deps: TcpTableDeps) {
     this.#deps = deps;
+    this.#burstAcks = new BurstAcks(deps.defer, deps.now);
     this.settings = deps.settings;
     this.mtu = deps.mtu;
   }
@@ -295,6 +300,11 @@ export class TcpTable implements TcpHost, ListenerOwner {
   /** The next IPv4 identification. */
   nextIpId(): number {
     return this.#deps.nextIpId();
+  }
+
+  /** The connection owes an ACK at the end of this burst. */
+  ackAfterBurst(conn: TcpConnection): void {
+    this.#burstAcks.add(conn);
   }
 
   /** Files a connection's deadline. */

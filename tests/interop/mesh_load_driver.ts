@@ -22,9 +22,12 @@
  *   connection, drains it; `accepted` answers with its bytes, sha256, ms.
  * - `{"cmd":"download-start","port"}` / `{"cmd":"download-wait"}`: a
  *   download in the background, and how it ended.
+ * - `{"cmd":"profile-start"}` / `{"cmd":"profile-stop","path"}`: a V8 CPU
+ *   profile of the node's process (`bench/profile_summary.ts` reads it).
  *
  * @module
  */
+import { Session } from "node:inspector";
 import type { TcpConn } from "../../network/netstack/socket/tcp_conn.ts";
 import type { CitadelNode } from "../../network/node.ts";
 import type { HeadscaleServer } from "./headscale.ts";
@@ -43,6 +46,13 @@ let node: CitadelNode | null = null;
 let held: TcpConn[] = [];
 let background: Promise<Record<string, unknown>> | null = null;
 let accepted: Promise<Record<string, unknown>> | null = null;
+let profiler: Session | null = null;
+
+function inspect(session: Session, method: string, params?: object): Promise<unknown> {
+  return new Promise((resolve, reject) =>
+    session.post(method, params ?? {}, (error, result) => error ? reject(error) : resolve(result))
+  );
+}
 
 /** The JS heap and the memory outside it that ArrayBuffers hold, after a collection. */
 function heapAfterCollection(): number {
@@ -144,6 +154,20 @@ async function handle(command: Record<string, unknown>): Promise<Record<string, 
         perConnection: (after - before) / opened.length,
         snapshot: requireNode().dataPlane!.netstack.snapshot(),
       };
+    }
+    case "profile-start":
+      profiler = new Session();
+      profiler.connect();
+      await inspect(profiler, "Profiler.enable");
+      await inspect(profiler, "Profiler.setSamplingInterval", { interval: 200 });
+      await inspect(profiler, "Profiler.start");
+      return { ok: true };
+    case "profile-stop": {
+      const { profile } = await inspect(profiler!, "Profiler.stop") as { profile: unknown };
+      profiler!.disconnect();
+      profiler = null;
+      await Deno.writeTextFile(String(command.path), JSON.stringify(profile));
+      return { ok: true };
     }
     case "release":
       for (const conn of held) conn.close();

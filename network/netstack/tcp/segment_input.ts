@@ -47,6 +47,8 @@ export function remoteText(c: TcpConnection): string {
 }
 
 const OUT_OF_WINDOW_ACK_INTERVAL = 500;
+/** Full segments after which an ACK goes out even in the middle of a burst. */
+const ACK_BURST_LIMIT = 32;
 
 /** Processes one arriving segment. */
 export function handleSegment(c: TcpConnection, seg: TCPSegment, now: number): void {
@@ -299,8 +301,10 @@ function receiveData(c: TcpConnection, seq: number, data: Uint8Array, now: numbe
       }
       // A segment that fills (part of) a hole is acknowledged at once (RFC 5681 §4.2).
       c.ackNow = true;
-    } else if (++c.segmentsSinceAck >= 2) {
+    } else if (++c.segmentsSinceAck >= ACK_BURST_LIMIT) {
       c.ackNow = true;
+    } else if (c.segmentsSinceAck >= 2) {
+      c.host.ackAfterBurst(c); // one ACK when this burst is handled (burst_acks.ts)
     } else if (c.delayedAckAt === undefined) {
       c.delayedAckAt = now + c.host.settings.delayedAck;
       c.armed(c.delayedAckAt);

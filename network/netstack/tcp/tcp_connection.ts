@@ -19,7 +19,7 @@ import { seqAdd } from "./seq.ts";
 import { DUP_THRESH, type TcpSettings, windowScaleFor } from "./tcp_config.ts";
 import { canSendData, TcpState, type TcpStateName } from "./tcp_state.ts";
 import { handleIcmpError, handleSegment, type IcmpErrorKind } from "./segment_input.ts";
-import { sendReset } from "./segment_output.ts";
+import { output, sendReset } from "./segment_output.ts";
 import { onTimer } from "./tcp_timers.ts";
 
 /** The window a connection starts with before tuning grows it (Linux: 64 KiB). */
@@ -43,6 +43,8 @@ export interface TcpHost {
   enteredTimeWait(connection: TcpConnection): void;
   /** The connection is gone: forget it. */
   released(connection: TcpConnection): void;
+  /** The connection owes an ACK once the burst of arriving packets being handled is over. */
+  ackAfterBurst(connection: TcpConnection): void;
   /** Whether a challenge ACK may go out now (RFC 5961 §7's global limit). */
   challengeAckAllowed(now: number): boolean;
   /**
@@ -352,6 +354,13 @@ export class TcpConnection {
   /** An ICMP error quoting one of our segments with sequence number `seq`. */
   handleIcmpError(kind: IcmpErrorKind, seq: number, now: number, mtu?: number): void {
     handleIcmpError(this, kind, seq, now, mtu);
+  }
+
+  /** Sends the ACK owed since the last one, unless a segment has carried it meanwhile. */
+  sendOwedAck(now: number): void {
+    if (this.segmentsSinceAck === 0 || this.state === TcpState.Closed) return;
+    this.ackNow = true;
+    output(this, now);
   }
 
   /** Runs the timers that are due. */

@@ -11,6 +11,9 @@ function manualClock(): Clock & { advance(ms: number): void } {
       throw new Error("not used");
     },
     clearTimeout: () => {},
+    defer: () => {
+      throw new Error("not used");
+    },
     sleep: () => Promise.resolve(),
     advance(ms: number) {
       now += ms;

@@ -47,6 +47,11 @@ export class VirtualClock implements Clock {
     this.#timers = this.#timers.filter((timer) => timer.id !== (handle as unknown as number));
   }
 
+  /** Runs `callback` when time next moves (a 0 ms timer). */
+  defer(callback: () => void): void {
+    this.setTimeout(callback, 0);
+  }
+
   /** Resolves when virtual time reaches now + ms. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {

@@ -48,6 +48,11 @@ export class VirtualClock implements Clock {
     this.#cancelled.add(handle as unknown as number);
   }
 
+  /** Runs `callback` when time next moves (a 0 ms timer). */
+  defer(callback: () => void): void {
+    this.setTimeout(callback, 0);
+  }
+
   /** Resolves at now + ms. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {

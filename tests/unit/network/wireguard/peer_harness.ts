@@ -26,6 +26,9 @@ export function virtualClock(): VirtualClock {
       throw new Error("the peer must not set real timers");
     },
     clearTimeout: () => {},
+    defer: () => {
+      throw new Error("the peer must not defer work");
+    },
     sleep: () => Promise.reject(new Error("the peer must not sleep")),
   };
   return clock;
