@@ -113,14 +113,15 @@ export class ByteRing {
   }
 
   /**
-   * Frees the allocation when nothing is committed. Written-ahead bytes are
-   * dropped too, so a receiver calls it only with no out-of-order data held.
+   * Frees the allocation when nothing is committed, unless it is no larger
+   * than `keep` bytes (then it stays, for the next data). Written-ahead
+   * bytes are dropped too, so a receiver calls it only with no out-of-order
+   * data held.
    */
-  release(): void {
-    if (this.#length === 0) {
-      this.#buffer = new Uint8Array(0);
-      this.#head = 0;
-    }
+  release(keep = 0): void {
+    if (this.#length !== 0) return;
+    if (this.#buffer.length > keep) this.#buffer = new Uint8Array(0);
+    this.#head = 0;
   }
 
   // Grows the allocation to hold `needed` bytes from the head, keeping the bytes in order.

@@ -19,6 +19,12 @@ import type { TcpConnection } from "./tcp_connection.ts";
  * (whole buffers at a time) and twice one burst is no measure of a rate.
  */
 const RECEIVE_TUNING_MIN_INTERVAL = 10;
+/**
+ * A drained receive buffer this small stays allocated: an application that
+ * reads each segment as it comes would otherwise free and allocate it per
+ * segment. Larger ones are freed, so an idle connection holds at most this.
+ */
+const KEPT_RECEIVE_ALLOCATION = 16 * 1024;
 
 /** Active OPEN (RFC 9293 §3.10.1): the ISS, then the SYN. */
 export function openActive(c: TcpConnection, iss: number, tsOffset: number, now: number): void {
@@ -60,7 +66,9 @@ export function receive(c: TcpConnection, out: Uint8Array, now: number): number 
   const n = c.recvRing.read(out);
   if (n === 0) return 0;
   tuneReceiveWindow(c, n, now);
-  if (c.recvRing.length === 0 && c.reassembly.size === 0) c.recvRing.release();
+  if (c.recvRing.length === 0 && c.reassembly.size === 0) {
+    c.recvRing.release(KEPT_RECEIVE_ALLOCATION);
+  }
   if (windowUpdateDue(c)) {
     c.ackNow = true;
     output(c, now);

@@ -71,3 +71,19 @@ Deno.test("byte ring: release frees an empty ring", () => {
   ring.release();
   assert.equal(ring.allocated, 0);
 });
+
+Deno.test("byte ring: release keeps an empty allocation no larger than asked, frees a larger one", () => {
+  const ring = new ByteRing(1 << 20);
+  ring.append(bytes(1000));
+  ring.consume(1000);
+  ring.release(16 * 1024);
+  assert.equal(ring.allocated, 4096, "a small drained buffer stays for the next data");
+  ring.append(bytes(100));
+  const out = new Uint8Array(100);
+  assert.equal(ring.read(out), 100);
+  assert.deepEqual(out, bytes(100), "bytes after a kept release come out in order");
+  ring.append(bytes(100_000));
+  ring.consume(100_000);
+  ring.release(16 * 1024);
+  assert.equal(ring.allocated, 0, "a large drained buffer is freed");
+});
