@@ -9,7 +9,8 @@
  *   baseline tailscaled → tailscaled (`tailscale nc` on A to B's forward to
  *   the same sink). Ratios against the baseline; goal ≥ 0.5, then ≥ 1.0.
  *   The tailscaled senders go through `tailscale nc` and tailscaled's local
- *   API, citadel's through its node API in process.
+ *   API, citadel's through its node API in process. For tailscaled →
+ *   citadel, the datagrams the node sent meanwhile (its ACKs) too.
  * - Connection set-up: the node API's dial to tailscaled until established,
  *   median and 90th percentile of 200.
  * - Memory per open idle connection: the node's heap after a collection
@@ -32,6 +33,8 @@ export interface MeshTcpBenchResult {
   citadelToTailscaled: number;
   /** MiB/s, tailscaled → citadel. */
   tailscaledToCitadel: number;
+  /** Median datagrams the node sent (its ACKs) while receiving one bulk transfer. */
+  receiverDatagrams: number;
   /** MiB/s, tailscaled → tailscaled. */
   tailscaledToTailscaled: number;
   /** Median ms from dial to established. */
@@ -114,6 +117,7 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
     const rate = (bytes: number, ms: number) => bytes / MiB / (ms / 1000);
     const c2t: number[] = [];
     const t2c: number[] = [];
+    const receiverDatagrams: number[] = [];
     const t2t: number[] = [];
     // CITADEL_PROFILE_DIR: a CPU profile of the node's process for each direction of the first run.
     const profileDir = Deno.env.get("CITADEL_PROFILE_DIR");
@@ -146,6 +150,7 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
         throw new Error(`tailscaled → citadel moved ${received.bytes} of ${BULK} bytes`);
       }
       t2c.push(rate(BULK, received.ms as number));
+      receiverDatagrams.push(received.datagramsSent as number);
 
       const before = sink.done.length;
       await tailscaleNcSend(tsA, ipB, sink.port, BULK);
@@ -162,6 +167,7 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
     return {
       citadelToTailscaled: median(c2t),
       tailscaledToCitadel: median(t2c),
+      receiverDatagrams: median(receiverDatagrams),
       tailscaledToTailscaled: median(t2t),
       setupMedianMs: setup.setupMedianMs as number,
       setupP90Ms: setup.setupP90Ms as number,

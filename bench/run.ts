@@ -199,6 +199,7 @@ async function meshSection(): Promise<void> {
   line("bulk tailscaled→tailscaled (baseline)", mib(r.tailscaledToTailscaled), "", true);
   line("bulk citadel→tailscaled", mib(r.citadelToTailscaled), "", true);
   line("bulk tailscaled→citadel", mib(r.tailscaledToCitadel), "", true);
+  line("  datagrams citadel sent meanwhile (ACKs)", String(r.receiverDatagrams), "", true);
   const up = r.citadelToTailscaled / r.tailscaledToTailscaled;
   const down = r.tailscaledToCitadel / r.tailscaledToTailscaled;
   line("ratio citadel→ts / ts→ts", up.toFixed(2), "≥ 0.5, then ≥ 1.0", up >= 0.5);

@@ -16,7 +16,6 @@ import { EndpointType } from "./control/tailcfg.ts";
 import { type DiscoPrivateKey, NodePublicKey } from "./crypto/keys.ts";
 import type { RandomSource } from "./crypto/random.ts";
 import { Engine, type EngineOptions } from "./engine/engine.ts";
-import type { BestPath } from "./disco/peer_path.ts";
 import { dataPlaneNetmap } from "./magicsock/data_plane_netmap.ts";
 import type { DerpLinkEvent } from "./magicsock/derp_links.ts";
 import { AddrPort } from "./netaddr/addr_port.ts";
@@ -25,7 +24,7 @@ import type { ConnectOptions as DialOptions, ListenOptions } from "./netstack/ne
 import type { TcpConn } from "./netstack/socket/tcp_conn.ts";
 import type { TcpListener } from "./netstack/socket/tcp_listener.ts";
 import type { UdpSocket } from "./netstack/socket/udp_socket.ts";
-import { findPeer, type PeerPath } from "./node_queries.ts";
+import { findPeer } from "./node_queries.ts";
 import type { NetcheckReport } from "./netcheck/netcheck_report.ts";
 import type {
   DataPlaneStatus,
@@ -126,16 +125,6 @@ export class NodeDataPlane {
   }
 
   /**
-   * How packets reach a peer now: "direct" over a trusted UDP path, else
-   * "relay" (DERP) once a WireGuard session is up.
-   */
-  pathTo(key: string): PeerPath {
-    const engine = this.#engine;
-    const nodeKey = engine ? parseNodeKey(key) : null;
-    return engine && nodeKey ? pathOf(engine, nodeKey, engine.directPath(nodeKey)) : "none";
-  }
-
-  /**
    * What the data plane knows of a netmap peer: its path, the direct
    * endpoint or relay region, latency, last handshake and WireGuard bytes;
    * only `path: "none"` before the engine runs.
@@ -148,7 +137,8 @@ export class NodeDataPlane {
     const stats = engine.peerStats(nodeKey);
     const handshake = stats?.lastHandshakeTime;
     return {
-      path: pathOf(engine, nodeKey, direct),
+      // "direct" over a trusted UDP path, else "relay" (DERP) once a WireGuard session is up.
+      path: direct ? "direct" : engine.hasSession(nodeKey) ? "relay" : "none",
       endpoint: direct?.addr.key ?? null,
       relayRegion: peer.HomeDERP || null,
       latencyMs: roundLatency(direct?.latencyMs ?? this.#pingLatency.get(peer.ID)),
@@ -172,9 +162,10 @@ export class NodeDataPlane {
       signal: options.signal,
     });
     // A disco Pong says which path it took; WireGuard pings go where the session goes.
+    const key = parseNodeKey(peer.Key);
     const path = result.path
       ? (result.path.via === "udp" ? "direct" : "relay")
-      : this.pathTo(peer.Key) === "direct"
+      : key && engine.directPath(key)
       ? "direct"
       : "relay";
     const answer: PingResult = {
@@ -347,12 +338,6 @@ function parseNodeKey(text: string): NodePublicKey | null {
   } catch {
     return null;
   }
-}
-
-/** "direct" over a trusted UDP path, else "relay" once a WireGuard session is up. */
-function pathOf(engine: Engine, key: NodePublicKey, direct: BestPath | null): PeerPath {
-  if (direct) return "direct";
-  return engine.hasSession(key) ? "relay" : "none";
 }
 
 /** Round trips in status are shown to the microsecond. */

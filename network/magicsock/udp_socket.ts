@@ -115,7 +115,6 @@ export class UdpSocket {
     const buffer = new Uint8Array(MAX_UDP_PAYLOAD);
     // A stream of datagrams mostly comes from one sender: its AddrPort is reused.
     let lastHost = "";
-    let lastPort = -1;
     let lastFrom: AddrPort | undefined;
     for (;;) {
       let received: Uint8Array, addr: Deno.Addr;
@@ -125,12 +124,11 @@ export class UdpSocket {
         return; // closed
       }
       const net = addr as Deno.NetAddr;
-      if (net.hostname !== lastHost || net.port !== lastPort || !lastFrom) {
+      if (!lastFrom || net.port !== lastFrom.port || net.hostname !== lastHost) {
         const ip = parseIPAddress(net.hostname);
         if (!ip) continue;
         lastFrom = new AddrPort(ip, net.port);
         lastHost = net.hostname;
-        lastPort = net.port;
       }
       try {
         onDatagram(received.slice(), lastFrom);

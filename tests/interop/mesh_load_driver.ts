@@ -19,7 +19,8 @@
  *   and reads its answer; `{"cmd":"download","port"}` reads a source to its
  *   end; both answer with bytes, sha256 and ms.
  * - `{"cmd":"listen","port"}` / `{"cmd":"accepted"}`: accepts one
- *   connection, drains it; `accepted` answers with its bytes, sha256, ms.
+ *   connection, drains it; `accepted` answers with its bytes, sha256, ms,
+ *   and the datagrams the node sent meanwhile (its ACKs).
  * - `{"cmd":"download-start","port"}` / `{"cmd":"download-wait"}`: a
  *   download in the background, and how it ended.
  * - `{"cmd":"profile-start"}` / `{"cmd":"profile-stop","path"}`: a V8 CPU
@@ -77,6 +78,12 @@ async function helloOnce(port: number): Promise<{ ok: boolean; setupMs: number }
   } finally {
     conn.close();
   }
+}
+
+/** WireGuard datagrams the node has sent, over DERP and direct UDP. */
+function datagramsSent(): number {
+  const traffic = requireNode().status().dataPlane?.traffic;
+  return (traffic?.derp.sent ?? 0) + (traffic?.direct.sent ?? 0);
 }
 
 function median(values: number[]): number {
@@ -206,11 +213,13 @@ async function handle(command: Record<string, unknown>): Promise<Record<string, 
       accepted = (async () => {
         const conn = await listener.accept();
         listener.close();
+        const sentBefore = datagramsSent();
         const started = performance.now();
         const result = await drain((p) => conn.read(p));
         const ms = performance.now() - started;
+        const sent = datagramsSent() - sentBefore;
         conn.close();
-        return { ok: true, ...result, ms };
+        return { ok: true, ...result, ms, datagramsSent: sent };
       })();
       return { ok: true };
     }
