@@ -13,6 +13,16 @@
  *   citadel, the datagrams the node sent meanwhile (its ACKs) too.
  * - Connection set-up: the node API's dial to tailscaled until established,
  *   median and 90th percentile of 200.
+ * - CPU per MiB moved, of the sending and the receiving node's process
+ *   (user + system time from /proc, Linux): where the time goes, and how
+ *   much more a tailscaled spends on a stream that arrives from citadel,
+ *   one datagram per syscall, than on one from a tailscaled, which sends up
+ *   to 64 segments per syscall with UDP GSO.
+ * - The same baseline between two more tailscaleds with UDP GSO and GRO
+ *   turned off (their TS_DEBUG_DISABLE_UDP_GSO/GRO knobs): one datagram per
+ *   syscall, as Deno's UDP API sends and receives. A reference, not the
+ *   goal's baseline: it shows how much of the gap the syscall model alone
+ *   makes.
  * - Memory per open idle connection: the node's heap after a collection
  *   with 200 idle connections open, less before, per connection (goal ≤ 64
  *   KiB).
@@ -23,9 +33,18 @@
 import { startHeadscale } from "../tests/interop/headscale.ts";
 import { startMeshDriver } from "../tests/interop/mesh_driver.ts";
 import { MiB, PatternSource, startTcpService } from "../tests/interop/mesh_services.ts";
+import { processCpuMs } from "./process_memory.ts";
 import { tailscaleBinary } from "../tests/interop/peers.ts";
 import { startTailscaled, type TailscaledNode } from "../tests/interop/tailscaled.ts";
 import { median } from "./netmap_bench.ts";
+
+/** CPU milliseconds per MiB moved, of the two node processes of one bulk transfer. */
+export interface TransferCpu {
+  /** The sending node's process (citadel's includes its in-process application). */
+  sender: number;
+  /** The receiving node's process. */
+  receiver: number;
+}
 
 /** Figures of {@link runMeshTcpBench}. */
 export interface MeshTcpBenchResult {
@@ -37,12 +56,40 @@ export interface MeshTcpBenchResult {
   receiverDatagrams: number;
   /** MiB/s, tailscaled → tailscaled. */
   tailscaledToTailscaled: number;
+  /** MiB/s, tailscaled → tailscaled with UDP GSO and GRO off. */
+  tailscaledToTailscaledNoGso: number;
   /** Median ms from dial to established. */
   setupMedianMs: number;
   /** 90th percentile of the same. */
   setupP90Ms: number;
   /** Heap bytes per open idle connection. */
   bytesPerIdleConnection: number;
+  /** CPU per MiB (medians) of citadel → tailscaled, tailscaled → citadel and the baseline. */
+  cpuPerMiB: {
+    citadelToTailscaled: TransferCpu;
+    tailscaledToCitadel: TransferCpu;
+    baseline: TransferCpu;
+  };
+}
+
+/** Runs `body`, a bulk transfer of `bytes` from `sender` to `receiver` (PIDs); CPU per MiB of each. */
+async function measuredCpu<T>(
+  sender: number,
+  receiver: number,
+  bytes: number,
+  body: () => Promise<T>,
+): Promise<[T, TransferCpu]> {
+  const before = [processCpuMs(sender), processCpuMs(receiver)];
+  const result = await body();
+  const perMiB = (pid: number, at: number) => (processCpuMs(pid) - at) / (bytes / MiB);
+  return [result, { sender: perMiB(sender, before[0]), receiver: perMiB(receiver, before[1]) }];
+}
+
+function medianCpu(runs: TransferCpu[]): TransferCpu {
+  return {
+    sender: median(runs.map((r) => r.sender)),
+    receiver: median(runs.map((r) => r.receiver)),
+  };
 }
 
 const BULK = 32 * MiB;
@@ -97,7 +144,22 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
     authKey: await hs.createPreAuthKey(user),
     hostname: "ts-b",
   });
+  // One datagram per syscall, as Deno sends and receives (tailscale's net/batching knobs).
+  const noGso = { TS_DEBUG_DISABLE_UDP_GSO: "1", TS_DEBUG_DISABLE_UDP_GRO: "1" };
+  await using tsC = await startTailscaled({
+    headscale: hs,
+    authKey: await hs.createPreAuthKey(user),
+    hostname: "ts-c-nogso",
+    env: noGso,
+  });
+  await using tsD = await startTailscaled({
+    headscale: hs,
+    authKey: await hs.createPreAuthKey(user),
+    hostname: "ts-d-nogso",
+    env: noGso,
+  });
   const ipB = await tsB.ip();
+  const ipD = await tsD.ip();
   const { driver, ip: citadelIP } = await startMeshDriver(
     hs.url,
     await hs.createPreAuthKey(user),
@@ -110,6 +172,8 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
     // Warm the paths up (handshakes, direct paths) before timing anything.
     await driver.call({ cmd: "short", count: 20, port: hello.port }, 60_000);
     await tailscaleNcSend(tsA, ipB, sink.port, MiB);
+    await tsC.waitForPeer("ts-d-nogso");
+    await tailscaleNcSend(tsC, ipD, sink.port, MiB);
     await driver.call({ cmd: "listen", port: 9199 });
     await tailscaleNcSend(tsA, citadelIP, 9199, MiB);
     await driver.call({ cmd: "accepted" }, 60_000);
@@ -119,6 +183,17 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
     const t2c: number[] = [];
     const receiverDatagrams: number[] = [];
     const t2t: number[] = [];
+    const t2tNoGso: number[] = [];
+    const cpu = {
+      c2t: [] as TransferCpu[],
+      t2c: [] as TransferCpu[],
+      t2t: [] as TransferCpu[],
+      t2tNoGso: [] as TransferCpu[],
+    };
+    const pid = (node: TailscaledNode) => {
+      if (node.pid === undefined) throw new Error(`${node.hostname} is not running`);
+      return node.pid;
+    };
     // CITADEL_PROFILE_DIR: a CPU profile of the node's process for each direction of the first run.
     const profileDir = Deno.env.get("CITADEL_PROFILE_DIR");
     const profiled = async <T>(run: number, name: string, body: () => Promise<T>): Promise<T> => {
@@ -129,11 +204,13 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
       return result;
     };
     for (let run = 0; run < RUNS; run++) {
-      const upload = await profiled(
-        run,
-        "citadel-to-tailscaled",
-        () => driver.call({ cmd: "upload", bytes: BULK, port: sink.port }, 300_000),
-      );
+      const [upload, upCpu] = await measuredCpu(driver.pid, pid(tsB), BULK, () =>
+        profiled(
+          run,
+          "citadel-to-tailscaled",
+          () => driver.call({ cmd: "upload", bytes: BULK, port: sink.port }, 300_000),
+        ));
+      cpu.c2t.push(upCpu);
       const served = sink.done.at(-1)!;
       if (upload.bytes !== BULK || served.received !== BULK) {
         throw new Error(`citadel → tailscaled moved ${served.received} of ${BULK} bytes`);
@@ -142,10 +219,17 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
 
       const port = 9200 + run;
       await driver.call({ cmd: "listen", port });
-      const received = await profiled(run, "tailscaled-to-citadel", async () => {
-        await tailscaleNcSend(tsA, citadelIP, port, BULK);
-        return await driver.call({ cmd: "accepted" }, 300_000);
-      });
+      const [received, downCpu] = await measuredCpu(
+        pid(tsA),
+        driver.pid,
+        BULK,
+        () =>
+          profiled(run, "tailscaled-to-citadel", async () => {
+            await tailscaleNcSend(tsA, citadelIP, port, BULK);
+            return await driver.call({ cmd: "accepted" }, 300_000);
+          }),
+      );
+      cpu.t2c.push(downCpu);
       if (received.bytes !== BULK) {
         throw new Error(`tailscaled → citadel moved ${received.bytes} of ${BULK} bytes`);
       }
@@ -153,12 +237,28 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
       receiverDatagrams.push(received.datagramsSent as number);
 
       const before = sink.done.length;
-      await tailscaleNcSend(tsA, ipB, sink.port, BULK);
-      const baseline = await waitFor("the sink", () => sink.done[before]);
+      const [baseline, baseCpu] = await measuredCpu(pid(tsA), pid(tsB), BULK, async () => {
+        await tailscaleNcSend(tsA, ipB, sink.port, BULK);
+        return await waitFor("the sink", () => sink.done[before]);
+      });
+      cpu.t2t.push(baseCpu);
       if (baseline.received !== BULK) {
         throw new Error(`tailscaled → tailscaled moved ${baseline.received} of ${BULK} bytes`);
       }
       t2t.push(rate(BULK, baseline.elapsedMs));
+
+      const beforeNoGso = sink.done.length;
+      const [plain, plainCpu] = await measuredCpu(pid(tsC), pid(tsD), BULK, async () => {
+        await tailscaleNcSend(tsC, ipD, sink.port, BULK);
+        return await waitFor("the sink", () => sink.done[beforeNoGso]);
+      });
+      if (plain.received !== BULK) {
+        throw new Error(
+          `tailscaled → tailscaled without GSO moved ${plain.received} of ${BULK} bytes`,
+        );
+      }
+      t2tNoGso.push(rate(BULK, plain.elapsedMs));
+      cpu.t2tNoGso.push(plainCpu);
     }
 
     const setup = await driver.call({ cmd: "short", count: 200, port: hello.port }, 120_000);
@@ -169,9 +269,16 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
       tailscaledToCitadel: median(t2c),
       receiverDatagrams: median(receiverDatagrams),
       tailscaledToTailscaled: median(t2t),
+      tailscaledToTailscaledNoGso: median(t2tNoGso),
       setupMedianMs: setup.setupMedianMs as number,
       setupP90Ms: setup.setupP90Ms as number,
       bytesPerIdleConnection: hold.perConnection as number,
+      cpuPerMiB: {
+        citadelToTailscaled: medianCpu(cpu.c2t),
+        tailscaledToCitadel: medianCpu(cpu.t2c),
+        baseline: medianCpu(cpu.t2t),
+        baselineNoGso: medianCpu(cpu.t2tNoGso),
+      },
     };
   } finally {
     await driver.stop();

@@ -197,6 +197,12 @@ async function meshSection(): Promise<void> {
   const r = await runMeshTcpBench(version);
   const mib = (x: number) => `${x.toFixed(1)} MiB/s`;
   line("bulk tailscaled→tailscaled (baseline)", mib(r.tailscaledToTailscaled), "", true);
+  line(
+    "bulk ts→ts, UDP GSO/GRO off (reference)",
+    mib(r.tailscaledToTailscaledNoGso),
+    "",
+    true,
+  );
   line("bulk citadel→tailscaled", mib(r.citadelToTailscaled), "", true);
   line("bulk tailscaled→citadel", mib(r.tailscaledToCitadel), "", true);
   line("  datagrams citadel sent meanwhile (ACKs)", String(r.receiverDatagrams), "", true);
@@ -204,6 +210,21 @@ async function meshSection(): Promise<void> {
   const down = r.tailscaledToCitadel / r.tailscaledToTailscaled;
   line("ratio citadel→ts / ts→ts", up.toFixed(2), "≥ 0.5, then ≥ 1.0", up >= 0.5);
   line("ratio ts→citadel / ts→ts", down.toFixed(2), "≥ 0.5, then ≥ 1.0", down >= 0.5);
+  const plain = r.tailscaledToTailscaledNoGso;
+  line("  citadel→ts / ts→ts GSO/GRO off", (r.citadelToTailscaled / plain).toFixed(2), "", true);
+  line("  ts→citadel / ts→ts GSO/GRO off", (r.tailscaledToCitadel / plain).toFixed(2), "", true);
+  const cpu = (what: string, c: { sender: number; receiver: number }) =>
+    line(
+      `  CPU per MiB, ${what}`,
+      `${c.sender.toFixed(1)} / ${c.receiver.toFixed(1)} ms`,
+      "",
+      true,
+    );
+  console.log("  (CPU per MiB: sender's node process / receiver's, user + system)");
+  cpu("tailscaled→tailscaled", r.cpuPerMiB.baseline);
+  cpu("ts→ts, GSO/GRO off", r.cpuPerMiB.baselineNoGso);
+  cpu("citadel→tailscaled", r.cpuPerMiB.citadelToTailscaled);
+  cpu("tailscaled→citadel", r.cpuPerMiB.tailscaledToCitadel);
   line("connection set-up, median", `${r.setupMedianMs.toFixed(2)} ms`, "", true);
   line("connection set-up, p90", `${r.setupP90Ms.toFixed(2)} ms`, "", true);
   line(

@@ -29,6 +29,11 @@ export class JsonLineDriver {
     this.stderr = new Response(child.stderr).text();
   }
 
+  /** The driver's process ID. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Sends one command and waits up to `timeoutMs` for its answer. */
   async call(command: Record<string, unknown>, timeoutMs = 20_000): Promise<DriverAnswer> {
     await this.#writer.write(new TextEncoder().encode(JSON.stringify(command) + "\n"));

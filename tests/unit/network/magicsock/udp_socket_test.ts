@@ -4,7 +4,7 @@
  * overwrites it), and its sender's address is right when senders alternate.
  */
 import assert from "node:assert/strict";
-import { UdpSocket } from "../../../../network/magicsock/udp_socket.ts";
+import { MAX_BATCHED_SENDS, UdpSocket } from "../../../../network/magicsock/udp_socket.ts";
 import type { AddrPort } from "../../../../network/netaddr/addr_port.ts";
 
 Deno.test("udp socket: every datagram is its own copy, sized, with its own sender", async () => {
@@ -37,4 +37,54 @@ Deno.test("udp socket: every datagram is its own copy, sized, with its own sende
     b.close();
     await socket.close();
   }
+});
+
+Deno.test("udp socket: the datagrams of one task leave in order when it ends, in bounded batches", async () => {
+  const count = MAX_BATCHED_SENDS + 44;
+  const got: number[] = [];
+  let arrived!: () => void;
+  const all = new Promise<void>((resolve) => arrived = resolve);
+  const sink = UdpSocket.bind({ hostname: "127.0.0.1" }, (packet) => {
+    got.push(new DataView(packet.buffer, packet.byteOffset).getUint16(0));
+    if (got.length === count) arrived();
+  });
+  const socket = UdpSocket.bind({ hostname: "127.0.0.1" }, () => {});
+  try {
+    const to = sink.address!;
+    // Deno sends a task's datagrams in call order once its event loop turns
+    // (all our sends come from I/O callbacks and timers); ops issued before
+    // the first turn were seen leaving in reverse. This test guards the order.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const waiting: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const datagram = new Uint8Array(2);
+      new DataView(datagram.buffer).setUint16(0, i);
+      socket.send(to, datagram);
+      waiting.push(socket.batchedSends);
+    }
+    assert.ok(Math.max(...waiting) <= MAX_BATCHED_SENDS, "the batch never outgrows its bound");
+    assert.equal(waiting.at(-1), count - MAX_BATCHED_SENDS, "a full batch left at once");
+    await Promise.resolve();
+    assert.equal(socket.batchedSends, 0, "the rest left when the task ended");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => timer = setTimeout(resolve, 5_000));
+    await Promise.race([all, late]);
+    clearTimeout(timer);
+    assert.deepEqual(got, Array.from({ length: count }, (_, i) => i), "in order, none lost");
+    assert.equal(socket.sendErrors, 0);
+  } finally {
+    await socket.close();
+    await sink.close();
+  }
+});
+
+Deno.test("udp socket: closing drops what waits and later sends only count as errors", async () => {
+  const socket = UdpSocket.bind({ hostname: "127.0.0.1" }, () => {});
+  const to = socket.address!;
+  socket.send(to, new Uint8Array(1));
+  await socket.close();
+  assert.equal(socket.batchedSends, 0);
+  socket.send(to, new Uint8Array(1));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(socket.sendErrors, 1);
 });
