@@ -69,6 +69,7 @@ export interface MeshTcpBenchResult {
     citadelToTailscaled: TransferCpu;
     tailscaledToCitadel: TransferCpu;
     baseline: TransferCpu;
+    baselineNoGso: TransferCpu;
   };
 }
 
