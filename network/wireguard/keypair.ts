@@ -4,6 +4,7 @@
  * transport keys of one handshake, our send counter, the replay window of
  * received counters, and its creation time (monotonic milliseconds).
  */
+import { REKEY_TIMEOUT } from "./constants.ts";
 import { ReplayWindow } from "./replay_window.ts";
 import type { TransportKeys } from "./noise_handshake.ts";
 
@@ -62,10 +63,23 @@ export class Keypairs {
    * free their indices and zero them. An initiator's keypair is confirmed by
    * the response and becomes `current` at once; a responder's waits in
    * `next`.
+   *
+   * An initiator's install keeps for late packets the `next` keypair over
+   * `current`, as wireguard-go does, but only while `next` is younger than
+   * REKEY_TIMEOUT. An initiator sends on its keypair as soon as our response
+   * arrives, so a `next` that old was never confirmed and never will be (its
+   * handshake crossed ours and the peer forgot it), while the peer may still
+   * be sending on `current` until it confirms the new one: wireguard-go's
+   * rule dropped those packets (tests/unit/network/wireguard/rekey_under_traffic_test.ts,
+   * seed 580154043, lost one at the first rekey after such a crossing).
    */
   install(keypair: Keypair): Keypair[] {
     const dropped: Keypair[] = [];
     if (keypair.isInitiator) {
+      if (this.next !== undefined && keypair.created - this.next.created >= REKEY_TIMEOUT) {
+        dropped.push(this.next);
+        this.next = undefined;
+      }
       if (this.next !== undefined) {
         // An unconfirmed keypair is newer than current: keep it for in-flight packets.
         if (this.current) dropped.push(this.current);

@@ -257,15 +257,19 @@ export function registerMeshTransferTest(version: string): void {
 /** The running work holds no TCP connection in use, no takeover and no request but ours. */
 async function assertBackToBaseline(citadel: CitadelCli): Promise<void> {
   const socket = localApiSocketPath(citadel.stateDir);
+  let last = "no status";
   const { value } = await pollUntil("work's sockets back to baseline", async () => {
     const status = await queryLocalStatus(socket);
     const sockets = status?.dataPlane?.sockets;
     if (!sockets || !status?.localApi) return undefined;
+    last = JSON.stringify({ sockets, localApi: status.localApi });
     const inUse = sockets.tcpConnections - sockets.timeWait;
     return inUse === 0 && sockets.bufferedBytes === 0 && status.localApi.takeovers === 0 &&
         status.localApi.connections === 1
       ? status
       : undefined;
-  }, { timeoutMs: 20_000 });
+  }, { timeoutMs: 20_000 }).catch((error) => {
+    throw new Error(`${error.message}; last seen: ${last}`);
+  });
   assert.equal(value.dataPlane!.sockets.listeners, 0, "the expose listener is gone");
 }

@@ -184,7 +184,11 @@ for (const first of ["a", "b", "both"] as const) {
       if (first !== "both") assert.equal(lost, 0, `the first session came at once ${where}`);
       lostBeforeSession += lost;
       const expected = Array.from({ length: them.sent - lost }, (_, i) => i + lost);
-      assert.deepEqual(got, expected, `${side} received every packet after the first ${lost}`);
+      assert.deepEqual(
+        got,
+        expected,
+        `${side} received every packet after the first ${lost} ${where}`,
+      );
       if (first !== "both") {
         assert.equal(me.deviceDrops, 0, `${side}'s device dropped nothing ${where}`);
       }
