@@ -33,7 +33,7 @@
 import { startHeadscale } from "../tests/interop/headscale.ts";
 import { startMeshDriver } from "../tests/interop/mesh_driver.ts";
 import { MiB, PatternSource, startTcpService } from "../tests/interop/mesh_services.ts";
-import { processCpuMs } from "./process_memory.ts";
+import { processCpuTimes } from "./process_memory.ts";
 import { tailscaleBinary } from "../tests/interop/peers.ts";
 import { startTailscaled, type TailscaledNode } from "../tests/interop/tailscaled.ts";
 import { median } from "./netmap_bench.ts";
@@ -44,6 +44,10 @@ export interface TransferCpu {
   sender: number;
   /** The receiving node's process. */
   receiver: number;
+  /** Of `sender`, the part spent in the kernel (system time). */
+  senderSystem: number;
+  /** Of `receiver`, the part spent in the kernel (system time). */
+  receiverSystem: number;
 }
 
 /** Figures of {@link runMeshTcpBench}. */
@@ -54,6 +58,8 @@ export interface MeshTcpBenchResult {
   tailscaledToCitadel: number;
   /** Median datagrams the node sent (its ACKs) while receiving one bulk transfer. */
   receiverDatagrams: number;
+  /** Median datagrams the node received (tailscaled's ACKs) while sending one bulk transfer. */
+  senderDatagrams: number;
   /** MiB/s, tailscaled → tailscaled. */
   tailscaledToTailscaled: number;
   /** MiB/s, tailscaled → tailscaled with UDP GSO and GRO off. */
@@ -80,16 +86,27 @@ async function measuredCpu<T>(
   bytes: number,
   body: () => Promise<T>,
 ): Promise<[T, TransferCpu]> {
-  const before = [processCpuMs(sender), processCpuMs(receiver)];
+  const before = [processCpuTimes(sender), processCpuTimes(receiver)];
   const result = await body();
-  const perMiB = (pid: number, at: number) => (processCpuMs(pid) - at) / (bytes / MiB);
-  return [result, { sender: perMiB(sender, before[0]), receiver: perMiB(receiver, before[1]) }];
+  const after = [processCpuTimes(sender), processCpuTimes(receiver)];
+  const perMiB = (ms: number) => ms / (bytes / MiB);
+  const total = (i: number) =>
+    perMiB(after[i].userMs + after[i].systemMs - before[i].userMs - before[i].systemMs);
+  const system = (i: number) => perMiB(after[i].systemMs - before[i].systemMs);
+  return [result, {
+    sender: total(0),
+    receiver: total(1),
+    senderSystem: system(0),
+    receiverSystem: system(1),
+  }];
 }
 
 function medianCpu(runs: TransferCpu[]): TransferCpu {
   return {
     sender: median(runs.map((r) => r.sender)),
     receiver: median(runs.map((r) => r.receiver)),
+    senderSystem: median(runs.map((r) => r.senderSystem)),
+    receiverSystem: median(runs.map((r) => r.receiverSystem)),
   };
 }
 
@@ -183,6 +200,7 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
     const c2t: number[] = [];
     const t2c: number[] = [];
     const receiverDatagrams: number[] = [];
+    const senderDatagrams: number[] = [];
     const t2t: number[] = [];
     const t2tNoGso: number[] = [];
     const cpu = {
@@ -236,6 +254,7 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
         throw new Error(`citadel → tailscaled moved ${served.received} of ${BULK} bytes`);
       }
       c2t.push(rate(BULK, served.elapsedMs));
+      senderDatagrams.push(upload.datagramsReceived as number);
 
       const port = 9200 + run;
       await driver.call({ cmd: "listen", port });
@@ -271,6 +290,7 @@ export async function runMeshTcpBench(version: string): Promise<MeshTcpBenchResu
       citadelToTailscaled: median(c2t),
       tailscaledToCitadel: median(t2c),
       receiverDatagrams: median(receiverDatagrams),
+      senderDatagrams: median(senderDatagrams),
       tailscaledToTailscaled: median(t2t),
       tailscaledToTailscaledNoGso: median(t2tNoGso),
       setupMedianMs: setup.setupMedianMs as number,

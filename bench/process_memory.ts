@@ -31,13 +31,20 @@ export function processMemory(pid: number): ProcessMemory {
 /** Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`; 100 on Linux). */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU time (user + system) `pid` has used so far, in milliseconds. */
-export function processCpuMs(pid: number): number {
+/** CPU time `pid` has used so far, in milliseconds: in user space and in the kernel. */
+export function processCpuTimes(pid: number): { userMs: number; systemMs: number } {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   // Fields after the command name (which may hold spaces) start at field 3 (state).
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const utime = Number(fields[11]), stime = Number(fields[12]);
-  return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND;
+  const ms = (ticks: number) => (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  return { userMs: ms(utime), systemMs: ms(stime) };
+}
+
+/** CPU time (user + system) `pid` has used so far, in milliseconds. */
+export function processCpuMs(pid: number): number {
+  const { userMs, systemMs } = processCpuTimes(pid);
+  return userMs + systemMs;
 }
 
 /** The Deno floor, measured the way a node is: an outside read of a running process. */

@@ -11,6 +11,7 @@
 // where another's modules are missing (an older commit measured with this file).
 import { readPeerPins } from "../tests/interop/peers.ts";
 import type { DirectBenchResult } from "./direct_bench.ts";
+import type { TransferCpu } from "./mesh_tcp_bench.ts";
 
 const SECTIONS = [
   "startup",
@@ -204,6 +205,7 @@ async function meshSection(): Promise<void> {
     true,
   );
   line("bulk citadel→tailscaled", mib(r.citadelToTailscaled), "", true);
+  line("  datagrams citadel received meanwhile (ACKs)", String(r.senderDatagrams), "", true);
   line("bulk tailscaled→citadel", mib(r.tailscaledToCitadel), "", true);
   line("  datagrams citadel sent meanwhile (ACKs)", String(r.receiverDatagrams), "", true);
   const up = r.citadelToTailscaled / r.tailscaledToTailscaled;
@@ -213,14 +215,18 @@ async function meshSection(): Promise<void> {
   const plain = r.tailscaledToTailscaledNoGso;
   line("  citadel→ts / ts→ts GSO/GRO off", (r.citadelToTailscaled / plain).toFixed(2), "", true);
   line("  ts→citadel / ts→ts GSO/GRO off", (r.tailscaledToCitadel / plain).toFixed(2), "", true);
-  const cpu = (what: string, c: { sender: number; receiver: number }) =>
+  const cpu = (what: string, c: TransferCpu) =>
     line(
       `  CPU per MiB, ${what}`,
-      `${c.sender.toFixed(1)} / ${c.receiver.toFixed(1)} ms`,
+      `${c.sender.toFixed(1)} / ${c.receiver.toFixed(1)} ms (kernel ${
+        c.senderSystem.toFixed(1)
+      } / ${c.receiverSystem.toFixed(1)})`,
       "",
       true,
     );
-  console.log("  (CPU per MiB: sender's node process / receiver's, user + system)");
+  console.log(
+    "  (CPU per MiB: sender's node process / receiver's, user + system; kernel: system alone)",
+  );
   cpu("tailscaled→tailscaled", r.cpuPerMiB.baseline);
   cpu("ts→ts, GSO/GRO off", r.cpuPerMiB.baselineNoGso);
   cpu("citadel→tailscaled", r.cpuPerMiB.citadelToTailscaled);

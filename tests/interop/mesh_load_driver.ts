@@ -86,6 +86,12 @@ function datagramsSent(): number {
   return (traffic?.derp.sent ?? 0) + (traffic?.direct.sent ?? 0);
 }
 
+/** Datagrams the node has received, over DERP and direct UDP. */
+function datagramsReceived(): number {
+  const traffic = requireNode().status().dataPlane?.traffic;
+  return (traffic?.derp.received ?? 0) + (traffic?.direct.received ?? 0);
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
@@ -184,6 +190,7 @@ async function handle(command: Record<string, unknown>): Promise<Record<string, 
       const conn = await requireNode().dial(config.peerIP, port, { timeoutMs: 10_000 });
       const bytes = Number(command.bytes);
       const source = new PatternSource(Number(command.seed ?? 1));
+      const receivedBefore = datagramsReceived();
       const started = performance.now();
       for (let sent = 0; sent < bytes; sent += MiB) {
         await conn.writeAll(source.next(Math.min(MiB, bytes - sent)));
@@ -199,7 +206,8 @@ async function handle(command: Record<string, unknown>): Promise<Record<string, 
       const ms = performance.now() - started;
       conn.close();
       const [received, sha256] = text.trim().split(" ");
-      return { ok: true, bytes: Number(received), sha256, ms };
+      const datagrams = datagramsReceived() - receivedBefore;
+      return { ok: true, bytes: Number(received), sha256, ms, datagramsReceived: datagrams };
     }
     case "download": {
       const started = performance.now();
