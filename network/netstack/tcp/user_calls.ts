@@ -67,7 +67,9 @@ export function receive(c: TcpConnection, out: Uint8Array, now: number): number 
   if (n === 0) return 0;
   tuneReceiveWindow(c, n, now);
   if (c.recvRing.length === 0 && c.reassembly.size === 0) {
-    c.recvRing.release(KEPT_RECEIVE_ALLOCATION);
+    // After the peer's FIN nothing more arrives: the last read frees it all (a
+    // connection read to the end in TIME-WAIT would otherwise hold it for 2·MSL).
+    c.recvRing.release(c.finReceived ? 0 : KEPT_RECEIVE_ALLOCATION);
   }
   if (windowUpdateDue(c)) {
     c.ackNow = true;

@@ -332,3 +332,25 @@ Deno.test("netstack: close() resets every connection and refuses new work", asyn
   assert.throws(() => p.a.listenTCP(8), /closed/);
   await runUntil(p.clock, () => p.b.snapshot().tcpConnections === 0, 1000, "peer reset");
 });
+
+Deno.test("netstack: a connection read to the end in TIME-WAIT holds no buffer", async () => {
+  // Our FIN first, then the peer's data and FIN: TIME-WAIT with the data still unread.
+  const p = stackPair({ link: { delay: 1 } });
+  const listener = p.b.listenTCP(7);
+  const accepted = listener.accept();
+  const conn = await runFor(p.clock, p.a.connectTCP(p.bAddr(7)));
+  const server = await runFor(p.clock, accepted);
+  await runFor(p.clock, conn.closeWrite());
+  await runFor(p.clock, server.write(text("hello")));
+  server.close();
+  await runUntil(p.clock, () => p.a.snapshot().timeWait === 1, 1_000);
+  assert.ok(p.a.snapshot().bufferedBytes > 0, "the unread bytes are held");
+  const buf = new Uint8Array(64);
+  assert.equal(await runFor(p.clock, conn.read(buf)), 5);
+  assert.equal(await runFor(p.clock, conn.read(buf)), null);
+  const s = p.a.snapshot();
+  assert.equal(s.timeWait, 1, "still in TIME-WAIT");
+  assert.equal(s.bufferedBytes, 0, JSON.stringify(s));
+  conn.close();
+  listener.close();
+});
