@@ -80,16 +80,10 @@ async function helloOnce(port: number): Promise<{ ok: boolean; setupMs: number }
   }
 }
 
-/** WireGuard datagrams the node has sent, over DERP and direct UDP. */
-function datagramsSent(): number {
+/** Datagrams the node has sent or received so far, over DERP and direct UDP. */
+function datagrams(way: "sent" | "received"): number {
   const traffic = requireNode().status().dataPlane?.traffic;
-  return (traffic?.derp.sent ?? 0) + (traffic?.direct.sent ?? 0);
-}
-
-/** Datagrams the node has received, over DERP and direct UDP. */
-function datagramsReceived(): number {
-  const traffic = requireNode().status().dataPlane?.traffic;
-  return (traffic?.derp.received ?? 0) + (traffic?.direct.received ?? 0);
+  return (traffic?.derp[way] ?? 0) + (traffic?.direct[way] ?? 0);
 }
 
 function median(values: number[]): number {
@@ -190,7 +184,7 @@ async function handle(command: Record<string, unknown>): Promise<Record<string, 
       const conn = await requireNode().dial(config.peerIP, port, { timeoutMs: 10_000 });
       const bytes = Number(command.bytes);
       const source = new PatternSource(Number(command.seed ?? 1));
-      const receivedBefore = datagramsReceived();
+      const receivedBefore = datagrams("received");
       const started = performance.now();
       for (let sent = 0; sent < bytes; sent += MiB) {
         await conn.writeAll(source.next(Math.min(MiB, bytes - sent)));
@@ -206,8 +200,8 @@ async function handle(command: Record<string, unknown>): Promise<Record<string, 
       const ms = performance.now() - started;
       conn.close();
       const [received, sha256] = text.trim().split(" ");
-      const datagrams = datagramsReceived() - receivedBefore;
-      return { ok: true, bytes: Number(received), sha256, ms, datagramsReceived: datagrams };
+      const datagramsReceived = datagrams("received") - receivedBefore;
+      return { ok: true, bytes: Number(received), sha256, ms, datagramsReceived };
     }
     case "download": {
       const started = performance.now();
@@ -221,11 +215,11 @@ async function handle(command: Record<string, unknown>): Promise<Record<string, 
       accepted = (async () => {
         const conn = await listener.accept();
         listener.close();
-        const sentBefore = datagramsSent();
+        const sentBefore = datagrams("sent");
         const started = performance.now();
         const result = await drain((p) => conn.read(p));
         const ms = performance.now() - started;
-        const sent = datagramsSent() - sentBefore;
+        const sent = datagrams("sent") - sentBefore;
         conn.close();
         return { ok: true, ...result, ms, datagramsSent: sent };
       })();
