@@ -8,7 +8,8 @@
  * does the rest.
  *
  * The parts it composes, each its own module: the DERP connections (derp_links.ts),
- * the UDP socket (udp_socket.ts, opt-in), the disco driver
+ * the UDP socket (udp_socket.ts, opt-in; in a worker thread by
+ * default, udp_thread_socket.ts), the disco driver
  * (disco_driver.ts) and the peer map (peer_map.ts).
  *
  * @module
@@ -32,7 +33,8 @@ import type { DataPlaneNetmap, DataPlanePeer } from "./data_plane_netmap.ts";
 import { type DerpLinkEvent, DerpLinks } from "./derp_links.ts";
 import { DiscoDriver, type DiscoPingResult, type DiscoStats } from "./disco_driver.ts";
 import { PeerMap } from "./peer_map.ts";
-import { type MagicSockUDPOptions, UdpSocket } from "./udp_socket.ts";
+import { type MagicSockUDP, type MagicSockUDPOptions, UdpSocket } from "./udp_socket.ts";
+import { UdpThreadSocket } from "./udp_thread_socket.ts";
 
 export type { MagicSockUDPOptions } from "./udp_socket.ts";
 
@@ -159,7 +161,7 @@ export class MagicSock {
     udpDatagramsReceived: 0,
     stunIgnored: 0,
   };
-  #udp: UdpSocket | undefined;
+  #udp: MagicSockUDP | undefined;
   #udpBlocked = false;
   #closed = false;
   /** Receives every WireGuard datagram; set by the owner before {@link MagicSock.start}. */
@@ -284,7 +286,13 @@ export class MagicSock {
     const region = await this.#derp.start(derpMap, signal);
     const udp = this.#options.udp;
     if (udp && !this.#udp && !this.#closed) {
-      this.#udp = UdpSocket.bind(udp, (packet, from) => this.#onUDP(packet, from));
+      const onDatagram = (packet: Uint8Array, from: AddrPort) => this.#onUDP(packet, from);
+      const socket = udp.thread === false
+        ? UdpSocket.bind(udp, onDatagram)
+        : await UdpThreadSocket.bind(udp, onDatagram);
+      // Closed while the worker was binding: the socket goes too.
+      if (this.#closed) await socket.close();
+      else this.#udp = socket;
     }
     return region;
   }

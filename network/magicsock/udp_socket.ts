@@ -33,10 +33,58 @@ export interface MagicSockUDPOptions {
    * every address of the bound interface(s).
    */
   advertise?: "loopback-only" | "all";
+  /**
+   * Run the socket in a worker thread (udp_thread_socket.ts), the default;
+   * false keeps it on the main thread ({@link UdpSocket}).
+   */
+  thread?: boolean;
 }
 
 /**
- * A bound UDP socket and its receive loop.
+ * What magicsock needs of its UDP socket: {@link UdpSocket} on the main
+ * thread, or `UdpThreadSocket` (udp_thread_socket.ts) with the socket in a
+ * worker.
+ */
+export interface MagicSockUDP {
+  /** The bound address. */
+  readonly address: AddrPort | undefined;
+  /** Sends that failed. */
+  readonly sendErrors: number;
+  /** Datagrams the receive callback threw on. */
+  readonly receiveErrors: number;
+  /** Our endpoints to advertise to control. */
+  localEndpoints(): AddrPort[];
+  /** Sends one datagram without waiting; the caller must not change it before the task ends. */
+  send(to: AddrPort, datagram: Uint8Array): void;
+  /** Closes the socket; datagrams not yet sent are dropped. */
+  close(): Promise<void>;
+}
+
+/**
+ * Our endpoints to advertise to control (`MapRequest.Endpoints`) for a socket
+ * bound to `bound`: a wildcard bind offers the interface addresses that
+ * {@link MagicSockUDPOptions.advertise} allows.
+ */
+export function localEndpointsOf(
+  bound: AddrPort | undefined,
+  options: MagicSockUDPOptions,
+): AddrPort[] {
+  if (!bound) return [];
+  const all = options.advertise === "all";
+  const wildcard = bound.ip.every((b) => b === 0);
+  const candidates = wildcard
+    ? Deno.networkInterfaces()
+      .filter((i) => i.family === (bound.is4 ? "IPv4" : "IPv6") && !i.address.includes("%"))
+      .map((i) => parseIPAddress(i.address))
+      .filter((ip): ip is Uint8Array => !!ip)
+    : [bound.ip];
+  return candidates
+    .filter((ip) => all || isLoopbackIP(ip))
+    .map((ip) => new AddrPort(ip, bound.port));
+}
+
+/**
+ * A bound UDP socket and its receive loop, on the main thread.
  *
  * @example
  * ```ts
@@ -45,7 +93,7 @@ export interface MagicSockUDPOptions {
  * await udp.close();
  * ```
  */
-export class UdpSocket {
+export class UdpSocket implements MagicSockUDP {
   readonly #conn: Deno.DatagramConn;
   readonly #options: MagicSockUDPOptions;
   readonly #loop: Promise<void>;
@@ -99,19 +147,7 @@ export class UdpSocket {
    * {@link MagicSockUDPOptions.advertise} allows.
    */
   localEndpoints(): AddrPort[] {
-    const bound = this.#address;
-    if (!bound) return [];
-    const all = this.#options.advertise === "all";
-    const wildcard = bound.ip.every((b) => b === 0);
-    const candidates = wildcard
-      ? Deno.networkInterfaces()
-        .filter((i) => i.family === (bound.is4 ? "IPv4" : "IPv6") && !i.address.includes("%"))
-        .map((i) => parseIPAddress(i.address))
-        .filter((ip): ip is Uint8Array => !!ip)
-      : [bound.ip];
-    return candidates
-      .filter((ip) => all || isLoopbackIP(ip))
-      .map((ip) => new AddrPort(ip, bound.port));
+    return localEndpointsOf(this.#address, this.#options);
   }
 
   /**

@@ -28,6 +28,7 @@ import {
   openDiscoPacket,
 } from "../../network/disco/disco_packet.ts";
 import { FilterPacket } from "../../network/filter/filter_packet.ts";
+import { entrySize, readEntries, writeEntry } from "../../network/magicsock/datagram_batch.ts";
 import { PacketFilter } from "../../network/filter/packet_filter.ts";
 import { buildEchoReply } from "../../network/netstack/echo_responder.ts";
 import { isTSMPPacket } from "../../network/netstack/tsmp_responder.ts";
@@ -387,6 +388,45 @@ const filterPacket: FuzzTarget = {
   },
 };
 
+const datagramBatch: FuzzTarget = {
+  name: "datagram-batch",
+  description: "readEntries of the UDP worker's batches: never throws, entries stay in bounds " +
+    "and re-encode to the bytes they came from",
+  expected: [],
+  maxLength: 4096,
+  setup() {
+    const sample = (entries: [Uint8Array, number, Uint8Array][]) => {
+      const out = new Uint8Array(
+        entries.reduce((n, [ip, , p]) => n + entrySize(ip.length, p.length), 0),
+      );
+      let at = 0;
+      for (const [ip, port, payload] of entries) at = writeEntry(out, at, ip, port, payload);
+      return out;
+    };
+    const v4 = new Uint8Array([127, 0, 0, 1]);
+    const v6 = new Uint8Array(16).fill(0x20);
+    return {
+      corpus: [
+        sample([[v4, 41641, new Uint8Array(148).fill(4)], [v6, 3478, new Uint8Array(20)]]),
+        sample([[v6, 1, new Uint8Array(0)], [v4, 65535, new Uint8Array(1300).fill(1)]]),
+      ],
+      run(input: Uint8Array) {
+        const again: Uint8Array[] = [];
+        const read = readEntries(input, input.length, (ip, port, payload) => {
+          const entry = new Uint8Array(entrySize(ip.length, payload.length));
+          writeEntry(entry, 0, ip, port, payload);
+          again.push(entry);
+        });
+        if (read < 0 || read > input.length) throw new Error(`read ${read} of ${input.length}`);
+        const consumed = concat(...again);
+        if (consumed.length !== read || consumed.some((b, i) => b !== input[i])) {
+          throw new Error("decoded entries do not re-encode to the bytes read");
+        }
+      },
+    };
+  },
+};
+
 /** The data plane's targets. */
 export const DATA_PLANE_TARGETS: readonly FuzzTarget[] = [
   wireguardMessages,
@@ -397,4 +437,5 @@ export const DATA_PLANE_TARGETS: readonly FuzzTarget[] = [
   stun,
   netstackWire,
   filterPacket,
+  datagramBatch,
 ];

@@ -53,3 +53,34 @@ Deno.test("the launch flags grant env and sys only by name, exactly cli/permissi
   }
   assert.ok(!LAUNCH_ENV_NAMES.includes(NO_COLOR_ENV));
 });
+
+Deno.test("every compile:* task includes each worker module the code starts", async () => {
+  // `deno compile` bundles what main.ts imports; a worker's entry point is
+  // loaded by URL at run time and must be named with --include.
+  const workers: string[] = [];
+  for await (const path of walkTs(new URL("network/", root))) {
+    const text = await Deno.readTextFile(path);
+    for (
+      const match of text.matchAll(/new Worker\(new URL\("\.\/([\w.]+)", import\.meta\.url\)/g)
+    ) {
+      const dir = path.pathname.slice(root.pathname.length, path.pathname.lastIndexOf("/") + 1);
+      workers.push(dir + match[1]);
+    }
+  }
+  assert.ok(workers.length > 0, "the UDP worker is found");
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+  for (const [name, command] of Object.entries(config.tasks as Record<string, string>)) {
+    if (!name.startsWith("compile:")) continue;
+    for (const worker of workers) {
+      assert.ok(command.includes(`--include ${worker} `), `${name}: ${worker}`);
+    }
+  }
+});
+
+async function* walkTs(dir: URL): AsyncGenerator<URL> {
+  for await (const entry of Deno.readDir(dir)) {
+    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+    if (entry.isDirectory) yield* walkTs(url);
+    else if (entry.name.endsWith(".ts")) yield url;
+  }
+}

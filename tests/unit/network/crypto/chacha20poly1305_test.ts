@@ -14,7 +14,7 @@ import { fromHex, toHex } from "./hex.ts";
 import { seededRandom } from "./seeded_random.ts";
 
 const IMPLEMENTATIONS = [
-  { name: "native", seal: chachaSeal, open: chachaOpen },
+  { name: "libsodium", seal: chachaSeal, open: chachaOpen },
   { name: "reference", seal: chachaSealReference, open: chachaOpenReference },
 ];
 
@@ -134,7 +134,7 @@ for (const impl of IMPLEMENTATIONS) {
   });
 }
 
-Deno.test("chacha20poly1305: native equals reference over 10,000 random inputs", () => {
+Deno.test("chacha20poly1305: libsodium equals reference over 10,000 random inputs", () => {
   const random = seededRandom();
   const n = 10_000;
   for (let i = 0; i < n; i++) {
