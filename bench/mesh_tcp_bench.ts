@@ -23,6 +23,9 @@
  *   segment, though still several datagrams per sendmmsg/recvmmsg. A
  *   reference, not the goal's baseline: it shows how much of the gap
  *   segment-sized datagrams alone make.
+ * - UDP datagrams the kernel dropped for a full socket receive buffer
+ *   during each transfer (median): losses the sender's congestion control
+ *   answers.
  * - Memory per open idle connection: the node's heap after a collection
  *   with 200 idle connections open, less before, per connection (goal ≤ 64
  *   KiB).
@@ -33,7 +36,7 @@
 import { startHeadscale } from "../tests/interop/headscale.ts";
 import { startMeshDriver } from "../tests/interop/mesh_driver.ts";
 import { MiB, PatternSource, startTcpService } from "../tests/interop/mesh_services.ts";
-import { processCpuTimes } from "./process_memory.ts";
+import { processCpuTimes, udpReceiveBufferErrors } from "./process_memory.ts";
 import { tailscaleBinary } from "../tests/interop/peers.ts";
 import { startTailscaled, type TailscaledNode } from "../tests/interop/tailscaled.ts";
 import { median } from "./netmap_bench.ts";
@@ -48,6 +51,12 @@ export interface TransferCpu {
   senderSystem: number;
   /** Of `receiver`, the part spent in the kernel (system time). */
   receiverSystem: number;
+  /**
+   * UDP datagrams the kernel dropped meanwhile for a full socket receive
+   * buffer (any socket here; in practice the receiver's): each is a lost
+   * segment the sender must retransmit, and its congestion window shrinks.
+   */
+  udpDrops: number;
 }
 
 /** Figures of {@link runMeshTcpBench}. */
@@ -87,8 +96,10 @@ async function measuredCpu<T>(
   body: () => Promise<T>,
 ): Promise<[T, TransferCpu]> {
   const before = [processCpuTimes(sender), processCpuTimes(receiver)];
+  const dropsBefore = udpReceiveBufferErrors();
   const result = await body();
   const after = [processCpuTimes(sender), processCpuTimes(receiver)];
+  const udpDrops = udpReceiveBufferErrors() - dropsBefore;
   const perMiB = (ms: number) => ms / (bytes / MiB);
   const total = (i: number) =>
     perMiB(after[i].userMs + after[i].systemMs - before[i].userMs - before[i].systemMs);
@@ -98,6 +109,7 @@ async function measuredCpu<T>(
     receiver: total(1),
     senderSystem: system(0),
     receiverSystem: system(1),
+    udpDrops,
   }];
 }
 
@@ -107,6 +119,7 @@ function medianCpu(runs: TransferCpu[]): TransferCpu {
     receiver: median(runs.map((r) => r.receiver)),
     senderSystem: median(runs.map((r) => r.senderSystem)),
     receiverSystem: median(runs.map((r) => r.receiverSystem)),
+    udpDrops: median(runs.map((r) => r.udpDrops)),
   };
 }
 

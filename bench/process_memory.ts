@@ -41,6 +41,19 @@ export function processCpuTimes(pid: number): { userMs: number; systemMs: number
   return { userMs: ms(utime), systemMs: ms(stime) };
 }
 
+/**
+ * UDP datagrams the kernel has dropped so far because a socket's receive
+ * buffer was full (`RcvbufErrors` of /proc/net/snmp): every socket in this
+ * network namespace, Linux only.
+ */
+export function udpReceiveBufferErrors(): number {
+  const lines = Deno.readTextFileSync("/proc/net/snmp").split("\n").filter((l) =>
+    l.startsWith("Udp: ")
+  );
+  const names = lines[0].split(/\s+/), values = lines[1].split(/\s+/);
+  return Number(values[names.indexOf("RcvbufErrors")]);
+}
+
 /** CPU time (user + system) `pid` has used so far, in milliseconds. */
 export function processCpuMs(pid: number): number {
   const { userMs, systemMs } = processCpuTimes(pid);

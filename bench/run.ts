@@ -231,6 +231,12 @@ async function meshSection(): Promise<void> {
   cpu("ts→ts, GSO/GRO off", r.cpuPerMiB.baselineNoGso);
   cpu("citadel→tailscaled", r.cpuPerMiB.citadelToTailscaled);
   cpu("tailscaled→citadel", r.cpuPerMiB.tailscaledToCitadel);
+  const drops = (what: string, c: TransferCpu) =>
+    line(`  UDP receive-buffer drops, ${what}`, String(c.udpDrops), "", true);
+  drops("tailscaled→tailscaled", r.cpuPerMiB.baseline);
+  drops("ts→ts, GSO/GRO off", r.cpuPerMiB.baselineNoGso);
+  drops("citadel→tailscaled", r.cpuPerMiB.citadelToTailscaled);
+  drops("tailscaled→citadel", r.cpuPerMiB.tailscaledToCitadel);
   line("connection set-up, median", `${r.setupMedianMs.toFixed(2)} ms`, "", true);
   line("connection set-up, p90", `${r.setupP90Ms.toFixed(2)} ms`, "", true);
   line(
