@@ -8,8 +8,12 @@
 
 /** From the main thread to the worker. */
 export type UdpThreadRequest =
-  /** Bind the socket; answered by `bound` or `bind-failed`. */
-  | { op: "bind"; hostname: string; port: number }
+  /**
+   * Bind the socket; answered by `bound` or `bind-failed`. `counters` are
+   * the shared budget counters (thread_budget.ts); `queueBytes` bounds what
+   * the worker posts that the main thread has not handled.
+   */
+  | { op: "bind"; hostname: string; port: number; counters: Int32Array; queueBytes: number }
   /** Send the datagrams of `buffer[0, length)`. */
   | { op: "send"; buffer: ArrayBuffer; length: number }
   /** Close the socket; answered by `closed` once the receive loop ended. */

@@ -18,6 +18,13 @@ import {
   MAX_BATCHED_SENDS,
 } from "./udp_socket.ts";
 import type { UdpThreadReply, UdpThreadRequest } from "./udp_thread_messages.ts";
+import {
+  BudgetSlot,
+  DEFAULT_THREAD_QUEUE_BYTES,
+  releaseBudget,
+  sharedCounters,
+  ThreadBudget,
+} from "./thread_budget.ts";
 
 /** How long {@link UdpThreadSocket.close} waits for the worker before it ends it anyway. */
 const CLOSE_TIMEOUT_MS = 2_000;
@@ -45,21 +52,26 @@ export class UdpThreadSocket implements MagicSockUDP {
   readonly #flush = () => this.#sendBatch();
   #closed: Promise<void> | undefined;
   #onClosed: (() => void) | undefined;
-  /** Sends that failed. */
-  sendErrors = 0;
-  /** Datagrams the receive callback threw on, and batches that did not decode whole. */
-  receiveErrors = 0;
+  readonly #counters: Int32Array;
+  readonly #sendBudget: ThreadBudget;
+  #workerSendErrors = 0;
+  #sendDropped = 0;
+  #receiveErrors = 0;
 
   private constructor(
     worker: Worker,
     options: MagicSockUDPOptions,
     address: AddrPort | undefined,
     onDatagram: (packet: Uint8Array, from: AddrPort) => void,
+    counters: Int32Array,
+    queueBytes: number,
   ) {
     this.#worker = worker;
     this.#options = options;
     this.#address = address;
     this.#onDatagram = onDatagram;
+    this.#counters = counters;
+    this.#sendBudget = new ThreadBudget(counters, BudgetSlot.SendDone, queueBytes);
     worker.onmessage = (event: MessageEvent<UdpThreadReply>) => this.#onReply(event.data);
   }
 
@@ -70,7 +82,9 @@ export class UdpThreadSocket implements MagicSockUDP {
   static bind(
     options: MagicSockUDPOptions,
     onDatagram: (packet: Uint8Array, from: AddrPort) => void,
+    queueBytes: number = DEFAULT_THREAD_QUEUE_BYTES,
   ): Promise<UdpThreadSocket> {
+    const counters = sharedCounters();
     const worker = new Worker(new URL("./udp_worker.ts", import.meta.url), { type: "module" });
     return new Promise((resolve, reject) => {
       const fail = (error: Error) => {
@@ -89,15 +103,24 @@ export class UdpThreadSocket implements MagicSockUDP {
         worker.onerror = (event) => {
           // A bug in the worker ends its socket, not the node: DERP carries on.
           event.preventDefault();
-          socket.receiveErrors++;
+          socket.#receiveErrors++;
         };
-        const socket = new UdpThreadSocket(worker, options, address, onDatagram);
+        const socket = new UdpThreadSocket(
+          worker,
+          options,
+          address,
+          onDatagram,
+          counters,
+          queueBytes,
+        );
         resolve(socket);
       };
       const request: UdpThreadRequest = {
         op: "bind",
         hostname: options.hostname,
         port: options.port ?? 0,
+        counters,
+        queueBytes,
       };
       worker.postMessage(request);
     });
@@ -106,6 +129,24 @@ export class UdpThreadSocket implements MagicSockUDP {
   /** The bound address. */
   get address(): AddrPort | undefined {
     return this.#address;
+  }
+
+  /** Sends that failed, and datagrams dropped because the worker was too far behind. */
+  get sendErrors(): number {
+    return this.#workerSendErrors + this.#sendDropped;
+  }
+
+  /**
+   * Datagrams the receive callback threw on, batches that did not decode
+   * whole, and datagrams the worker dropped because we were too far behind.
+   */
+  get receiveErrors(): number {
+    return this.#receiveErrors + Atomics.load(this.#counters, BudgetSlot.ReceiveDropped);
+  }
+
+  /** Bytes of send batches posted to the worker that it is not done with. */
+  get sendQueueBytes(): number {
+    return this.#sendBudget.inFlight;
   }
 
   /** Our endpoints to advertise to control (see {@link UdpSocket.localEndpoints}). */
@@ -141,10 +182,15 @@ export class UdpThreadSocket implements MagicSockUDP {
       const to = this.#batchTo[i];
       offset = writeEntry(bytes, offset, to.ip, to.port, this.#batch[i]);
     }
+    const count = this.#batch.length;
     this.#batch.length = 0;
     this.#batchTo.length = 0;
     this.#batchBytes = 0;
     if (this.#closed) return;
+    if (!this.#sendBudget.tryPost(bytes.byteLength)) {
+      this.#sendDropped += count; // the worker is too far behind: lost, as in a full socket buffer
+      return;
+    }
     const request: UdpThreadRequest = { op: "send", buffer: bytes.buffer, length: offset };
     this.#worker.postMessage(request, [bytes.buffer]);
   }
@@ -179,14 +225,15 @@ export class UdpThreadSocket implements MagicSockUDP {
           try {
             this.#onDatagram(payload.slice(), this.#sources.get(ip, port));
           } catch {
-            this.receiveErrors++;
+            this.#receiveErrors++;
           }
         });
-        if (read !== reply.length) this.receiveErrors++;
+        if (read !== reply.length) this.#receiveErrors++;
+        releaseBudget(this.#counters, BudgetSlot.ReceiveDone, batch.byteLength);
         return;
       }
       case "send-errors":
-        this.sendErrors = reply.total;
+        this.#workerSendErrors = reply.total;
         return;
       case "closed":
         this.#onClosed?.();

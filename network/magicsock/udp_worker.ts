@@ -9,7 +9,8 @@
  * batch when the loop would wait (a zero-delay timer runs only after every
  * datagram already in the socket was read), when the batch is full, or after
  * {@link MAX_BATCH_DATAGRAMS}. Sending, it sends a batch's datagrams back to
- * back, without waiting for one before the next.
+ * back, without waiting for one before the next. What is in flight between
+ * the threads is bounded both ways (thread_budget.ts).
  *
  * This module only runs as a worker's entry point; it imports nothing that
  * loads the node.
@@ -18,6 +19,7 @@
  */
 import { MAX_DATAGRAM, MAX_ENTRY_OVERHEAD, readEntries, writeEntry } from "./datagram_batch.ts";
 import type { UdpThreadReply, UdpThreadRequest } from "./udp_thread_messages.ts";
+import { BudgetSlot, releaseBudget, sharedCounters, ThreadBudget } from "./thread_budget.ts";
 import { formatIPAddress, ipAddressEquals, parseIPAddress } from "../netaddr/ip_address.ts";
 
 /** Datagrams per posted batch at most: one message's worth of work for the main thread. */
@@ -33,6 +35,8 @@ const scope = self as any as {
 };
 
 let conn: Deno.DatagramConn | undefined;
+let counters: Int32Array = sharedCounters();
+let receiveBudget: ThreadBudget | undefined;
 let loop: Promise<void> | undefined;
 let sendErrors = 0;
 let reportedSendErrors = 0;
@@ -45,6 +49,8 @@ scope.onmessage = (event) => {
   const request = event.data;
   switch (request.op) {
     case "bind":
+      counters = request.counters;
+      receiveBudget = new ThreadBudget(counters, BudgetSlot.ReceiveDone, request.queueBytes);
       try {
         conn = Deno.listenDatagram({
           transport: "udp",
@@ -89,17 +95,26 @@ let lastSendIP = new Uint8Array(0);
 let lastSendPort = -1;
 let lastSendAddr: Deno.NetAddr | undefined;
 
+// The batch's bytes count against the main thread's send budget until
+// every send of it settled (Deno holds the payloads until then).
 function sendBatch(batch: Uint8Array, length: number): void {
   const socket = conn;
-  if (!socket) return;
-  readEntries(batch, length, (ip, port, payload) => {
-    if (port !== lastSendPort || !ipAddressEquals(ip, lastSendIP)) {
-      lastSendIP = ip.slice();
-      lastSendPort = port;
-      lastSendAddr = { transport: "udp", hostname: formatIPAddress(lastSendIP), port };
-    }
-    socket.send(payload, lastSendAddr!).catch(noteSendError);
-  });
+  let pending = 1;
+  const settled = () => {
+    if (--pending === 0) releaseBudget(counters, BudgetSlot.SendDone, batch.byteLength);
+  };
+  if (socket) {
+    readEntries(batch, length, (ip, port, payload) => {
+      if (port !== lastSendPort || !ipAddressEquals(ip, lastSendIP)) {
+        lastSendIP = ip.slice();
+        lastSendPort = port;
+        lastSendAddr = { transport: "udp", hostname: formatIPAddress(lastSendIP), port };
+      }
+      pending++;
+      socket.send(payload, lastSendAddr!).catch(noteSendError).finally(settled);
+    });
+  }
+  settled();
 }
 
 function noteSendError(): void {
@@ -121,8 +136,13 @@ async function receiveLoop(socket: Deno.DatagramConn): Promise<void> {
   const flush = () => {
     flushArmed = false;
     if (count === 0) return;
-    post({ op: "datagrams", buffer: batch.buffer, length }, [batch.buffer]);
-    batch = new Uint8Array(RECEIVE_BATCH_BYTES);
+    if (receiveBudget!.tryPost(batch.byteLength)) {
+      post({ op: "datagrams", buffer: batch.buffer, length }, [batch.buffer]);
+      batch = new Uint8Array(RECEIVE_BATCH_BYTES);
+    } else {
+      // The main thread is too far behind: these are lost, as in a full socket buffer.
+      Atomics.add(counters, BudgetSlot.ReceiveDropped, count);
+    }
     length = 0;
     count = 0;
   };
