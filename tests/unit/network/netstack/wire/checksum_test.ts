@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   ChecksumAccumulator,
   checksumAdd,
+  checksumFinish,
   checksumFold,
   internetChecksum,
   pseudoHeaderSum,
@@ -91,4 +92,36 @@ Deno.test("checksum: the IPv6 pseudo-header carries a 32-bit length", () => {
   const src = new Uint8Array(16), dst = new Uint8Array(16);
   assert.equal(pseudoHeaderSum(src, dst, 17, 0x12345), 17 + 0x1 + 0x2345);
   assert.throws(() => pseudoHeaderSum(new Uint8Array(4), dst, 6, 20), RangeError);
+});
+
+/** The byte-at-a-time sum, as RFC 1071 states it: the reference for the word-at-a-time path. */
+function referenceSum(sum: number, data: Uint8Array): number {
+  for (let i = 0; i + 1 < data.length; i += 2) sum += (data[i] << 8) | data[i + 1];
+  if (data.length & 1) sum += data[data.length - 1] << 8;
+  return sum;
+}
+
+Deno.test("checksum: the word-at-a-time path equals the byte loop (random, zeros, all ones, any offset)", () => {
+  const rng = seededRandom(0xc5);
+  const cases: Uint8Array[] = [];
+  for (let trial = 0; trial < 2000; trial++) {
+    const backing = rng.bytes(3200);
+    const offset = rng.below(8);
+    cases.push(backing.subarray(offset, offset + rng.below(3100)));
+  }
+  for (const length of [64, 65, 1240, 1241, 4096]) {
+    cases.push(new Uint8Array(length), new Uint8Array(length).fill(0xff));
+    const ones = new Uint8Array(length + 4).fill(0xff);
+    cases.push(ones.subarray(4)); // aligned, all ones: a sum ≡ 0 mod 0xffff that is not 0
+  }
+  for (const data of cases) {
+    for (const initial of [0, 0xffff, rng.below(0x7fffffff)]) {
+      const where = `length ${data.length}, offset ${data.byteOffset}, initial ${initial}`;
+      assert.equal(
+        checksumFinish(checksumAdd(initial, data)),
+        checksumFinish(referenceSum(initial, data)),
+        where,
+      );
+    }
+  }
 });
