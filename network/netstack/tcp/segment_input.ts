@@ -309,6 +309,7 @@ function receiveData(c: TcpConnection, seq: number, data: Uint8Array, now: numbe
       c.delayedAckAt = now + c.host.settings.delayedAck;
       c.armed(c.delayedAckAt);
     }
+    c.rcvRtt.advanced(c.rcvNxt, c.rcvAdvEdge, now);
     c.events.readable();
     return;
   }

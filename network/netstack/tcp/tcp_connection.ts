@@ -13,6 +13,7 @@ import type { TCPSegment } from "../wire/tcp.ts";
 import { ByteRing } from "./byte_ring.ts";
 import { type CongestionController, makeCongestionController } from "./congestion_control.ts";
 import { Reassembly } from "./reassembly.ts";
+import { ReceiveRtt } from "./receive_rtt.ts";
 import { RttEstimator } from "./rtt_estimator.ts";
 import { Scoreboard } from "./scoreboard.ts";
 import { seqAdd } from "./seq.ts";
@@ -179,6 +180,8 @@ export class TcpConnection {
   rcvCopied = 0;
   /** Start of the current receive-tuning measurement. */
   rcvTuneAt = 0;
+  /** The receive side's RTT estimate, for receive-window tuning. */
+  readonly rcvRtt = new ReceiveRtt();
   /** Received bytes the application has not read, and out-of-order bytes ahead of them. */
   readonly recvRing: ByteRing;
   /** Which out-of-order ranges are held. */

@@ -20,6 +20,14 @@ import type { TcpConnection } from "./tcp_connection.ts";
  */
 const RECEIVE_TUNING_MIN_INTERVAL = 10;
 /**
+ * The window a short path may always grow to: the payload Deno's fixed
+ * 208 KiB UDP receive buffer holds, roughly, when our threads are late. In
+ * `./dev bench mesh` (loopback, 2 cores) a window sized per 10 ms let
+ * tailscaled overrun it: 250–450 datagrams dropped per 32 MiB, and its
+ * congestion window cut each time.
+ */
+const SHORT_PATH_WINDOW = 192 * 1024;
+/**
  * A drained receive buffer this small stays allocated: an application that
  * reads each segment as it comes would otherwise free and allocate it per
  * segment. Larger ones are freed, so an idle connection holds at most this.
@@ -151,16 +159,23 @@ export function setKeepAlive(c: TcpConnection, on: boolean, now: number): void {
 }
 
 // Receive-buffer tuning (dynamic right-sizing, as Linux's
-// tcp_rcv_space_adjust): once per RTT, let the window grow to twice what the
-// application read in that RTT, so it stays ahead of a sender in slow start
-// but never invites a burst far larger than the application drains (which
-// would only overflow the socket below us).
+// tcp_rcv_space_adjust): once per RTT (at least RECEIVE_TUNING_MIN_INTERVAL),
+// let the window grow to twice what the application read in that time, so it
+// stays ahead of a sender in slow start but never invites a burst far larger
+// than the application drains (which would only overflow the socket below
+// us). On a short path the 10 ms floor would invite 20 ms of data: there the
+// growth stops at twice the read rate times the path's minimum RTT
+// (receive_rtt.ts), or SHORT_PATH_WINDOW if that is more.
 function tuneReceiveWindow(c: TcpConnection, n: number, now: number): void {
   c.rcvCopied += n;
-  const interval = Math.max(c.rtt.srtt ?? 100, RECEIVE_TUNING_MIN_INTERVAL);
-  if (now - c.rcvTuneAt < interval) return;
-  const wanted = 2 * c.rcvCopied;
-  if (wanted > c.rcvClamp) c.rcvClamp = Math.min(c.rcvCapacity, wanted);
+  const elapsed = now - c.rcvTuneAt;
+  if (elapsed < Math.max(c.rtt.srtt ?? 100, RECEIVE_TUNING_MIN_INTERVAL)) return;
+  let wanted = 2 * c.rcvCopied;
+  const minRtt = c.rcvRtt.minimum;
+  if (minRtt !== undefined && minRtt < elapsed) {
+    wanted = Math.min(wanted, Math.max(SHORT_PATH_WINDOW, 2 * c.rcvCopied * minRtt / elapsed));
+  }
+  if (wanted > c.rcvClamp) c.rcvClamp = Math.min(c.rcvCapacity, Math.floor(wanted));
   c.rcvCopied = 0;
   c.rcvTuneAt = now;
 }

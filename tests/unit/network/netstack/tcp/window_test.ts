@@ -13,6 +13,7 @@ import { receiveAll, sendBulk } from "../bulk.ts";
 import { parseIPPacket } from "../../../../../network/netstack/wire/ip_packet.ts";
 import { parseTCPSegment } from "../../../../../network/netstack/wire/tcp.ts";
 import { runFor, runUntil, settle } from "../virtual_time.ts";
+import { ReceiveRtt } from "../../../../../network/netstack/tcp/receive_rtt.ts";
 
 const { SYN, ACK } = TCPFlags;
 
@@ -200,4 +201,47 @@ Deno.test("window: an active opener accepts no more than its SYN offered, and ne
   read += n ?? 0;
   assert.equal(read, accepted);
   assert.equal(conn.state, TcpState.Established);
+});
+
+Deno.test("window: on a short round trip the window grows to what one RTT needs, not 10 ms of data", async () => {
+  // 100 MB/s over a 2 ms RTT needs about 200 KB of window. Sized per 10 ms,
+  // as before the receive-side RTT estimate, it grew past 2 MB: 20 ms of
+  // data that a sender may burst into a 208 KiB UDP receive buffer.
+  const p = stackPair({ link: { delay: 1, rate: 100_000, queueBytes: 4 * 1024 * 1024 } });
+  let largest = 0;
+  p.ba.tap = (packet) => {
+    const tcp = parseTCPSegment(parseIPPacket(packet).payload);
+    if (!(tcp.flags & SYN)) largest = Math.max(largest, tcp.window * 128);
+    return packet;
+  };
+  const listener = p.b.listenTCP(5003);
+  const client = await runFor(p.clock, p.a.connectTCP(p.bAddr(5003)));
+  const server = await runFor(p.clock, listener.accept());
+  const sent = sendBulk(client, 32 * 1024 * 1024, 4);
+  const started = p.clock.now();
+  const got = await runFor(p.clock, receiveAll(server));
+  assert.equal(got.sha256, (await sent).sha256);
+  const rate = 32 * 1024 * 1024 / (p.clock.now() - started); // bytes per ms
+  assert.ok(largest <= 1024 * 1024, `largest window ${largest}`);
+  assert.ok(rate >= 50_000, `the window still carried ${rate.toFixed(0)} bytes/ms of 100,000`);
+});
+
+Deno.test("receive RTT: one window's arrival time, the minimum kept for 10 s; closed windows skipped", () => {
+  const r = new ReceiveRtt();
+  r.advanced(1000, 11_000, 0); // mark: the window up to 11,000 advertised at t=0
+  assert.equal(r.minimum, undefined);
+  r.advanced(6000, 16_000, 2);
+  assert.equal(r.minimum, undefined, "half a window is no sample");
+  r.advanced(11_000, 21_000, 4);
+  assert.equal(r.minimum, 4);
+  r.advanced(21_000, 31_000, 6);
+  assert.equal(r.minimum, 2, "a smaller sample replaces it");
+  r.advanced(31_000, 41_000, 16);
+  assert.equal(r.minimum, 2, "a larger one does not");
+  r.advanced(41_000, 41_000, 20); // a closed window: no mark
+  r.advanced(41_000, 51_000, 100); // it opens: mark at t=100
+  r.advanced(51_000, 61_000, 103);
+  assert.equal(r.minimum, 2, "the time spent closed is not a sample");
+  r.advanced(61_000, 71_000, 12_000);
+  assert.equal(r.minimum, 12_000 - 103, "after 10 s the minimum is renewed");
 });
