@@ -91,8 +91,16 @@ export interface MagicSockStats extends DiscoStats {
   udpDatagramsSent: number;
   /** WireGuard datagrams received over direct UDP and taken by a peer. */
   udpDatagramsReceived: number;
-  /** UDP sends that failed. */
+  /**
+   * UDP sends that failed, or that the UDP worker was too far behind to
+   * take (udp_thread_socket.ts).
+   */
   udpSendErrors: number;
+  /**
+   * UDP datagrams lost on our side: the receive callback threw, or the
+   * main thread was too far behind the UDP worker to take them.
+   */
+  udpReceiveErrors: number;
   /** STUN packets on the shared UDP socket with no netcheck to take them. */
   stunIgnored: number;
 }
@@ -208,9 +216,9 @@ export class MagicSock {
     return {
       ...this.#disco.stats,
       ...this.#counters,
-      discoDropped: this.#disco.stats.discoDropped + (this.#udp?.receiveErrors ?? 0),
       derpSendErrors: this.#derp.stats.sendErrors,
       udpSendErrors: this.#udp?.sendErrors ?? 0,
+      udpReceiveErrors: this.#udp?.receiveErrors ?? 0,
     };
   }
 
