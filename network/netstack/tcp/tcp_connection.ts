@@ -181,7 +181,7 @@ export class TcpConnection {
   /** Start of the current receive-tuning measurement. */
   rcvTuneAt = 0;
   /** The receive side's RTT estimate, for receive-window tuning. */
-  readonly rcvRtt = new ReceiveRtt();
+  readonly rcvRtt: ReceiveRtt = new ReceiveRtt();
   /** Received bytes the application has not read, and out-of-order bytes ahead of them. */
   readonly recvRing: ByteRing;
   /** Which out-of-order ranges are held. */
