@@ -12,7 +12,7 @@ import {
   UdpSocket,
 } from "../../../../network/magicsock/udp_socket.ts";
 import { UdpThreadSocket } from "../../../../network/magicsock/udp_thread_socket.ts";
-import type { AddrPort } from "../../../../network/netaddr/addr_port.ts";
+import { AddrPort } from "../../../../network/netaddr/addr_port.ts";
 
 type Bind = (
   options: MagicSockUDPOptions,
@@ -130,5 +130,21 @@ Deno.test("udp socket (worker): a bind that fails rejects with the runtime's rea
     );
   } finally {
     taken.close();
+  }
+});
+
+Deno.test("udp socket (worker): a send the system refuses is counted, and its batch released", async () => {
+  const socket = await UdpThreadSocket.bind({ hostname: "127.0.0.1" }, () => {});
+  try {
+    // An IPv4 socket cannot send to an IPv6 address.
+    socket.send(AddrPort.parse("[::1]:9"), new Uint8Array(10));
+    const deadline = Date.now() + 5_000;
+    while ((socket.sendErrors === 0 || socket.sendQueueBytes > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(socket.sendErrors, 1);
+    assert.equal(socket.sendQueueBytes, 0);
+  } finally {
+    await socket.close();
   }
 });
