@@ -1,12 +1,14 @@
 /**
  * Building the IP packets this stack originates: one fresh buffer per
- * packet (the receiver of `send` owns it), the IPv4 or IPv6 header written
+ * packet (the receiver of `send` owns it, and may seal it where it lies:
+ * packet_room.ts), the IPv4 or IPv6 header written
  * by `wire/`, the transport bytes left for the caller at
  * {@link OutboundPacket.offset}.
  *
  * @module
  */
 import { IPProtocol } from "../netaddr/ip_protocol.ts";
+import { allocatePacketWithRoom } from "../packet_room.ts";
 import { emitIPv4Header, IPV4_MIN_HEADER_LENGTH } from "./wire/ipv4.ts";
 import { emitIPv6Header, IPV6_HEADER_LENGTH } from "./wire/ipv6.ts";
 import { emitTCPSegment, tcpHeaderLength, type TCPSegmentFields } from "./wire/tcp.ts";
@@ -39,7 +41,7 @@ export function allocateIPPacket(
   identification: number,
 ): OutboundPacket {
   const offset = ipHeaderLength(src);
-  const packet = new Uint8Array(offset + transportLength);
+  const packet = allocatePacketWithRoom(offset + transportLength);
   if (src.length === 4) {
     emitIPv4Header({
       src,
