@@ -200,8 +200,8 @@ export class WireGuardDevice {
       receiverOffset = 4;
     } else return this.#drop("not a WireGuard message");
     if (datagram.length < receiverOffset + 4) return this.#drop("too short");
-    const index = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength)
-      .getUint32(receiverOffset, true);
+    const index = (datagram[receiverOffset] | datagram[receiverOffset + 1] << 8 |
+      datagram[receiverOffset + 2] << 16 | datagram[receiverOffset + 3] << 24) >>> 0;
     const peer = this.#indexTable.get(index)?.peer;
     if (!peer) return this.#drop("unknown receiver index");
     return { peer, ...peer.handleDatagram(datagram, now) };
