@@ -13,7 +13,10 @@
 
 /** Bytes free in front of a packet: a WireGuard transport header. */
 export const PACKET_HEADROOM = 16;
-/** Bytes free behind a packet: padding to 16 (at most 15) and the AEAD tag (16). */
+/**
+ * Bytes free behind a packet: padding to 16 (at most 15) and the AEAD tag
+ * (16), so any transport message for the packet fits in its buffer.
+ */
 export const PACKET_TAILROOM = 32;
 
 const withRoom = new WeakSet<ArrayBuffer>();

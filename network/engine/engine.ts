@@ -32,7 +32,6 @@ import type { BestPath } from "../disco/peer_path.ts";
 import { EndpointType, type NetInfo } from "../control/tailcfg.ts";
 import { buildEchoReply } from "../netstack/echo_responder.ts";
 import { type DeviceOutput, WireGuardDevice } from "../wireguard/device.ts";
-import { MESSAGE_INITIATION_TYPE } from "../wireguard/constants.ts";
 import type { PeerStats } from "../wireguard/peer.ts";
 import { DeviceTimer } from "./device_timer.ts";
 import { ACL_DROP_PREFIX, FilterGate } from "./filter_gate.ts";
@@ -45,17 +44,6 @@ import { type AdvertisedEndpoint, NetcheckService } from "./netcheck_service.ts"
 import type { NetcheckReport } from "../netcheck/netcheck_report.ts";
 import { PeerPinger, type PeerPingOptions, type PeerPingResult } from "./peer_pinger.ts";
 import { PacketPipeline, type PipelineStats } from "./packet_pipeline.ts";
-
-/** The source handed to the device for datagrams that are not initiations (it reads none). */
-const NOT_AN_INITIATION = new Uint8Array(0);
-
-/**
- * The sender's bytes the device binds a cookie to, under load: only an
- * initiation's are read, so the others skip building them.
- */
-function cookieSource(datagram: Uint8Array, source: DatagramSource): Uint8Array {
-  return datagram[0] === MESSAGE_INITIATION_TYPE ? datagramSourceBytes(source) : NOT_AN_INITIATION;
-}
 
 /** Something that happened in the data plane, for logs and tests. */
 export type DataPlaneEvent =
@@ -518,7 +506,7 @@ export class Engine {
 
   #onDatagram(datagram: Uint8Array, source: DatagramSource): boolean {
     const now = this.#clock.monotonic();
-    const output = this.#device.handleDatagram(datagram, now, cookieSource(datagram, source));
+    const output = this.#device.handleDatagram(datagram, now, datagramSourceBytes(source));
     if (!output) {
       this.#counters.droppedByDevice++;
       this.#timer.arm();

@@ -126,13 +126,7 @@ export type DatagramSource =
  * for it).
  */
 export function datagramSourceBytes(source: DatagramSource): Uint8Array {
-  if (source.via === "derp") return source.key.bytes;
-  const ip = source.addr.ip;
-  const bytes = new Uint8Array(ip.length + 2);
-  bytes.set(ip);
-  bytes[ip.length] = source.addr.port >> 8;
-  bytes[ip.length + 1] = source.addr.port & 0xff;
-  return bytes;
+  return source.via === "derp" ? source.key.bytes : source.addr.bytes;
 }
 
 /**

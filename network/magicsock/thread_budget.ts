@@ -25,7 +25,7 @@ export const BudgetSlot = {
 export type BudgetSlot = (typeof BudgetSlot)[keyof typeof BudgetSlot];
 
 /** Slots in a counters array. */
-export const BUDGET_SLOTS = 3;
+export const BUDGET_SLOTS: number = Object.keys(BudgetSlot).length;
 
 /** Bytes in flight per direction unless told otherwise. */
 export const DEFAULT_THREAD_QUEUE_BYTES = 4 * 1024 * 1024;

@@ -50,7 +50,7 @@ export interface MagicSockUDP {
   readonly address: AddrPort | undefined;
   /** Sends that failed. */
   readonly sendErrors: number;
-  /** Datagrams the receive callback threw on. */
+  /** Datagrams lost on our side (the receive callback threw, or a queue was full). */
   readonly receiveErrors: number;
   /** Our endpoints to advertise to control. */
   localEndpoints(): AddrPort[];
@@ -58,6 +58,12 @@ export interface MagicSockUDP {
   send(to: AddrPort, datagram: Uint8Array): void;
   /** Closes the socket; datagrams not yet sent are dropped. */
   close(): Promise<void>;
+}
+
+/** The address a socket reports it is bound to, as an AddrPort; undefined if not an IP. */
+export function boundAddress(addr: { hostname: string; port: number }): AddrPort | undefined {
+  const ip = parseIPAddress(addr.hostname);
+  return ip ? new AddrPort(ip, addr.port) : undefined;
 }
 
 /**
@@ -117,9 +123,7 @@ export class UdpSocket implements MagicSockUDP {
   ) {
     this.#conn = conn;
     this.#options = options;
-    const addr = conn.addr as Deno.NetAddr;
-    const ip = parseIPAddress(addr.hostname);
-    this.#address = ip ? new AddrPort(ip, addr.port) : undefined;
+    this.#address = boundAddress(conn.addr as Deno.NetAddr);
     this.#loop = this.#receive(onDatagram);
   }
 

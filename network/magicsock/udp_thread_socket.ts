@@ -8,10 +8,10 @@
  *
  * @module
  */
-import { AddrPort } from "../netaddr/addr_port.ts";
-import { parseIPAddress } from "../netaddr/ip_address.ts";
+import type { AddrPort } from "../netaddr/addr_port.ts";
 import { AddrPortCache, entrySize, readEntries, writeEntry } from "./datagram_batch.ts";
 import {
+  boundAddress,
   localEndpointsOf,
   type MagicSockUDP,
   type MagicSockUDPOptions,
@@ -99,7 +99,7 @@ export class UdpThreadSocket implements MagicSockUDP {
         const reply = event.data;
         if (reply.op === "bind-failed") return fail(new Error(reply.message));
         if (reply.op !== "bound") return;
-        const address = addrPortOf(reply.hostname, reply.port);
+        const address = boundAddress(reply);
         worker.onerror = (event) => {
           // A bug in the worker ends its socket, not the node: DERP carries on.
           event.preventDefault();
@@ -158,10 +158,13 @@ export class UdpThreadSocket implements MagicSockUDP {
    * Sends one datagram without waiting: it leaves with the others of this
    * task when the task ends (a microtask), or at once with them when
    * {@link MAX_BATCHED_SENDS} are waiting. The caller must not change
-   * `datagram` before the task ends. A failure is counted.
+   * `datagram` before the task ends. A failure, or a send after close, is counted.
    */
   send(to: AddrPort, datagram: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#closed) {
+      this.#sendDropped++; // as a closed socket's send fails
+      return;
+    }
     this.#batch.push(datagram);
     this.#batchTo.push(to);
     this.#batchBytes += entrySize(to.ip.length, datagram.length);
@@ -223,6 +226,7 @@ export class UdpThreadSocket implements MagicSockUDP {
         const read = readEntries(batch, reply.length, (ip, port, payload) => {
           if (this.#closed) return;
           try {
+            // Its own copy: whatever keeps a datagram must not pin the whole batch.
             this.#onDatagram(payload.slice(), this.#sources.get(ip, port));
           } catch {
             this.#receiveErrors++;
@@ -240,9 +244,4 @@ export class UdpThreadSocket implements MagicSockUDP {
         return;
     }
   }
-}
-
-function addrPortOf(hostname: string, port: number): AddrPort | undefined {
-  const ip = parseIPAddress(hostname);
-  return ip ? new AddrPort(ip, port) : undefined;
 }

@@ -81,6 +81,21 @@ export class AddrPort {
     return parsed;
   }
 
+  #bytes: Uint8Array | undefined;
+
+  /**
+   * The address bytes then the big-endian port (6 or 18 bytes), made once:
+   * what a WireGuard cookie binds to for a UDP sender. Treat as read-only.
+   */
+  get bytes(): Uint8Array {
+    if (this.#bytes) return this.#bytes;
+    const bytes = new Uint8Array(this.ip.length + 2);
+    bytes.set(this.ip);
+    bytes[this.ip.length] = this.port >> 8;
+    bytes[this.ip.length + 1] = this.port & 0xff;
+    return this.#bytes = bytes;
+  }
+
   /** Whether the address is IPv4 (4 bytes). */
   get is4(): boolean {
     return this.ip.length === IPV4_LENGTH;

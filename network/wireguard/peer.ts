@@ -12,7 +12,7 @@
 import type { Clock } from "../clock.ts";
 import type { NodePrivateKey, NodePublicKey } from "../crypto/keys.ts";
 import { type RandomSource, systemRandom } from "../crypto/random.ts";
-import { PACKET_HEADROOM, PACKET_TAILROOM, takeRoom } from "../packet_room.ts";
+import { PACKET_HEADROOM, takeRoom } from "../packet_room.ts";
 import { generatePrivateKey, WeakSharedSecretError, x25519 } from "../crypto/x25519.ts";
 import {
   AEAD_TAG_SIZE,
@@ -327,7 +327,7 @@ export class WireGuardPeer {
     for (const packet of staged) {
       const size = transportMessageSize(packet.length, this.#mtu);
       // A packet built with room around it is sealed where it lies (packet_room.ts).
-      const datagram = takeRoom(packet) && size <= PACKET_HEADROOM + packet.length + PACKET_TAILROOM
+      const datagram = takeRoom(packet)
         ? new Uint8Array(packet.buffer, packet.byteOffset - PACKET_HEADROOM, size)
         : new Uint8Array(size);
       sealTransport(

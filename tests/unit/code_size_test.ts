@@ -8,26 +8,12 @@
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sourceFiles } from "./source_files.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FOLDERS = ["network", "commands", "cli", "localapi"];
 const MAX_CLASS_LINES = 450;
 const MAX_FILE_LINES = 650;
-
-function* sourceFiles(dir: string): Generator<string> {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(dir)];
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory) yield* sourceFiles(path);
-    else if (entry.isFile && entry.name.endsWith(".ts")) yield path;
-  }
-}
 
 /** Every class in `text` with its length in lines. */
 export function classLengths(text: string): { name: string; lines: number }[] {

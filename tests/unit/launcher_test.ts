@@ -4,6 +4,9 @@
  * so tests exercise exactly the permissions users get.
  */
 import assert from "node:assert/strict";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sourceFiles } from "./source_files.ts";
 import { CITADEL_ENV_NAMES, NO_COLOR_ENV } from "../../cli/env.ts";
 import { HOME_ENV_NAMES, LAUNCH_ENV_NAMES, LAUNCH_SYS_KINDS } from "../../cli/permissions.ts";
 
@@ -58,13 +61,13 @@ Deno.test("every compile:* task includes each worker module the code starts", as
   // `deno compile` bundles what main.ts imports; a worker's entry point is
   // loaded by URL at run time and must be named with --include.
   const workers: string[] = [];
-  for await (const path of walkTs(new URL("network/", root))) {
+  const rootPath = fileURLToPath(root);
+  for (const path of sourceFiles(join(rootPath, "network"))) {
     const text = await Deno.readTextFile(path);
     for (
       const match of text.matchAll(/new Worker\(new URL\("\.\/([\w.]+)", import\.meta\.url\)/g)
     ) {
-      const dir = path.pathname.slice(root.pathname.length, path.pathname.lastIndexOf("/") + 1);
-      workers.push(dir + match[1]);
+      workers.push(relative(rootPath, join(dirname(path), match[1])));
     }
   }
   assert.ok(workers.length > 0, "the UDP worker is found");
@@ -76,11 +79,3 @@ Deno.test("every compile:* task includes each worker module the code starts", as
     }
   }
 });
-
-async function* walkTs(dir: URL): AsyncGenerator<URL> {
-  for await (const entry of Deno.readDir(dir)) {
-    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
-    if (entry.isDirectory) yield* walkTs(url);
-    else if (entry.name.endsWith(".ts")) yield url;
-  }
-}

@@ -116,6 +116,7 @@ Deno.test("udp socket (worker): closing drops what waits, and later sends go now
   assert.equal(socket.batchedSends, 0);
   socket.send(socket.address!, new Uint8Array(1));
   assert.equal(socket.batchedSends, 0, "a closed socket holds nothing");
+  assert.equal(socket.sendErrors, 1, "the send after close counts as an error");
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(received, 0, "the datagram waiting at close never left");
 });
