@@ -5,7 +5,9 @@ import {
   chachaOpenInto,
   chachaSeal,
   chachaSealInto,
+  poly1305WholeBlocks,
 } from "../../../../network/crypto/chacha20poly1305.ts";
+import { poly1305 } from "@noble/ciphers/_poly1305.js";
 import {
   chachaOpenReference,
   chachaSealReference,
@@ -14,7 +16,7 @@ import { fromHex, toHex } from "./hex.ts";
 import { seededRandom } from "./seeded_random.ts";
 
 const IMPLEMENTATIONS = [
-  { name: "libsodium", seal: chachaSeal, open: chachaOpen },
+  { name: "wasm", seal: chachaSeal, open: chachaOpen },
   { name: "reference", seal: chachaSealReference, open: chachaOpenReference },
 ];
 
@@ -134,7 +136,7 @@ for (const impl of IMPLEMENTATIONS) {
   });
 }
 
-Deno.test("chacha20poly1305: libsodium equals reference over 10,000 random inputs", () => {
+Deno.test("chacha20poly1305: the WebAssembly module equals the reference over 10,000 random inputs", () => {
   const random = seededRandom();
   const n = 10_000;
   for (let i = 0; i < n; i++) {
@@ -237,4 +239,82 @@ Deno.test("chachaSeal: inputs are not modified", () => {
   assert.deepEqual(plaintext, V282.plaintext);
   assert.deepEqual(ad, V282.ad);
   assert.deepEqual(sealed, copy);
+});
+
+Deno.test("chacha20poly1305: AD and text past the module's 128 KiB are a RangeError, not a truncation", () => {
+  const key = new Uint8Array(32);
+  const nonce = new Uint8Array(12);
+  const largest = 128 * 1024 + 1024 - 64; // the scratch region less the key, nonce and tag
+  assert.equal(chachaSeal(key, nonce, new Uint8Array(largest)).length, largest + 16);
+  assert.throws(() => chachaSeal(key, nonce, new Uint8Array(largest + 1)), RangeError);
+  assert.throws(
+    () => chachaSeal(key, nonce, new Uint8Array(64 * 1024), new Uint8Array(80_000)),
+    RangeError,
+  );
+  const sealed = chachaSealReference(key, nonce, new Uint8Array(largest + 1));
+  assert.throws(() => chachaOpen(key, nonce, sealed), RangeError);
+  assert.deepEqual(
+    chachaOpen(key, nonce, chachaSeal(key, nonce, new Uint8Array(largest))),
+    new Uint8Array(largest),
+  );
+});
+
+// RFC 8439 Appendix A.3, the vectors whose reductions wrap (#5–#11): each is
+// checked against @noble's Poly1305 as well as the RFC's tag.
+const R1 = "01000000000000000000000000000000";
+const R2 = "02000000000000000000000000000000";
+const ZERO16 = "00000000000000000000000000000000";
+const FF16 = "ffffffffffffffffffffffffffffffff";
+const R10 = "01000000000000000400000000000000";
+const M10 = "e33594d7505e43b900000000000000003394d7505e4379cd01000000000000000" +
+  "000000000000000000000000000000001000000000000000000000000000000";
+const POLY_EDGES = [
+  { name: "#5", key: R2 + ZERO16, message: FF16, tag: "03" + "00".repeat(15) },
+  { name: "#6", key: R2 + FF16, message: "02" + "00".repeat(15), tag: "03" + "00".repeat(15) },
+  {
+    name: "#7",
+    key: R1 + ZERO16,
+    message: FF16 + "f0" + "ff".repeat(15) + "11" + "00".repeat(15),
+    tag: "05" + "00".repeat(15),
+  },
+  {
+    name: "#8",
+    key: R1 + ZERO16,
+    message: FF16 + "fb" + "fe".repeat(15) + "01".repeat(16),
+    tag: ZERO16,
+  },
+  { name: "#9", key: R2 + ZERO16, message: "fd" + "ff".repeat(15), tag: "fa" + "ff".repeat(15) },
+  { name: "#10", key: R10 + ZERO16, message: M10, tag: "14000000000000005500000000000000" },
+  {
+    name: "#11",
+    key: R10 + ZERO16,
+    message: M10.slice(0, 96),
+    tag: "13000000000000000000000000000000",
+  },
+];
+
+for (const edge of POLY_EDGES) {
+  Deno.test(`poly1305 (wasm): RFC 8439 A.3 ${edge.name} wraps mod 2^130 − 5 right`, () => {
+    const key = fromHex(edge.key);
+    const message = fromHex(edge.message);
+    assert.equal(toHex(poly1305(message, key)), edge.tag, "@noble disagrees with the RFC vector");
+    assert.equal(toHex(poly1305WholeBlocks(key, message)), edge.tag);
+  });
+}
+
+Deno.test("poly1305 (wasm): equals @noble with the largest r and all-ones blocks", () => {
+  const random = seededRandom();
+  for (let i = 0; i < 2000; i++) {
+    const key = i % 2 === 0 ? new Uint8Array(32).fill(0xff) : random.bytes(32);
+    const blocks = random.below(130);
+    const message = i % 3 === 0
+      ? new Uint8Array(16 * blocks).fill(0xff)
+      : random.bytes(16 * blocks);
+    assert.equal(
+      toHex(poly1305WholeBlocks(key, message)),
+      toHex(poly1305(message, key)),
+      `seed ${random.seed}, case ${i}`,
+    );
+  }
+  assert.throws(() => poly1305WholeBlocks(new Uint8Array(32), new Uint8Array(15)), RangeError);
 });
