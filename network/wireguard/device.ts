@@ -178,7 +178,8 @@ export class WireGuardDevice {
    * output; or, under load, a cookie reply to send back to `source`; or
    * `undefined` when the device dropped it (malformed, bad MAC1,
    * unauthentic, unknown index or peer, rate-limited). Never throws on bad
-   * input.
+   * input. The device takes `datagram` over: a transport message is opened
+   * in place, and the packets it delivers are views into it.
    *
    * `source` names the sender as the path saw it: the IP address and port
    * bytes for UDP, the sender's node key bytes for DERP. The cookie is bound

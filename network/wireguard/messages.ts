@@ -107,12 +107,22 @@ function view(bytes: Uint8Array): DataView {
 }
 
 /**
+ * The little-endian u32 at `offset` (which the caller has checked is in
+ * range): for the per-datagram reads, where a DataView would be an
+ * allocation per packet.
+ */
+export function readUint32LE(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) |
+    (bytes[offset + 3] << 24)) >>> 0;
+}
+
+/**
  * The message type of a datagram (1 to 4), or 0 when it is shorter than 4
  * bytes or its first four bytes are not a known WireGuard type.
  */
 export function messageType(datagram: Uint8Array): number {
   if (datagram.length < 4) return 0;
-  const type = view(datagram).getUint32(0, true);
+  const type = readUint32LE(datagram, 0);
   return type >= MESSAGE_INITIATION_TYPE && type <= MESSAGE_TRANSPORT_TYPE ? type : 0;
 }
 

@@ -212,9 +212,27 @@ Deno.test("peer: replayed transport messages are dropped", () => {
   const { a, b, clock } = pair;
   exchange(pair, "a", a.sendPacket(ipv4Packet(1, 2), clock.t));
   const datagram = a.sendPacket(ipv4Packet(1, 2, 3), clock.t).send[0];
-  assert.equal(b.handleDatagram(datagram, clock.t).deliver.length, 1);
-  assert.equal(b.handleDatagram(datagram, clock.t).deliver.length, 0);
+  // Each arrival is a buffer of its own (the receiver opens it in place).
+  assert.equal(b.handleDatagram(datagram.slice(), clock.t).deliver.length, 1);
+  assert.equal(b.handleDatagram(datagram.slice(), clock.t).deliver.length, 0);
   assert.equal(b.stats.lastDropReason, "transport: replayed counter");
+});
+
+Deno.test("peer: a transport message is opened in place, and a forgery leaves it untouched", () => {
+  const pair = peerPair();
+  const { a, b, clock } = pair;
+  exchange(pair, "a", a.sendPacket(ipv4Packet(1, 2), clock.t));
+  const packet = ipv4Packet(1, 2, 200, 0x42);
+  const datagram = a.sendPacket(packet.slice(), clock.t).send[0];
+  const forged = datagram.slice();
+  forged[forged.length - 1] ^= 1;
+  const before = forged.slice();
+  assert.equal(b.handleDatagram(forged, clock.t).deliver.length, 0);
+  assert.equal(b.stats.lastDropReason, "transport: does not open");
+  assert.deepEqual(forged, before, "a forgery writes nothing");
+  const delivered = b.handleDatagram(datagram, clock.t).deliver;
+  assert.deepEqual(delivered, [packet]);
+  assert.equal(delivered[0].buffer, datagram.buffer, "no copy: the packet lies in the datagram");
 });
 
 Deno.test("peer: a peer's own key and a third party's initiation are refused", () => {
